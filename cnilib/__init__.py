@@ -1,0 +1,380 @@
+"""cnilib: the Container Network Interface, runtime side, for Python.
+
+Everything a runtime needs is importable from here::
+
+    import cnilib
+
+    net = cnilib.load_conflist("/etc/cni/net.d", "mynet")
+    cni = cnilib.CNIConfig(["/opt/cni/bin"])
+    result = cni.add_network_list(net, cnilib.RuntimeConf("c1", "/var/run/netns/c1", "eth0"))
+
+Rules of this file:
+
+* ``import cnilib`` imports no submodule: names are resolved on first use through the module
+  ``__getattr__`` (PEP 562), so that importing the package stays well under 30 ms and pulls in
+  neither attrs, cattrs, jsonschema, subprocess nor asyncio. ``_EXPORTS`` maps every public
+  name to the module that owns it; ``tests/test_exports.py`` checks it against each module's
+  ``__all__``.
+* The plugin side (:mod:`cnilib.skel`), the test kit (:mod:`cnilib.testing`) and the command line
+  (:mod:`cnilib.cli`) are public modules of their own and are not re-exported here.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# Not typing.TYPE_CHECKING: importing typing alone would cost a third of the import budget.
+# Type checkers treat any constant named TYPE_CHECKING as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ._json import JSON as JSON
+    from ._json import JSONObject as JSONObject
+    from .aio import AsyncCNIConfig as AsyncCNIConfig
+    from .api import CNIConfig as CNIConfig
+    from .cache import CacheEntry as CacheEntry
+    from .cache import ResultCache as ResultCache
+    from .config import MAX_CONFIG_SIZE as MAX_CONFIG_SIZE
+    from .config import NetworkConfigList as NetworkConfigList
+    from .config import PluginConfig as PluginConfig
+    from .config import conf_files as conf_files
+    from .config import conf_from_bytes as conf_from_bytes
+    from .config import conf_from_file as conf_from_file
+    from .config import conflist_from_bytes as conflist_from_bytes
+    from .config import conflist_from_conf as conflist_from_conf
+    from .config import conflist_from_file as conflist_from_file
+    from .config import describe as describe
+    from .config import inject_conf as inject_conf
+    from .config import load_conf as load_conf
+    from .config import load_conflist as load_conflist
+    from .convert import convert as convert
+    from .errors import AddError as AddError
+    from .errors import CacheError as CacheError
+    from .errors import CNIError as CNIError
+    from .errors import ConfigError as ConfigError
+    from .errors import ConfigNotFoundError as ConfigNotFoundError
+    from .errors import ConfigValidationError as ConfigValidationError
+    from .errors import ConversionError as ConversionError
+    from .errors import ErrorCode as ErrorCode
+    from .errors import ExecutionError as ExecutionError
+    from .errors import IncompatibleVersionError as IncompatibleVersionError
+    from .errors import InvalidIdentifierError as InvalidIdentifierError
+    from .errors import InvalidJSONError as InvalidJSONError
+    from .errors import InvalidPluginNameError as InvalidPluginNameError
+    from .errors import InvalidVersionError as InvalidVersionError
+    from .errors import LockTimeoutError as LockTimeoutError
+    from .errors import MultipleErrors as MultipleErrors
+    from .errors import NoConfigsFoundError as NoConfigsFoundError
+    from .errors import PluginError as PluginError
+    from .errors import PluginNotFoundError as PluginNotFoundError
+    from .errors import PluginOutputError as PluginOutputError
+    from .errors import PluginTimeoutError as PluginTimeoutError
+    from .errors import Problem as Problem
+    from .errors import ResultError as ResultError
+    from .errors import Severity as Severity
+    from .identifiers import MAX_INTERFACE_NAME_LENGTH as MAX_INTERFACE_NAME_LENGTH
+    from .identifiers import check_container_id as check_container_id
+    from .identifiers import check_interface_name as check_interface_name
+    from .identifiers import check_network_name as check_network_name
+    from .identifiers import check_plugin_type as check_plugin_type
+    from .identifiers import format_cni_args as format_cni_args
+    from .identifiers import parse_cni_args as parse_cni_args
+    from .invoke import AsyncExecutor as AsyncExecutor
+    from .invoke import AsyncSubprocessExecutor as AsyncSubprocessExecutor
+    from .invoke import Executor as Executor
+    from .invoke import SubprocessExecutor as SubprocessExecutor
+    from .invoke import find_plugin as find_plugin
+    from .protocol import VERSION_REQUEST as VERSION_REQUEST
+    from .protocol import Command as Command
+    from .protocol import Completed as Completed
+    from .protocol import GCAttachment as GCAttachment
+    from .protocol import Invocation as Invocation
+    from .protocol import InvocationRecord as InvocationRecord
+    from .protocol import RuntimeConf as RuntimeConf
+    from .protocol import build_request as build_request
+    from .protocol import check_trace_context as check_trace_context
+    from .protocol import cni_env as cni_env
+    from .protocol import runtime_config as runtime_config
+    from .schema import KINDS as KINDS
+    from .schema import Kind as Kind
+    from .schema import check as check
+    from .schema import load_schema as load_schema
+    from .schema import schema_dir as schema_dir
+    from .schema import schema_path as schema_path
+    from .schema import schema_version as schema_version
+    from .schema import validate as validate
+    from .types import DNS as DNS
+    from .types import Interface as Interface
+    from .types import Interface040 as Interface040
+    from .types import Interface100 as Interface100
+    from .types import IPAddress as IPAddress
+    from .types import IPConfig as IPConfig
+    from .types import IPConfig020 as IPConfig020
+    from .types import IPConfig040 as IPConfig040
+    from .types import IPConfig100 as IPConfig100
+    from .types import IPInterface as IPInterface
+    from .types import Result as Result
+    from .types import Result020 as Result020
+    from .types import Result040 as Result040
+    from .types import Result100 as Result100
+    from .types import Route as Route
+    from .types import parse_cidr as parse_cidr
+    from .types import parse_ip as parse_ip
+    from .types import parse_result as parse_result
+    from .version import LEGACY_VERSIONS as LEGACY_VERSIONS
+    from .version import SPEC_VERSION as SPEC_VERSION
+    from .version import SUPPORTED_VERSIONS as SUPPORTED_VERSIONS
+    from .version import PluginInfo as PluginInfo
+    from .version import greater_than as greater_than
+    from .version import greater_than_or_equal_to as greater_than_or_equal_to
+    from .version import parse_plugin_info as parse_plugin_info
+    from .version import parse_version as parse_version
+    from .version import plugin_supports as plugin_supports
+    from .version import result_family as result_family
+    from .version import select_version as select_version
+    from .version import supports_check as supports_check
+    from .version import supports_gc as supports_gc
+    from .version import supports_status as supports_status
+    from .version import version_key as version_key
+    from .version import versions_starting_from as versions_starting_from
+
+_EXPORTS: dict[str, str] = {
+    "ErrorCode": "errors",
+    "Severity": "errors",
+    "Problem": "errors",
+    "CNIError": "errors",
+    "ConfigError": "errors",
+    "ConfigValidationError": "errors",
+    "InvalidJSONError": "errors",
+    "ConfigNotFoundError": "errors",
+    "NoConfigsFoundError": "errors",
+    "InvalidIdentifierError": "errors",
+    "InvalidVersionError": "errors",
+    "IncompatibleVersionError": "errors",
+    "ResultError": "errors",
+    "ConversionError": "errors",
+    "InvalidPluginNameError": "errors",
+    "PluginNotFoundError": "errors",
+    "PluginError": "errors",
+    "PluginTimeoutError": "errors",
+    "PluginOutputError": "errors",
+    "ExecutionError": "errors",
+    "CacheError": "errors",
+    "LockTimeoutError": "errors",
+    "AddError": "errors",
+    "MultipleErrors": "errors",
+    "SPEC_VERSION": "version",
+    "SUPPORTED_VERSIONS": "version",
+    "LEGACY_VERSIONS": "version",
+    "parse_version": "version",
+    "greater_than": "version",
+    "greater_than_or_equal_to": "version",
+    "version_key": "version",
+    "select_version": "version",
+    "result_family": "version",
+    "supports_check": "version",
+    "supports_gc": "version",
+    "supports_status": "version",
+    "versions_starting_from": "version",
+    "PluginInfo": "version",
+    "plugin_supports": "version",
+    "parse_plugin_info": "version",
+    "JSON": "_json",
+    "JSONObject": "_json",
+    "Kind": "schema",
+    "KINDS": "schema",
+    "validate": "schema",
+    "check": "schema",
+    "schema_version": "schema",
+    "schema_path": "schema",
+    "schema_dir": "schema",
+    "load_schema": "schema",
+    "MAX_CONFIG_SIZE": "config",
+    "PluginConfig": "config",
+    "NetworkConfigList": "config",
+    "conf_from_bytes": "config",
+    "conf_from_file": "config",
+    "conflist_from_bytes": "config",
+    "conflist_from_file": "config",
+    "conflist_from_conf": "config",
+    "conf_files": "config",
+    "load_conf": "config",
+    "load_conflist": "config",
+    "inject_conf": "config",
+    "describe": "config",
+    "MAX_INTERFACE_NAME_LENGTH": "identifiers",
+    "check_container_id": "identifiers",
+    "check_network_name": "identifiers",
+    "check_interface_name": "identifiers",
+    "check_plugin_type": "identifiers",
+    "format_cni_args": "identifiers",
+    "parse_cni_args": "identifiers",
+    "Result": "types",
+    "parse_result": "types",
+    "Result020": "types",
+    "Result040": "types",
+    "Result100": "types",
+    "IPConfig020": "types",
+    "IPConfig040": "types",
+    "IPConfig100": "types",
+    "IPConfig": "types",
+    "Interface040": "types",
+    "Interface100": "types",
+    "Interface": "types",
+    "Route": "types",
+    "DNS": "types",
+    "IPAddress": "types",
+    "IPInterface": "types",
+    "parse_ip": "types",
+    "parse_cidr": "types",
+    "convert": "convert",
+    "Command": "protocol",
+    "RuntimeConf": "protocol",
+    "GCAttachment": "protocol",
+    "Invocation": "protocol",
+    "Completed": "protocol",
+    "InvocationRecord": "protocol",
+    "VERSION_REQUEST": "protocol",
+    "runtime_config": "protocol",
+    "build_request": "protocol",
+    "cni_env": "protocol",
+    "check_trace_context": "protocol",
+    "Executor": "invoke",
+    "AsyncExecutor": "invoke",
+    "SubprocessExecutor": "invoke",
+    "AsyncSubprocessExecutor": "invoke",
+    "find_plugin": "invoke",
+    "CacheEntry": "cache",
+    "ResultCache": "cache",
+    "CNIConfig": "api",
+    "AsyncCNIConfig": "aio",
+}
+
+__all__ = [
+    "ErrorCode",
+    "Severity",
+    "Problem",
+    "CNIError",
+    "ConfigError",
+    "ConfigValidationError",
+    "InvalidJSONError",
+    "ConfigNotFoundError",
+    "NoConfigsFoundError",
+    "InvalidIdentifierError",
+    "InvalidVersionError",
+    "IncompatibleVersionError",
+    "ResultError",
+    "ConversionError",
+    "InvalidPluginNameError",
+    "PluginNotFoundError",
+    "PluginError",
+    "PluginTimeoutError",
+    "PluginOutputError",
+    "ExecutionError",
+    "CacheError",
+    "LockTimeoutError",
+    "AddError",
+    "MultipleErrors",
+    "SPEC_VERSION",
+    "SUPPORTED_VERSIONS",
+    "LEGACY_VERSIONS",
+    "parse_version",
+    "greater_than",
+    "greater_than_or_equal_to",
+    "version_key",
+    "select_version",
+    "result_family",
+    "supports_check",
+    "supports_gc",
+    "supports_status",
+    "versions_starting_from",
+    "PluginInfo",
+    "plugin_supports",
+    "parse_plugin_info",
+    "JSON",
+    "JSONObject",
+    "Kind",
+    "KINDS",
+    "validate",
+    "check",
+    "schema_version",
+    "schema_path",
+    "schema_dir",
+    "load_schema",
+    "MAX_CONFIG_SIZE",
+    "PluginConfig",
+    "NetworkConfigList",
+    "conf_from_bytes",
+    "conf_from_file",
+    "conflist_from_bytes",
+    "conflist_from_file",
+    "conflist_from_conf",
+    "conf_files",
+    "load_conf",
+    "load_conflist",
+    "inject_conf",
+    "describe",
+    "MAX_INTERFACE_NAME_LENGTH",
+    "check_container_id",
+    "check_network_name",
+    "check_interface_name",
+    "check_plugin_type",
+    "format_cni_args",
+    "parse_cni_args",
+    "Result",
+    "parse_result",
+    "Result020",
+    "Result040",
+    "Result100",
+    "IPConfig020",
+    "IPConfig040",
+    "IPConfig100",
+    "IPConfig",
+    "Interface040",
+    "Interface100",
+    "Interface",
+    "Route",
+    "DNS",
+    "IPAddress",
+    "IPInterface",
+    "parse_ip",
+    "parse_cidr",
+    "convert",
+    "Command",
+    "RuntimeConf",
+    "GCAttachment",
+    "Invocation",
+    "Completed",
+    "InvocationRecord",
+    "VERSION_REQUEST",
+    "runtime_config",
+    "build_request",
+    "cni_env",
+    "check_trace_context",
+    "Executor",
+    "AsyncExecutor",
+    "SubprocessExecutor",
+    "AsyncSubprocessExecutor",
+    "find_plugin",
+    "CacheEntry",
+    "ResultCache",
+    "CNIConfig",
+    "AsyncCNIConfig",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        msg = f"module 'cnilib' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*__all__, "__version__"])

@@ -1,0 +1,334 @@
+"""Cache entry files: their bytes in libcni's ``cniCacheV1`` format, and how they are written.
+
+Rules of this file:
+
+* The bytes part (:func:`encode`, :func:`decode`, :func:`fields_of`) is pure. Output is what
+  Go's ``json.Marshal`` writes for libcni's ``cachedInfo`` struct: struct key order, ``config``
+  as padded standard base64, empty optional fields left out, maps (``result``,
+  ``capabilityArgs``) with sorted keys at every level, ``<``, ``>``, ``&``, U+2028 and U+2029
+  escaped, float64 numbers in Go's format. Integers are kept exact (Go would round above 2**53).
+* Input is parsed strictly: a field of the wrong type makes the entry corrupt, it is never
+  guessed at. Unknown keys are ignored, as Go does.
+* The file part (:func:`read_file`, :func:`write_file`) reads without following a symlink,
+  within a size cap, and writes atomically and durably: temp file in the same folder (0600),
+  fsync, rename, fsync of the folder (REFERENCE §10 G5).
+* Every failure is a :class:`~cnilib.errors.CacheError`: code ``DECODING_FAILURE`` for bytes
+  that are not a usable entry, ``IO_FAILURE`` for the file system.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import math
+import os
+import stat
+import tempfile
+from collections.abc import Sequence
+from typing import TypedDict, cast
+
+from ._json import JSON, MAX_DEPTH, JSONObject, loads
+from .errors import CacheError, CNIError, ErrorCode
+
+__all__ = [
+    "KIND",
+    "Fields",
+    "corrupt",
+    "decode",
+    "encode",
+    "fields_of",
+    "go_float",
+    "go_json",
+    "io_error",
+    "read_file",
+    "write_file",
+    "fsync_dir",
+]
+
+#: The ``kind`` of the entries libcni writes and reads.
+KIND = "cniCacheV1"
+
+_ENCODE_STR = json.encoder.encode_basestring
+# Go's json.Marshal also escapes these (HTML safety), so a byte-identical file must too. They
+# can only occur inside strings, so escaping the finished text is exact.
+_GO_ESCAPES = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
+
+class Fields(TypedDict):
+    """The fields of a :class:`~cnilib.cache.CacheEntry` as stored in a v1 entry."""
+
+    container_id: str
+    config: bytes
+    ifname: str
+    network_name: str
+    netns: str
+    cni_args: tuple[tuple[str, str], ...]
+    capability_args: JSONObject
+    result: JSONObject | None
+
+
+def corrupt(msg: str, cause: BaseException | None = None) -> CacheError:
+    """A :class:`~cnilib.errors.CacheError` for an unusable entry (code 6)."""
+    err = CacheError(msg, code=ErrorCode.DECODING_FAILURE)
+    err.__cause__ = cause
+    return err
+
+
+def _s(text: str) -> str:
+    return str(_ENCODE_STR(text))
+
+
+def encode(
+    *,
+    container_id: str,
+    config: bytes,
+    ifname: str,
+    network_name: str,
+    netns: str,
+    cni_args: Sequence[tuple[str, str]],
+    capability_args: JSONObject,
+    result: JSONObject | None,
+) -> bytes:
+    """One entry, byte for byte as libcni writes it."""
+    out = [
+        f'{{"kind":"{KIND}","containerId":{_s(container_id)}',
+        f',"config":"{base64.b64encode(config).decode("ascii")}"',
+        f',"ifName":{_s(ifname)},"networkName":{_s(network_name)}',
+    ]
+    if netns:
+        out.append(f',"netns":{_s(netns)}')
+    if cni_args:
+        pairs = ",".join(f"[{_s(k)},{_s(v)}]" for k, v in cni_args)
+        out.append(f',"cniArgs":[{pairs}]')
+    if capability_args:
+        out.append(f',"capabilityArgs":{go_json(capability_args)}')
+    if result:  # omitempty: Go leaves out a nil and an empty map alike
+        out.append(f',"result":{go_json(result)}')
+    out.append("}")
+    try:
+        return "".join(out).translate(_GO_ESCAPES).encode("utf-8")
+    except UnicodeEncodeError as err:
+        msg = "cache entry holds a string that is not valid Unicode"
+        raise corrupt(msg, err) from err
+
+
+def go_float(value: float) -> str:
+    """A float64 as ``encoding/json`` writes it: ``'f'`` in [1e-6, 1e21), else ``'e'``."""
+    if math.isnan(value) or math.isinf(value):
+        msg = f"cache entry holds {value!r}, which JSON cannot carry"
+        raise corrupt(msg)
+    magnitude = abs(value)
+    if magnitude != 0 and (magnitude < 1e-6 or magnitude >= 1e21):
+        # repr is the shortest round-trip form and uses an exponent in this range, as Go's
+        # 'e' does; Go then shortens "e-07" to "e-7".
+        text = repr(value)
+        if len(text) >= 4 and text[-4] == "e" and text[-3] == "-" and text[-2] == "0":
+            text = text[:-2] + text[-1]
+        return text
+    from decimal import Decimal  # rare: results hardly ever hold floats
+
+    return format(Decimal(repr(value)).normalize(), "f")
+
+
+def go_json(value: JSON, depth: int = 0) -> str:
+    """``value`` as Go re-marshals a ``map[string]interface{}``: keys sorted everywhere."""
+    if depth > MAX_DEPTH:
+        msg = "cache entry is nested too deeply"
+        raise corrupt(msg)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return _s(value)
+    if isinstance(value, int):
+        try:
+            return str(value)
+        except ValueError as err:  # beyond Python's int-to-str digit limit
+            raise corrupt(str(err), err) from err
+    if isinstance(value, float):
+        return go_float(value)
+    if isinstance(value, dict):
+        keys: list[object] = list(value)
+        bad = [k for k in keys if not isinstance(k, str)]
+        if bad:
+            msg = f"cache entry holds a non-string key {bad[0]!r}"
+            raise corrupt(msg)
+        items = [f"{_s(k)}:{go_json(value[k], depth + 1)}" for k in sorted(value)]
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(go_json(v, depth + 1) for v in value) + "]"
+    msg = f"cache entry holds a {type(value).__name__}, which is not JSON"
+    raise corrupt(msg)
+
+
+def decode(data: bytes) -> JSONObject:
+    """The JSON object in an entry's bytes.
+
+    Raises:
+        CacheError: Empty, not strict JSON, or not an object.
+    """
+    if not data.strip():
+        msg = "cache entry is empty"
+        raise corrupt(msg)
+    try:
+        obj = loads(data)
+    except CNIError as err:
+        msg = f"cache entry is not valid JSON: {err}"
+        raise corrupt(msg, err) from err
+    if not isinstance(obj, dict):
+        msg = f"cache entry is a JSON {type(obj).__name__}, not an object"
+        raise corrupt(msg)
+    return obj
+
+
+def _get(obj: JSONObject, key: str, kind: type, default: JSON | bytes = None) -> object:
+    value = obj.get(key)
+    if value is None:
+        if default is None:
+            msg = f"cache entry has no {key!r}"
+            raise corrupt(msg)
+        return default
+    if not isinstance(value, kind) or isinstance(value, bool):
+        msg = f"cache entry field {key!r} is a {type(value).__name__}, not a {kind.__name__}"
+        raise corrupt(msg)
+    return value
+
+
+def fields_of(obj: JSONObject) -> Fields:
+    """The keyword arguments of a :class:`~cnilib.cache.CacheEntry`, from a v1 object.
+
+    Raises:
+        CacheError: Another ``kind``, a missing identifier, a field of the wrong type, or
+            ``config`` that is not padded standard base64.
+    """
+    if obj.get("kind") != KIND:
+        msg = f"cache entry has kind {obj.get('kind')!r}, not {KIND!r}"
+        raise corrupt(msg)
+    try:
+        config = base64.b64decode(str(_get(obj, "config", str, "")), validate=True)
+    except (binascii.Error, ValueError) as err:
+        msg = f"cache entry field 'config' is not base64: {err}"
+        raise corrupt(msg, err) from err
+    pairs: list[tuple[str, str]] = []
+    for pair in cast("list[JSON]", _get(obj, "cniArgs", list, [])):
+        if not isinstance(pair, list) or len(pair) != 2:
+            msg = f"cache entry field 'cniArgs' holds {pair!r}, not a [key, value] pair"
+            raise corrupt(msg)
+        key, value = pair
+        if not isinstance(key, str) or not isinstance(value, str):
+            msg = f"cache entry field 'cniArgs' holds {pair!r}, not two strings"
+            raise corrupt(msg)
+        pairs.append((key, value))
+    result = None if obj.get("result") is None else _get(obj, "result", dict)
+    return Fields(
+        container_id=cast("str", _get(obj, "containerId", str)),
+        config=config,
+        ifname=cast("str", _get(obj, "ifName", str)),
+        network_name=cast("str", _get(obj, "networkName", str)),
+        netns=cast("str", _get(obj, "netns", str, "")),
+        cni_args=tuple(pairs),
+        capability_args=cast("JSONObject", _get(obj, "capabilityArgs", dict, {})),
+        result=cast("JSONObject | None", result),
+    )
+
+
+# -- files -----------------------------------------------------------------------------------
+
+
+def io_error(action: str, path: str, err: OSError) -> CacheError:
+    """A :class:`~cnilib.errors.CacheError` (code 5) naming the path and the system's reason."""
+    msg = f"failed to {action} cache entry {path}: {err.strerror or err}"
+    out = CacheError(msg, code=ErrorCode.IO_FAILURE)
+    out.__cause__ = err
+    return out
+
+
+def _too_large(path: str, cap: int) -> CacheError:
+    return CacheError(f"cache entry {path} is larger than {cap} bytes", code=ErrorCode.IO_FAILURE)
+
+
+def read_file(path: str, cap: int) -> bytes | None:
+    """The bytes of the regular file ``path`` (no symlink, at most ``cap``); None if missing.
+
+    Raises:
+        CacheError: Code ``IO_FAILURE``: a symlink, not a regular file, too large, unreadable.
+    """
+    try:
+        # O_NONBLOCK: a FIFO planted at the path must not block the open.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        raise io_error("read", path, err) from err
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            msg = f"cache entry {path} is not a regular file"
+            raise CacheError(msg, code=ErrorCode.IO_FAILURE)
+        if st.st_size > cap:
+            raise _too_large(path, cap)
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := os.read(fd, 1 << 20):
+            size += len(chunk)
+            if size > cap:  # it grew while we read
+                raise _too_large(path, cap)
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError as err:
+        raise io_error("read", path, err) from err
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: str) -> None:
+    """Make a folder's entries (a rename, a new file) durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_file(path: str, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically and durably; its folder is made 0700.
+
+    On any failure the previous file is intact and no temp file is left behind.
+
+    Raises:
+        CacheError: Code ``IO_FAILURE``, naming ``path`` and the system's reason.
+    """
+    folder = os.path.dirname(path)
+    try:
+        if not os.path.isdir(folder):
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            fsync_dir(os.path.dirname(folder))
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    except OSError as err:
+        raise io_error("write", path, err) from err
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException as err:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise io_error("write", path, err) from err
+        raise
+    try:
+        fsync_dir(folder)
+    except OSError as err:
+        raise io_error("write", path, err) from err

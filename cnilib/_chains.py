@@ -1,0 +1,262 @@
+"""The attachment chains: ADD, CHECK and DEL, and reading what ADD cached (SPEC §3).
+
+Rules of this file:
+
+* It is pure. Each plan is a generator over the steps of :mod:`cnilib._steps`; it never
+  spawns, never reads a file, never looks at a clock (h11's rule; STYLE.md "one core, two
+  drivers"). ``api.py`` and ``aio.py`` are two short loops that perform the steps.
+* Every decision about an attachment lives here once: ordering (reverse for DEL), version
+  gates, prevResult conversion, cache read/write/delete, and the rollback of a failed ADD.
+* Identifiers are validated before the first step (REFERENCE §10 G6).
+* Where a rule differs from libcni, the comment says so and ``docs/running.md`` lists it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal, NoReturn, cast
+
+import attrs
+
+from ._json import JSONObject
+from ._replies import cached_result, check_reply, parse_add_reply
+from ._steps import (
+    CachedAttachment,
+    Chain,
+    Ctx,
+    DeleteCache,
+    LoadCache,
+    Net,
+    NotStarted,
+    Plan,
+    Run,
+    SaveCache,
+    Warn,
+    check_attachment,
+    desc,
+    find,
+    make_ctx,
+    run,
+)
+from .errors import AddError, CacheError, CNIError, ConfigError, IncompatibleVersionError
+from .protocol import Command, Completed, RuntimeConf
+from .version import parse_version, supports_check
+
+if TYPE_CHECKING:
+    from .config import PluginConfig
+    from .types import Result
+
+__all__ = ["add", "check", "delete", "cached_result_of", "cached_config_of"]
+
+
+def _to_version(result: Result, version: str) -> tuple[Result, str | None]:
+    # EXCEED (REFERENCE §8 quirk 9): results travel in the network's version, so the next
+    # plugin's prevResult and the caller's result match the configuration. A result that
+    # cannot be expressed in it (e.g. no IP for 0.2.0) is kept as the plugin wrote it.
+    if result.cni_version == version:
+        return result, None
+    try:
+        return result.as_version(version or "0.1.0"), None
+    except CNIError as err:
+        return result, (f"result in version {result.cni_version} kept: cannot convert it to "
+                        f"the configuration's version {version!r}: {err}")
+
+
+def _cached_prev(ctx: Ctx, mode: Literal["check", "del"]) -> Plan[JSONObject | None]:
+    """The cached ADD result in the network's version; a bad entry never blocks (G8)."""
+    assert ctx.rt is not None
+    key = (ctx.net.name, ctx.rt.container_id, ctx.rt.ifname)
+    try:
+        entry = cast("CachedAttachment | None", (yield LoadCache(*key)))
+        if entry is None or entry.result is None:
+            return None
+        return cached_result(entry.result, ctx.net.cni_version).to_dict()
+    except CNIError as err:
+        # DEL: libcni deletes the unusable entry and goes on (PR #1072/#1171). CHECK: libcni
+        # fails for good (cni#1055); cnilib goes on without prevResult and warns (EXCEED).
+        if mode == "del":
+            yield from _delete_entry(*key)
+        yield Warn(f'{mode.upper()} of network "{ctx.net.name}" for {key[1]}/{key[2]}: '
+                   f"unusable cached result ignored: {err}")
+        return None
+
+
+def _delete_entry(network: str, container_id: str, ifname: str) -> Plan[None]:
+    try:
+        yield DeleteCache(network, container_id, ifname)
+    except CNIError as err:
+        # libcni ignores this error; cnilib says so (a stale entry is what GC cleans up).
+        yield Warn(f"could not delete cache entry {network}/{container_id}/{ifname}: {err}")
+
+
+# --- ADD --------------------------------------------------------------------------------------
+
+def add(net: Net, rt: RuntimeConf, chain: Chain) -> Plan[Result]:
+    """ADD every plugin in order, chaining results; cache the final one (SPEC §3 "Adding").
+
+    On any failure (a plugin, a missing executable, the cache write, a cancellation), the
+    plugins that ran are rolled back with DEL in reverse order, the failing one included, as
+    it may have done part of its work (DEL is idempotent, SPEC §2) unless ``chain.rollback``
+    is false (libcni's behaviour). The cache is written only on success (REFERENCE §2.6).
+
+    Raises:
+        AddError: what failed (``cause``) and what the rollback did.
+        InvalidIdentifierError: an identifier is invalid (nothing ran).
+        ConfigError: the network has no plugins.
+    """
+    ctx = make_ctx(net, chain, rt)
+    if not net.plugins:
+        # libcni returns a nil result and caches nothing useful; an ADD that attaches nothing
+        # is a configuration mistake, so cnilib says so (documented deviation).
+        msg = f'network "{net.name}" has no plugins to ADD'
+        raise ConfigError(msg)
+    prev: Result | None = None
+    started: list[PluginConfig] = []
+    for plugin in net.plugins:
+        try:
+            path = yield from find(plugin.type)
+            prev_dict = prev.to_dict() if prev is not None else None
+            inv = ctx.invocation(plugin, Command.ADD, path, prev=prev_dict)
+            started.append(plugin)
+            out = yield Run(inv)
+            if isinstance(out, NotStarted):
+                started.pop()
+                raise out.error
+            result = parse_add_reply(inv, cast(Completed, out), net.cni_version)
+            prev, note = _to_version(result, net.cni_version)
+            if note is not None:
+                yield Warn(f"ADD {desc(plugin)}: {note}")
+        except BaseException as err:
+            if isinstance(err, GeneratorExit):
+                raise
+            yield from _abort(ctx, started, prev, err, f"plugin {desc(plugin)} failed (add)")
+    assert prev is not None
+    try:
+        yield SaveCache(net.name, rt.container_id, rt.ifname, net.config, rt.netns, rt.args,
+                        rt.capability_args, prev.to_dict())
+    except CNIError as err:
+        cause = CacheError(f'failed to set network "{net.name}" cached result: {err}',
+                           code=int(err.code), details=err.details)
+        cause.__cause__ = err
+        yield from _abort(ctx, started, prev, cause, "caching the ADD result failed")
+    return prev
+
+
+def _abort(
+    ctx: Ctx, started: list[PluginConfig], prev: Result | None, err: BaseException, what: str
+) -> Plan[NoReturn]:
+    rolled: list[str] = []
+    problems: list[CNIError] = []
+    if ctx.chain.rollback:
+        prev_dict = prev.to_dict() if prev is not None else None
+        for plugin in reversed(started):
+            try:
+                path = yield from find(plugin.type)
+                inv = ctx.invocation(plugin, Command.DEL, path, prev=prev_dict)
+                check_reply(inv, (yield from run(inv, rollback=True)))
+                rolled.append(plugin.type)
+            except CNIError as problem:
+                # Best effort: keep undoing the others (SPEC §2: DEL is best-effort).
+                problems.append(problem)
+    if not isinstance(err, CNIError):
+        raise err  # cancellation or interrupt: the rollback ran, now let it through
+    if not ctx.chain.rollback:
+        outcome = "not rolled back (rollback disabled)"
+    elif not started:
+        outcome = "nothing to roll back"
+    elif problems:
+        outcome = (f"rollback DEL failed for {len(problems)} of {len(started)} plugin(s): "
+                   + "; ".join(str(p) for p in problems))
+    else:
+        outcome = f"rolled back {', '.join(rolled)}"
+    # PluginError's own str() repeats plugin and verb; the base form is enough after `what`.
+    msg = f"{what}: {CNIError.__str__(err)}; {outcome}"
+    raise AddError(msg, cause=err, rolled_back=tuple(rolled),
+                   rollback_errors=tuple(problems)) from err
+
+
+# --- CHECK, DEL -----------------------------------------------------------------------------
+
+def check(net: Net, rt: RuntimeConf, chain: Chain) -> Plan[None]:
+    """CHECK every plugin in order with the cached ADD result (SPEC §3 "Checking").
+
+    Raises:
+        IncompatibleVersionError: the network's version is below 0.4.0.
+        PluginError: the first plugin that fails (the rest are not run, SPEC §2 CHECK).
+    """
+    ctx = make_ctx(net, chain, rt)
+    if net.disable_check:
+        # SPEC §3: "If the network configuration defines disableCheck, then always return
+        # success". libcni checks the version first (REFERENCE §8 quirk 1); cnilib does not.
+        return
+    parse_version(net.cni_version)
+    if not supports_check(net.cni_version):
+        msg = f'configuration version "{net.cni_version}" does not support the CHECK command'
+        raise IncompatibleVersionError(msg)
+    prev = yield from _cached_prev(ctx, "check")
+    for plugin in net.plugins:
+        path = yield from find(plugin.type)
+        inv = ctx.invocation(plugin, Command.CHECK, path, prev=prev)
+        check_reply(inv, (yield from run(inv)))
+
+
+def delete(net: Net, rt: RuntimeConf, chain: Chain) -> Plan[None]:
+    """DEL every plugin in reverse order with the cached ADD result (SPEC §3 "Deleting").
+
+    Below 0.4.0 no prevResult is sent and the cache is not read. The first failure stops the
+    chain and keeps the cache entry, so the DEL can be retried; success deletes it.
+
+    Raises:
+        PluginError: the first plugin that fails.
+    """
+    ctx = make_ctx(net, chain, rt)
+    prev = None
+    if supports_check(net.cni_version):
+        prev = yield from _cached_prev(ctx, "del")
+    for plugin in reversed(net.plugins):
+        path = yield from find(plugin.type)
+        inv = ctx.invocation(plugin, Command.DEL, path, prev=prev)
+        check_reply(inv, (yield from run(inv)))
+    yield from _delete_entry(net.name, rt.container_id, rt.ifname)
+
+
+# --- what ADD cached ----------------------------------------------------------------------------
+
+def _entry(net: Net, rt: RuntimeConf) -> Plan[CachedAttachment | None]:
+    check_attachment(net.name, rt)
+    return cast("CachedAttachment | None",
+                (yield LoadCache(net.name, rt.container_id, rt.ifname)))
+
+
+def cached_result_of(net: Net, rt: RuntimeConf) -> Plan[Result | None]:
+    """The cached ADD result in the network's version, or ``None`` (REFERENCE §2.3).
+
+    Raises:
+        CacheError: the entry is unreadable or its result cannot be converted.
+    """
+    entry = yield from _entry(net, rt)
+    if entry is None or entry.result is None:
+        return None
+    try:
+        return cached_result(entry.result, net.cni_version)
+    except CNIError as err:
+        msg = (f'failed to convert cached result to config version "{net.cni_version}": '
+               f"{err}")
+        raise CacheError(msg) from err
+
+
+def cached_config_of(net: Net, rt: RuntimeConf) -> Plan[tuple[bytes, RuntimeConf] | None]:
+    """The cached configuration bytes and the RuntimeConf to replay them (REFERENCE §2.4).
+
+    ``args`` come from the cache when it has some, ``capability_args`` always; unlike libcni
+    (REFERENCE §8 quirk 4) an empty ``netns`` is filled from the cache.
+
+    Raises:
+        CacheError: the entry is unreadable.
+    """
+    entry = yield from _entry(net, rt)
+    if entry is None:
+        return None
+    replay = attrs.evolve(rt, args=tuple(entry.cni_args) or rt.args,
+                          capability_args=entry.capability_args,
+                          netns=rt.netns or entry.netns)
+    return entry.config, replay

@@ -1,0 +1,414 @@
+"""What the sync and async drivers share: options, jobs, and performing the non-process steps.
+
+Rules of this file:
+
+* It decides nothing about chains (that is :mod:`cnilib._chains`); it turns a public call into
+  a :class:`Job` (a plan, its lock, its deadline) and performs the steps that are the same for
+  both drivers: plugin lookup, cache reads and writes, warnings, and the bookkeeping around a
+  plugin run (its timeout, logging, the ``on_invocation`` hook).
+* Only ``Run`` differs between the drivers (a blocking call or an ``await``), so the loops in
+  ``api.py`` and ``aio.py`` are a dozen lines each.
+* Cache steps are performed synchronously even by the async driver: they are small local file
+  operations, and having no await inside them means a cancellation can never cut one in half.
+* Every exception leaving a step is typed: executor and cache surprises become
+  :class:`~cnilib.errors.ExecutionError` and :class:`~cnilib.errors.CacheError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Generic, Literal, TypeVar
+
+import attrs
+
+from . import _chains as chains
+from . import _netops as netops
+from . import _steps as steps
+from ._replies import reply_error
+from .errors import (
+    CacheError,
+    CNIError,
+    ConfigError,
+    ExecutionError,
+    PluginNotFoundError,
+    PluginTimeoutError,
+)
+from .protocol import Command, Completed, GCAttachment, Invocation, InvocationRecord, RuntimeConf
+
+if TYPE_CHECKING:
+    from .cache import CacheEntry, ResultCache
+    from .config import NetworkConfigList, PluginConfig
+    from .types import Result
+    from .version import PluginInfo
+
+__all__ = [
+    "LOGGER",
+    "DEFAULT_PATH",
+    "DEFAULT_TIMEOUTS",
+    "CLEANUP_TIMEOUT",
+    "Hook",
+    "LockRequest",
+    "Job",
+    "Clock",
+    "Engine",
+]
+
+#: The logger of every plugin run: INFO one line per run, DEBUG the exact stdin and env.
+LOGGER = logging.getLogger("cnilib")
+
+#: Plugin directories when neither ``path`` nor ``CNI_PATH`` says otherwise.
+DEFAULT_PATH = ("/opt/cni/bin", "/usr/lib/cni")
+
+#: Seconds a whole chain may take, per verb (REFERENCE §10 G2; kubelet allows 220 s for a pod's
+#: network setup, containerd gives teardown one minute).
+DEFAULT_TIMEOUTS: Mapping[Command, float | None] = {
+    Command.ADD: 120.0,
+    Command.DEL: 120.0,
+    Command.CHECK: 60.0,
+    Command.GC: 300.0,
+    Command.STATUS: 10.0,
+    Command.VERSION: 10.0,
+}
+
+#: Seconds the rollback of a failed ADD may take; its own, fresh deadline (REFERENCE §9.4).
+CLEANUP_TIMEOUT = 60.0
+
+#: The observability hook: called after every plugin run with what happened.
+Hook = Callable[[InvocationRecord], None]
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class LockRequest:
+    """Which lock a job holds for its whole run (REFERENCE §10 G7).
+
+    ``attachment``: the attachment's lock (shared with GC's); ``gc``: GC's exclusive lock.
+    """
+
+    kind: Literal["attachment", "gc"]
+    network: str = ""
+    container_id: str = ""
+    ifname: str = ""
+
+
+@attrs.frozen
+class Job(Generic[T]):
+    """One public call, ready to drive: its plan, lock, verb and time budget."""
+
+    plan: steps.Plan[T]
+    command: Command
+    network: str
+    lock: LockRequest | None
+    timeout: float | None
+
+
+class Clock:
+    """The deadlines of one job: the chain's, and the rollback's fresh one."""
+
+    def __init__(self, timeout: float | None, cleanup: float | None) -> None:
+        now = time.monotonic()
+        self.timeout = timeout
+        self.deadline = None if timeout is None else now + timeout
+        self.cleanup = cleanup
+        self.cleanup_deadline: float | None = None
+
+    def remaining(self, rollback: bool = False) -> float | None:
+        """Seconds left for the next run (``None``: unlimited)."""
+        now = time.monotonic()
+        if rollback:
+            if self.cleanup is None:
+                return None
+            if self.cleanup_deadline is None:
+                self.cleanup_deadline = now + self.cleanup
+            return self.cleanup_deadline - now
+        return None if self.deadline is None else self.deadline - now
+
+
+def _check_timeout(name: str, value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value) or (
+            value <= 0):
+        msg = f"{name} must be a number of seconds > 0 or None, not {value!r}"
+        raise ConfigError(msg)
+    return None if value == math.inf else float(value)
+
+
+def _paths(path: str | Sequence[str] | None) -> tuple[str, ...]:
+    if path is None:
+        env = os.environ.get("CNI_PATH", "")
+        found = tuple(p for p in env.split(os.pathsep) if p)
+        return found or DEFAULT_PATH
+    entries: list[object] = list(path.split(os.pathsep) if isinstance(path, str) else path)
+    out: list[str] = []
+    for entry in entries:
+        if not isinstance(entry, str) or "\x00" in entry or os.pathsep in entry:
+            msg = f"invalid plugin directory {entry!r}"
+            raise ConfigError(msg, details="CNI_PATH entries are joined with ':'")
+        if entry:
+            out.append(entry)
+    return tuple(out)
+
+
+class Engine:
+    """The state and the step logic both :class:`~cnilib.api.CNIConfig` drivers share.
+
+    Args:
+        path: Plugin directories; ``None`` means ``CNI_PATH`` from the environment, else
+            ``/opt/cni/bin`` and ``/usr/lib/cni``. A string is split on ``:``.
+        cache_dir: The result cache root (libcni's ``/var/lib/cni``).
+        timeouts: Per-verb chain budgets in seconds, merged over :data:`DEFAULT_TIMEOUTS`
+            (``None``: no limit).
+        cleanup_timeout: Budget of an ADD rollback (fresh, after the failure).
+        rollback: Roll back a failed ADD (``False``: libcni's behaviour, nothing is undone).
+        strict: Derive requests as SPEC §3 says (``False``: as libcni, which also sends the
+            plugin's ``capabilities`` and static reserved keys).
+        on_invocation: Called after every plugin run with an :class:`InvocationRecord`.
+
+    Raises:
+        ConfigError: an option is out of range.
+    """
+
+    def __init__(
+        self,
+        path: str | Sequence[str] | None,
+        cache_dir: str | os.PathLike[str],
+        *,
+        timeouts: Mapping[Command | str, float | None] | None,
+        cleanup_timeout: float | None,
+        rollback: bool,
+        strict: bool,
+        on_invocation: Hook | None,
+    ) -> None:
+        from .cache import ResultCache
+
+        self.path = _paths(path)
+        self.cache_dir = os.fspath(cache_dir)
+        self.cache: ResultCache = ResultCache(self.cache_dir)
+        self.timeouts = dict(DEFAULT_TIMEOUTS)
+        for verb, value in (timeouts or {}).items():
+            try:
+                command = Command(str(verb).upper())
+            except ValueError:
+                msg = f"unknown verb {verb!r} in timeouts"
+                raise ConfigError(msg) from None
+            self.timeouts[command] = _check_timeout(f"timeouts[{command}]", value)
+        self.cleanup_timeout = _check_timeout("cleanup_timeout", cleanup_timeout)
+        self.rollback = bool(rollback)
+        self.strict = bool(strict)
+        self.on_invocation = on_invocation
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(path={list(self.path)!r}, cache_dir={self.cache_dir!r})"
+
+    # --- jobs ---------------------------------------------------------------------------------
+
+    def _chain(self, *, rollback: bool | None = None,
+              trace_context: Mapping[str, str] | None = None) -> steps.Chain:
+        """The per-call chain options."""
+        return steps.Chain(paths=self.path, strict=self.strict,
+                            rollback=self.rollback if rollback is None else bool(rollback),
+                            trace_context=trace_context)
+
+    def _timeout(self, command: Command, timeout: float | None) -> float | None:
+        # None: the verb's default; math.inf: no limit.
+        if timeout is None:
+            return self.timeouts[command]
+        return _check_timeout("timeout", timeout)
+
+    @staticmethod
+    def _attachment_lock(net: steps.Net, rt: RuntimeConf) -> LockRequest:
+        if not isinstance(rt, RuntimeConf):
+            msg = f"expected a RuntimeConf, got {type(rt).__name__}"
+            raise ConfigError(msg)
+        return LockRequest("attachment", net.name, rt.container_id, rt.ifname)
+
+    def _job_add(self, net: steps.Net, rt: RuntimeConf, timeout: float | None,
+                rollback: bool | None, trace: Mapping[str, str] | None) -> Job[Result]:
+        """The job of an ADD."""
+        plan = chains.add(net, rt, self._chain(rollback=rollback, trace_context=trace))
+        return Job(plan, Command.ADD, net.name, self._attachment_lock(net, rt),
+                   self._timeout(Command.ADD, timeout))
+
+    def _job_check(self, net: steps.Net, rt: RuntimeConf, timeout: float | None,
+                  trace: Mapping[str, str] | None) -> Job[None]:
+        """The job of a CHECK."""
+        plan = chains.check(net, rt, self._chain(trace_context=trace))
+        return Job(plan, Command.CHECK, net.name, self._attachment_lock(net, rt),
+                   self._timeout(Command.CHECK, timeout))
+
+    def _job_del(self, net: steps.Net, rt: RuntimeConf, timeout: float | None,
+                trace: Mapping[str, str] | None) -> Job[None]:
+        """The job of a DEL."""
+        plan = chains.delete(net, rt, self._chain(trace_context=trace))
+        return Job(plan, Command.DEL, net.name, self._attachment_lock(net, rt),
+                   self._timeout(Command.DEL, timeout))
+
+    def _job_gc(self, net: NetworkConfigList,
+               valid: Iterable[GCAttachment | tuple[str, str]] | None,
+               timeout: float | None,
+               trace: Mapping[str, str] | None) -> Job[None]:
+        """The job of a GC: exclusive of every ADD, CHECK and DEL (SPEC §3)."""
+        view = self._of_list(net)
+        plan = netops.gc(view, valid, self._chain(trace_context=trace))
+        return Job(plan, Command.GC, view.name, LockRequest("gc"),
+                   self._timeout(Command.GC, timeout))
+
+    def _job_status(self, net: NetworkConfigList, timeout: float | None,
+                   trace: Mapping[str, str] | None) -> Job[None]:
+        """The job of a STATUS."""
+        view = self._of_list(net)
+        return Job(netops.status(view, self._chain(trace_context=trace)), Command.STATUS,
+                   view.name, None, self._timeout(Command.STATUS, timeout))
+
+    def _job_version(self, plugin_type: str, timeout: float | None,
+                    trace: Mapping[str, str] | None) -> Job[PluginInfo]:
+        """The job of a VERSION query."""
+        return Job(netops.version_info(plugin_type, self._chain(trace_context=trace)),
+                   Command.VERSION, "", None, self._timeout(Command.VERSION, timeout))
+
+    def _job_validate(self, net: steps.Net, timeout: float | None,
+                     trace: Mapping[str, str] | None) -> Job[tuple[str, ...]]:
+        """The job of a validation (VERSION of each plugin)."""
+        return Job(netops.validate(net, self._chain(trace_context=trace)), Command.VERSION,
+                   net.name, None, self._timeout(Command.VERSION, timeout))
+
+    @staticmethod
+    def _job_local(plan: steps.Plan[T], network: str = "") -> Job[T]:
+        """A job that only reads the cache (no lock: entries are replaced atomically)."""
+        return Job(plan, Command.VERSION, network, None, None)
+
+    @staticmethod
+    def _of_list(net: NetworkConfigList) -> steps.Net:
+        """The plans' view of a list.
+
+        Raises:
+            ConfigError: ``net`` is not a :class:`~cnilib.config.NetworkConfigList`.
+        """
+        from .config import NetworkConfigList
+
+        if not isinstance(net, NetworkConfigList):
+            msg = f"expected a NetworkConfigList, got {type(net).__name__}"
+            raise ConfigError(msg)
+        return steps.Net.of_list(net)
+
+    @staticmethod
+    def _of_plugin(plugin: PluginConfig) -> steps.Net:
+        """The plans' view of one plugin configuration.
+
+        Raises:
+            ConfigError: ``plugin`` is not a :class:`~cnilib.config.PluginConfig`.
+        """
+        from .config import PluginConfig
+
+        if not isinstance(plugin, PluginConfig):
+            msg = f"expected a PluginConfig, got {type(plugin).__name__}"
+            raise ConfigError(msg)
+        return steps.Net.of_plugin(plugin)
+
+    # --- steps ----------------------------------------------------------------------------
+
+    def _find(self, finder: Callable[[str, Sequence[str]], str], step: steps.Find) -> str:
+        """Perform a :class:`~cnilib._chains.Find` with the executor's ``find``."""
+        try:
+            return finder(step.plugin_type, self.path)
+        except CNIError:
+            raise
+        except Exception as err:
+            msg = f'failed to find plugin "{step.plugin_type}": {err}'
+            raise PluginNotFoundError(msg, plugin=step.plugin_type, paths=self.path) from err
+
+    def _prepare(self, step: steps.Run, clock: Clock) -> Invocation | steps.NotStarted:
+        """Give a run its share of the deadline, or say it cannot start any more."""
+        inv = step.invocation
+        left = clock.remaining(step.rollback)
+        if left is not None and left <= 0:
+            budget = clock.cleanup if step.rollback else clock.timeout
+            msg = (f"the {inv.command} chain's deadline of {budget:g}s passed before plugin "
+                   f"{inv.plugin_type!r} could start")
+            return steps.NotStarted(PluginTimeoutError(
+                msg, plugin=inv.plugin_type, command=str(inv.command)))
+        return attrs.evolve(inv, timeout=left)
+
+    @staticmethod
+    def _not_started(inv: Invocation, err: Exception) -> steps.NotStarted:
+        """The outcome of a run whose executor raised (typed, whatever it raised)."""
+        if isinstance(err, CNIError):
+            return steps.NotStarted(err)
+        msg = f"cannot execute plugin {inv.path}: {err}"
+        failure = ExecutionError(msg)
+        failure.__cause__ = err
+        return steps.NotStarted(failure)
+
+    def _record(self, inv: Invocation, outcome: Completed | steps.NotStarted, network: str,
+               rollback: bool) -> None:
+        """Log one run and call the ``on_invocation`` hook (whose own failures are logged)."""
+        error: CNIError | None
+        if isinstance(outcome, steps.NotStarted):
+            completed, error = None, outcome.error
+            LOGGER.info("%s %s (network %r): not started: %s", inv.command, inv.plugin_type,
+                        network, error)
+        else:
+            completed, error = outcome, reply_error(inv, outcome)
+            LOGGER.info("%s %s (network %r): exit status %d in %.3fs%s%s", inv.command,
+                        inv.plugin_type, network, outcome.exit_status, outcome.duration,
+                        " (timed out)" if outcome.timed_out else "",
+                        " (rollback)" if rollback else "")
+            if outcome.stderr and LOGGER.isEnabledFor(logging.DEBUG):
+                LOGGER.debug("%s %s stderr: %s", inv.command, inv.plugin_type,
+                             outcome.stderr[-4096:].decode("utf-8", "replace"))
+        if LOGGER.isEnabledFor(logging.DEBUG):
+            LOGGER.debug("%s %s path=%s env=%s stdin=%s", inv.command, inv.plugin_type,
+                         inv.path, dict(inv.env), inv.stdin.decode("utf-8", "replace"))
+        if self.on_invocation is not None:
+            record = InvocationRecord(invocation=inv, completed=completed, error=error,
+                                      network=network, rollback=rollback)
+            try:
+                self.on_invocation(record)
+            except Exception:
+                LOGGER.exception("the on_invocation hook failed")
+
+    def _perform_local(self, step: steps.Step) -> object:
+        """Perform every step but ``Find`` and ``Run``: cache requests and warnings.
+
+        Raises:
+            CacheError: the cache failed (whatever it raised).
+        """
+        if isinstance(step, steps.Warn):
+            LOGGER.warning("%s", step.message)
+            return None
+        try:
+            return self._cache_step(step)
+        except CNIError:
+            raise
+        except Exception as err:
+            msg = f"result cache failure: {err}"
+            raise CacheError(msg) from err
+
+    def _cache_step(self, step: steps.Step) -> object:
+        if isinstance(step, steps.LoadCache):
+            return self.cache.load(step.network, step.container_id, step.ifname)
+        if isinstance(step, steps.SaveCache):
+            self.cache.save(_entry(step))
+            return None
+        if isinstance(step, steps.DeleteCache):
+            self.cache.delete(step.network, step.container_id, step.ifname)
+            return None
+        if isinstance(step, steps.ListCache):
+            return self.cache.attachments(step.container_id)
+        msg = f"unknown step {step!r}"  # pragma: no cover - the plans yield only the above
+        raise CacheError(msg)
+
+
+def _entry(step: steps.SaveCache) -> CacheEntry:
+    from .cache import CacheEntry
+
+    return CacheEntry(network_name=step.network, container_id=step.container_id,
+                      ifname=step.ifname, config=step.config, netns=step.netns,
+                      cni_args=step.cni_args, capability_args=dict(step.capability_args),
+                      result=step.result)

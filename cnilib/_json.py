@@ -1,0 +1,142 @@
+"""Strict JSON in and compact JSON out: the one place bytes become values.
+
+Rules of this file:
+
+* :func:`loads` accepts exactly RFC 8259 JSON in UTF-8 and raises
+  :class:`~cnilib.errors.InvalidJSONError` (with line and column) for anything else, including
+  what Python's ``json`` would let through: ``NaN``/``Infinity``, lone surrogates, numbers that
+  overflow a float, integers beyond Python's digit limit, and nesting that exhausts the stack
+  (REFERENCE §9.8). No other exception leaves it, whatever the bytes.
+* Integers are kept exact (libcni loses precision above 2**53; cnilib passes them through).
+* :func:`dumps` writes compact UTF-8 with keys in their original order.
+* It is pure.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import TypeAlias
+
+from .errors import InvalidJSONError
+
+__all__ = ["JSON", "JSONObject", "loads", "dumps", "MAX_DEPTH"]
+
+#: Any JSON value, as :func:`json.loads` returns it.
+JSON: TypeAlias = "dict[str, JSON] | list[JSON] | str | int | float | bool | None"
+#: A JSON object.
+JSONObject: TypeAlias = "dict[str, JSON]"
+
+#: Nesting deeper than this is refused; no CNI document comes near it.
+MAX_DEPTH = 256
+
+
+class _RejectedError(ValueError):
+    pass
+
+
+def _parse_constant(name: str) -> float:
+    msg = f"{name} is not JSON"
+    raise _RejectedError(msg)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        msg = f"number {text[:40]} is out of range for a JSON number"
+        raise _RejectedError(msg)
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_parse_constant, parse_float=_parse_float)
+
+
+def _depth_ok(text: str) -> bool:
+    # Cheap bound on nesting: count brackets outside strings only when the text is bracket-rich.
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return True
+    depth = 0
+    in_str = False
+    escape = False
+    for ch in text:
+        if in_str:
+            if escape:
+                escape = False
+            elif ch == "\\":
+                escape = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return False
+        elif ch in "]}":
+            depth -= 1
+    return True
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    col = index - (text.rfind("\n", 0, index) + 1) + 1
+    return line, col
+
+
+def loads(data: bytes | bytearray | memoryview | str, *, source: str | None = None) -> JSON:
+    """Decode strict JSON.
+
+    Args:
+        data: UTF-8 bytes or text.
+        source: A file name to put in error messages.
+
+    Raises:
+        InvalidJSONError: the input is not strict JSON; the error has ``line`` and ``column``.
+    """
+    if isinstance(data, bytes | bytearray | memoryview):
+        raw = bytes(data)
+        if raw.startswith(b"\xef\xbb\xbf"):
+            msg = "a byte order mark is not allowed in JSON (RFC 8259 §8.1)"
+            raise InvalidJSONError(msg, file=source, line=1, column=1)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            line, col = _position(raw[: err.start].decode("utf-8", "replace"), err.start)
+            msg = f"invalid UTF-8 at byte {err.start}"
+            raise InvalidJSONError(msg, file=source, line=line, column=col) from None
+    elif isinstance(data, str):
+        text = data
+    else:
+        msg = f"expected bytes or str, got {type(data).__name__}"
+        raise InvalidJSONError(msg, file=source)
+    if not _depth_ok(text):
+        msg = f"nesting deeper than {MAX_DEPTH} levels"
+        raise InvalidJSONError(msg, file=source, line=1, column=1)
+    try:
+        value: JSON = _DECODER.decode(text)
+    except json.JSONDecodeError as err:
+        raise InvalidJSONError(err.msg, file=source, line=err.lineno, column=err.colno) from None
+    except _RejectedError as err:
+        raise InvalidJSONError(str(err), file=source) from None
+    except (ValueError, RecursionError, OverflowError) as err:
+        # int() beyond sys.get_int_max_str_digits, or a stack exhausted despite the bound.
+        msg = f"value out of bounds: {str(err)[:120]}"
+        raise InvalidJSONError(msg, file=source) from None
+    if "\\u" in text:
+        try:
+            text_out = json.dumps(value, ensure_ascii=False)
+            text_out.encode("utf-8")
+        except UnicodeEncodeError:
+            msg = "a string contains a lone surrogate escape, which is not Unicode"
+            raise InvalidJSONError(msg, file=source) from None
+    return value
+
+
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def dumps(value: JSON, *, indent: int | None = None) -> bytes:
+    """Encode as UTF-8 JSON: compact (or indented), keys in their original order."""
+    if indent is None:
+        return _COMPACT.encode(value).encode("utf-8")
+    return json.dumps(value, ensure_ascii=False, indent=indent, allow_nan=False).encode("utf-8")

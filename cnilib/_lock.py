@@ -1,0 +1,182 @@
+"""File locks that serialise cache users across threads and processes (REFERENCE §10 G7).
+
+Rules of this file:
+
+* A lock is an ``flock`` on a file under ``<root>/locks/``, taken on a file descriptor opened
+  for that one acquisition (``O_CLOEXEC``, so plugins never inherit it). ``flock`` locks
+  belong to the open file description, so two acquisitions conflict whether they come from two
+  processes or from two threads of one.
+* Lock order: the global GC lock (``locks/gc``) first, shared for ADD/CHECK/DEL and exclusive
+  for GC; then the attachment's lock (``locks/<sha256 of the triple>``), exclusive. Nothing
+  takes them in the other order, so there is no deadlock between cnilib users.
+* Waiting is bounded: polls with ``LOCK_NB`` and a growing sleep until the deadline, then
+  :class:`~cnilib.errors.LockTimeoutError`. Locks are not re-entrant.
+* An attachment's lock file is removed by its holder on release (nothing piles up); an
+  acquirer checks that the file it locked is still the one at the path, else tries again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import os
+import time
+from collections.abc import AsyncIterator, Iterator
+
+from .errors import CacheError, LockTimeoutError
+
+__all__ = [
+    "GC_LOCK",
+    "LOCKS_DIR",
+    "attachment_lock_name",
+    "hold",
+    "ahold",
+]
+
+#: The folder, under the cache root, that holds the lock files.
+LOCKS_DIR = "locks"
+#: The name of the global GC lock file (never a sha256 hex digest).
+GC_LOCK = "gc"
+
+_FIRST_SLEEP = 0.001
+_MAX_SLEEP = 0.05
+
+
+def attachment_lock_name(network_name: str, container_id: str, ifname: str) -> str:
+    """The lock file name of one attachment: the hex sha256 of the NUL-joined triple.
+
+    Valid identifiers hold no NUL, so distinct triples get distinct names (unlike the cache
+    file name, where ``a-b``/``c`` and ``a``/``b-c`` meet).
+    """
+    key = f"{network_name}\0{container_id}\0{ifname}".encode()
+    return hashlib.sha256(key).hexdigest()
+
+
+class _Attempt:
+    """One acquisition: an fd on the lock file and non-blocking tries to lock it."""
+
+    def __init__(self, path: str, *, exclusive: bool, transient: bool) -> None:
+        self.path = path
+        self.op = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        self.transient = transient
+        self.fd: int | None = None
+
+    def _open(self) -> int:
+        try:
+            os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+            return os.open(
+                self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600
+            )
+        except OSError as err:
+            msg = f"cannot open lock file {self.path}: {err.strerror or err}"
+            raise CacheError(msg) from err
+
+    def try_once(self) -> bool:
+        """Try to take the lock without waiting; True when held."""
+        while True:
+            if self.fd is None:
+                self.fd = self._open()
+            try:
+                fcntl.flock(self.fd, self.op | fcntl.LOCK_NB)
+            except OSError as err:
+                if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EINTR):
+                    return False
+                msg = f"cannot lock {self.path}: {err.strerror or err}"
+                raise CacheError(msg) from err
+            if not self.transient or self._still_linked():
+                return True
+            # The previous holder removed the file after we opened it: lock the new one.
+            self.close()
+
+    def _still_linked(self) -> bool:
+        assert self.fd is not None
+        try:
+            on_disk = os.stat(self.path, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        except OSError as err:
+            msg = f"cannot stat lock file {self.path}: {err.strerror or err}"
+            raise CacheError(msg) from err
+        held = os.fstat(self.fd)
+        return (on_disk.st_dev, on_disk.st_ino) == (held.st_dev, held.st_ino)
+
+    def release(self) -> None:
+        """Drop the lock (removing a transient lock file first, while still holding it)."""
+        if self.fd is not None and self.transient:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+        self.close()
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing the last fd of the description releases the flock
+            self.fd = None
+
+
+def _timeout_error(path: str) -> LockTimeoutError:
+    msg = f"timed out waiting for lock {path}"
+    return LockTimeoutError(msg, details="another operation holds it; try again later")
+
+
+def _remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else deadline - time.monotonic()
+
+
+@contextlib.contextmanager
+def hold(
+    path: str, *, exclusive: bool, transient: bool, deadline: float | None
+) -> Iterator[None]:
+    """Hold the lock on ``path`` for the ``with`` body; wait until ``deadline`` (monotonic).
+
+    Raises:
+        LockTimeoutError: Not had by the deadline.
+        CacheError: The lock file cannot be created or locked.
+    """
+    attempt = _Attempt(path, exclusive=exclusive, transient=transient)
+    delay = _FIRST_SLEEP
+    try:
+        while not attempt.try_once():
+            left = _remaining(deadline)
+            if left is not None and left <= 0:
+                raise _timeout_error(path)
+            time.sleep(delay if left is None else min(delay, left))
+            delay = min(delay * 2, _MAX_SLEEP)
+    except BaseException:
+        attempt.close()
+        raise
+    try:
+        yield
+    finally:
+        attempt.release()
+
+
+@contextlib.asynccontextmanager
+async def ahold(
+    path: str, *, exclusive: bool, transient: bool, deadline: float | None
+) -> AsyncIterator[None]:
+    """:func:`hold` for asyncio: the waiting is ``asyncio.sleep``, never a blocked loop.
+
+    Raises:
+        LockTimeoutError: Not had by the deadline.
+        CacheError: The lock file cannot be created or locked.
+    """
+    import asyncio  # only asyncio users pay for importing it
+
+    attempt = _Attempt(path, exclusive=exclusive, transient=transient)
+    delay = _FIRST_SLEEP
+    try:
+        while not attempt.try_once():
+            left = _remaining(deadline)
+            if left is not None and left <= 0:
+                raise _timeout_error(path)
+            await asyncio.sleep(delay if left is None else min(delay, left))
+            delay = min(delay * 2, _MAX_SLEEP)
+    except BaseException:
+        attempt.close()
+        raise
+    try:
+        yield
+    finally:
+        attempt.release()

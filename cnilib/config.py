@@ -1,0 +1,859 @@
+"""Network configurations: parsing, version selection, drop-in plugins, lookup by name (SPEC §1).
+
+Rules of this file:
+
+* It owns SPEC §1 and libcni's ``conf.go`` (REFERENCE §1.4): the values
+  :class:`PluginConfig` and :class:`NetworkConfigList` and every loader. Names mirror libcni.
+* Bytes are the source of truth: a file's bytes are kept verbatim; an inlined plugin's bytes
+  are its compact re-serialisation with keys in their original order and numbers exact
+  (libcni re-encodes through float64 and sorts keys, REFERENCE §1.4 step 7; we exceed).
+* libcni's structural rules are always enforced; the spec's schema (``cnilib.schema``) runs
+  too unless ``validate=False``. Every refusal is located: file, JSON pointer, line, column.
+* Its only I/O is reading files, through ``_read_file``: regular files only, never blocking
+  (``O_NONBLOCK`` + ``fstat``), at most :data:`MAX_CONFIG_SIZE` bytes (REFERENCE §10 G12).
+* Only :class:`~cnilib.errors.CNIError` subclasses leave it, whatever the bytes.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import os
+import stat
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Final, TypeAlias, cast
+
+import attrs
+
+from ._json import JSON, JSONObject, dumps, loads
+from ._locate import locate
+from .errors import (
+    CNIError,
+    ConfigError,
+    ConfigNotFoundError,
+    ConfigValidationError,
+    InvalidIdentifierError,
+    InvalidJSONError,
+    InvalidPluginNameError,
+    NoConfigsFoundError,
+    Problem,
+    Severity,
+)
+from .identifiers import check_network_name, check_plugin_type
+from .version import parse_version, select_version
+
+if TYPE_CHECKING:
+    from .schema import Kind
+
+__all__ = [
+    "MAX_CONFIG_SIZE",
+    "PluginConfig",
+    "NetworkConfigList",
+    "conf_from_bytes",
+    "conf_from_file",
+    "conflist_from_bytes",
+    "conflist_from_file",
+    "conflist_from_conf",
+    "conf_files",
+    "load_conf",
+    "load_conflist",
+    "inject_conf",
+    "describe",
+]
+
+#: Configuration files larger than this are refused (REFERENCE §10 G3/G12).
+MAX_CONFIG_SIZE: Final = 1 << 20
+
+_StrPath: TypeAlias = "str | os.PathLike[str]"
+# (JSON pointer, message, rule) of one structural problem, located only when raised.
+_Prob: TypeAlias = "tuple[str, str, str]"
+_LIST_FLAGS: Final = ("disableCheck", "disableGC", "loadOnlyInlinedPlugins")
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class PluginConfig:
+    """One plugin configuration object (SPEC §1; libcni ``PluginConfig``).
+
+    Equality and hashing use ``type``, ``name``, ``cni_version``, ``bytes`` and ``source``:
+    every other field is derived from ``bytes``. Treat ``raw`` as read-only; change a
+    configuration with :func:`inject_conf`. Built without ``bytes``, it serialises ``raw``.
+
+    Attributes:
+        type: The plugin executable's name (checked against an allowlist at load).
+        name: The ``name`` key, ``""`` when absent (inlined plugins usually have none).
+        cni_version: The ``cniVersion`` key, ``""`` when absent.
+        capabilities: The ``capabilities`` map (SPEC §3 "Deriving runtimeConfig").
+        ipam: The ``ipam`` object, if any.
+        dns: The ``dns`` object, if any.
+        raw: The parsed object, every key kept.
+        bytes: The JSON sent to the plugin: the file's bytes verbatim, or, for an inlined
+            plugin, its compact re-serialisation (original key order, exact numbers),
+            computed on first use.
+        source: The file it came from, if any.
+        warnings: What validation found that the spec frowns on but does not forbid.
+    """
+
+    type: str
+    name: str = ""
+    cni_version: str = ""
+    capabilities: Mapping[str, bool] = attrs.field(factory=dict)
+    ipam: JSONObject | None = None
+    dns: JSONObject | None = None
+    raw: JSONObject = attrs.field(repr=False)
+    _bytes: builtins.bytes | None = attrs.field(default=None, alias="bytes", repr=False)
+    source: str | None = None
+    warnings: tuple[Problem, ...] = ()
+
+    # Documented under Attributes. Lazy because re-serialising every inlined plugin would be
+    # a third of the cost of loading a list, and the engine builds requests from ``raw``.
+    @functools.cached_property
+    def bytes(self) -> builtins.bytes:
+        return self._bytes if self._bytes is not None else dumps(self.raw)
+
+    def _key(self) -> tuple[str, str, str, str | None, builtins.bytes]:
+        return (self.type, self.name, self.cni_version, self.source, self.bytes)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PluginConfig):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+
+@attrs.frozen(kw_only=True)
+class NetworkConfigList:
+    """A network configuration: a named list of plugins (SPEC §1; libcni ``NetworkConfigList``).
+
+    ``disable_check``, ``disable_gc`` and ``load_only_inlined_plugins`` may be overridden
+    with :func:`attrs.evolve`, as libcni callers assign them.
+
+    Attributes:
+        name: The network name.
+        cni_version: The version selected from ``cniVersion`` and ``cniVersions``
+            (SPEC §1 "Version considerations").
+        cni_versions: The ``cniVersions`` array as written (empty when absent).
+        disable_check: Runtimes must not call CHECK (SPEC §1).
+        disable_gc: Runtimes must not call GC (SPEC §1).
+        load_only_inlined_plugins: Drop-in plugins from ``<dir>/<name>/`` are ignored.
+        plugins: The inlined plugins, then the drop-ins.
+        raw: The parsed object.
+        bytes: The file's bytes verbatim (what the result cache stores).
+        source: The file it came from, if any.
+        warnings: Validation warnings, and files skipped while looking the network up.
+    """
+
+    name: str
+    cni_version: str
+    cni_versions: tuple[str, ...] = ()
+    disable_check: bool = False
+    disable_gc: bool = False
+    load_only_inlined_plugins: bool = False
+    plugins: tuple[PluginConfig, ...] = ()
+    raw: JSONObject = attrs.field(eq=False, repr=False)
+    bytes: builtins.bytes = attrs.field(repr=False)
+    source: str | None = None
+    warnings: tuple[Problem, ...] = attrs.field(default=(), eq=False)
+
+
+# -- problems -----------------------------------------------------------------------------
+
+def _failure(probs: list[_Prob], prefix: str, source: str | None,
+             data: builtins.bytes) -> ConfigValidationError:
+    where_is = locate(data, (p[0] for p in probs))
+    problems = []
+    for pointer, message, rule in probs:
+        line, column = where_is[pointer] or (None, None)
+        problems.append(Problem(pointer, message, file=source, line=line, column=column,
+                                rule=rule))
+    first = problems[0]
+    where = f"{first.location}: " if first.location else ""
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    msg = f"{where}{prefix}: {first.message}{more}"
+    return ConfigValidationError(msg, tuple(problems))
+
+
+# -- libcni's structural rules (REFERENCE §1.2, §1.4) -------------------------------------
+
+def _gotype(value: object) -> str:
+    # The Go type names libcni prints for a decoded JSON value, kept for message parity.
+    if value is None:
+        return "<nil>"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "float64"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "[]interface {}"
+    return "map[string]interface {}"
+
+
+def _esc(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _is_strs(value: JSON) -> bool:
+    return value is None or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+
+
+# Each check gets the value of one protocol key of a plugin object and returns the first
+# problem as (pointer below that key, message, rule), or None. JSON null is accepted: it
+# decodes to Go's zero value. These are what decoding into Go's types.PluginConf refuses
+# (REFERENCE §1.2), plus the SPEC §1 file-name rule for ipam.type.
+_Check: TypeAlias = "Callable[[JSON], _Prob | None]"
+
+
+def _not(what: str, value: JSON, sub: str = "") -> _Prob:
+    return (sub, f"must be {what}, not {_gotype(value)}", "libcni")
+
+
+def _check_str(value: JSON) -> _Prob | None:
+    return None if value is None or isinstance(value, str) else _not("a string", value)
+
+
+def _check_caps(value: JSON) -> _Prob | None:
+    if value is not None and not isinstance(value, dict):
+        return _not("an object", value)
+    for cap, on in (value or {}).items():
+        if on is not None and not isinstance(on, bool):
+            return (f"/{_esc(cap)}", f"capability {cap!r} must be true or false", "libcni")
+    return None
+
+
+def _check_ipam(value: JSON) -> _Prob | None:
+    if value is None or not isinstance(value, dict):
+        return None if value is None else _not("an object", value)
+    kind = value.get("type")
+    if kind is not None and not isinstance(kind, str):
+        return _not("a string", kind, "/type")
+    if kind in (".", "..") or any(c in "/\\\x00" for c in kind or ""):
+        # SPEC §1: ipam.type "Must not contain characters disallowed in file paths"; the
+        # plugin executes it, so a path would escape CNI_PATH.
+        return ("/type", f"invalid IPAM plugin type {kind!r}: not a file name", "plugin-type")
+    return None
+
+
+def _check_dns(value: JSON) -> _Prob | None:
+    if value is None or not isinstance(value, dict):
+        return None if value is None else _not("an object", value)
+    for key in ("nameservers", "search", "options"):
+        if not _is_strs(value.get(key)):
+            return _not("an array of strings", value[key], f"/{key}")
+    found = _check_str(value.get("domain"))
+    return None if found is None else ("/domain", found[1], found[2])
+
+
+def _check_prev(value: JSON) -> _Prob | None:
+    return None if value is None or isinstance(value, dict) else _not("an object", value)
+
+
+def _check_attachments(value: JSON) -> _Prob | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        return _not("an array", value)
+    for i, item in enumerate(value):
+        if item is not None and not (isinstance(item, dict) and all(
+                isinstance(item.get(k), str | None) for k in ("containerID", "ifname"))):
+            return (f"/{i}", "must be a {containerID, ifname} object", "libcni")
+    return None
+
+
+_CHECKS: Final[dict[str, _Check]] = {
+    "name": _check_str,
+    "cniVersion": _check_str,
+    "capabilities": _check_caps,
+    "ipam": _check_ipam,
+    "dns": _check_dns,
+    "prevResult": _check_prev,
+    "cni.dev/valid-attachments": _check_attachments,
+}
+_CHECKED: Final = frozenset(_CHECKS)
+
+
+def _check_plugin(obj: JSONObject, base: str, probs: list[_Prob], pre: str = "") -> None:
+    # libcni's rules for one plugin object, plus cnilib's allowlist for `type`
+    # (CVE-2021-20206 class, REFERENCE §9.1 / G1).
+    kind = obj.get("type")
+    if kind is None or kind == "":
+        probs.append((base, f"{pre}missing 'type'", "libcni"))
+    elif not isinstance(kind, str):
+        probs.append((f"{base}/type", f"{pre}'type' {_not('a string', kind)[1]}", "libcni"))
+    else:
+        try:
+            check_plugin_type(kind)
+        except InvalidPluginNameError as err:
+            probs.append((f"{base}/type", f"{pre}{err.msg}", "plugin-type"))
+    for key in _CHECKED.intersection(obj):
+        found = _CHECKS[key](obj[key])
+        if found is not None:
+            sub, msg, rule = found
+            where = key + sub.replace("/", ".") if sub else key
+            probs.append((f"{base}/{_esc(key)}{sub}", f"{pre}'{where}' {msg}"
+                          if msg.startswith("must") else f"{pre}{msg}", rule))
+
+
+def _plugin(obj: JSONObject, data: builtins.bytes | None, source: str | None,
+            warnings: tuple[Problem, ...] = ()) -> PluginConfig:
+    caps = obj.get("capabilities")
+    ipam = obj.get("ipam")
+    dns = obj.get("dns")
+    return PluginConfig(
+        # _check_plugin has made sure these are strings (or null, Go's "").
+        type=cast(str, obj["type"]),
+        name=cast(str, obj.get("name") or ""),
+        cni_version=cast(str, obj.get("cniVersion") or ""),
+        capabilities={k: v is True for k, v in caps.items()} if isinstance(caps, dict) else {},
+        ipam=ipam if isinstance(ipam, dict) else None,
+        dns=dns if isinstance(dns, dict) else None,
+        raw=obj, bytes=data, source=source, warnings=warnings,
+    )
+
+
+def _schema_check(obj: JSONObject, kind: Kind, version: str, source: str | None,
+                  data: builtins.bytes) -> tuple[Problem, ...]:
+    from . import schema
+
+    return schema.check(obj, kind, version, source=source, text=data)
+
+
+def _as_bytes(data: builtins.bytes | bytearray | memoryview | str,
+              source: str | None) -> builtins.bytes:
+    if isinstance(data, str):
+        try:
+            return data.encode("utf-8")
+        except UnicodeEncodeError:
+            msg = "the text holds a lone surrogate, which is not Unicode"
+            raise InvalidJSONError(msg, file=source) from None
+    if isinstance(data, builtins.bytes | bytearray | memoryview):
+        return builtins.bytes(data)
+    msg = f"expected bytes or str, got {type(data).__name__}"
+    raise ConfigError(msg)
+
+
+def _conf_from_obj(obj: JSON, data: builtins.bytes, source: str | None,
+                   validate: bool) -> PluginConfig:
+    probs: list[_Prob] = []
+    if not isinstance(obj, dict):
+        probs.append(("", f"expected a JSON object, got {_gotype(obj)}", "libcni"))
+        raise _failure(probs, "error parsing configuration", source, data)
+    _check_plugin(obj, "", probs)
+    if probs:
+        raise _failure(probs, "error parsing configuration", source, data)
+    version = cast(str, obj.get("cniVersion") or "")
+    warnings = _schema_check(obj, "netconf", version, source, data) if validate else ()
+    return _plugin(obj, data, source, warnings)
+
+
+def _flag(obj: JSONObject, key: str, probs: list[_Prob]) -> bool:
+    value = obj.get(key, False)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    msg = (f'invalid value "{value.lower()}" for {key}' if isinstance(value, str)
+           else f"invalid type {_gotype(value)} for {key}")
+    probs.append((f"/{key}", msg, "libcni"))
+    return False
+
+
+def _versions(obj: JSONObject, probs: list[_Prob]) -> tuple[str, tuple[str, ...]]:
+    # SPEC §1 "Version considerations"; libcni's rules and messages, REFERENCE §1.4 step 3-4.
+    version = obj.get("cniVersion", "")
+    if not isinstance(version, str):
+        probs.append(("/cniVersion", f"invalid cniVersion type {_gotype(version)}", "libcni"))
+        version = ""
+    if "cniVersions" not in obj:
+        return version, ()
+    versions = obj["cniVersions"]
+    if not isinstance(versions, list):
+        probs.append(("/cniVersions", f"invalid type for cniVersions: {_gotype(versions)}",
+                      "libcni"))
+        return version, ()
+    ok = True
+    for i, v in enumerate(versions):
+        if not isinstance(v, str):
+            ok = False
+            msg = f"invalid type for cniVersions index {i}: {_gotype(v)}"
+            probs.append((f"/cniVersions/{i}", msg, "libcni"))
+            continue
+        try:
+            parse_version(v)
+        except CNIError as err:
+            ok = False
+            msg = f"invalid cniVersions entry {v} at index {i}: {err}"
+            probs.append((f"/cniVersions/{i}", msg, "libcni"))
+    if version:
+        try:
+            parse_version(version)
+        except CNIError as err:
+            ok = False
+            probs.append(("/cniVersion", f"invalid cniVersion {version}: {err}", "libcni"))
+    strs = tuple(v for v in versions if isinstance(v, str))
+    return (select_version(version, strs) if ok else version), strs
+
+
+def _conflist_from_obj(obj: JSON, data: builtins.bytes, source: str | None,
+                       validate: bool) -> NetworkConfigList:
+    prefix = "error parsing configuration list"
+    probs: list[_Prob] = []
+    if not isinstance(obj, dict):
+        probs.append(("", f"expected a JSON object, got {_gotype(obj)}", "libcni"))
+        raise _failure(probs, prefix, source, data)
+    name = obj.get("name")
+    if "name" not in obj:
+        probs.append(("", "no name", "libcni"))
+    elif not isinstance(name, str):
+        probs.append(("/name", f"invalid name type {_gotype(name)}", "libcni"))
+    version, versions = _versions(obj, probs)
+    flags = [_flag(obj, key, probs) for key in _LIST_FLAGS]
+    given = obj.get("plugins", [])
+    items: list[JSONObject] = []
+    if "plugins" not in obj and flags[2]:
+        probs.append(("", "`loadOnlyInlinedPlugins` is true, and no 'plugins' key", "libcni"))
+    elif not isinstance(given, list):
+        probs.append(("/plugins", f"invalid 'plugins' type {_gotype(given)}", "libcni"))
+    elif "plugins" in obj and not given:
+        probs.append(("/plugins", "no plugins in list", "libcni"))
+    else:
+        for i, item in enumerate(given):
+            pre = f"failed to parse plugin config {i}: "
+            if isinstance(item, dict):
+                _check_plugin(item, f"/plugins/{i}", probs, pre)
+                items.append(item)
+            else:
+                msg = f"{pre}expected a JSON object, got {_gotype(item)}"
+                probs.append((f"/plugins/{i}", msg, "libcni"))
+    if probs or not isinstance(name, str):
+        raise _failure(probs, prefix, source, data)
+    plugins = tuple(_plugin(item, None, source) for item in items)
+    warnings = _schema_check(obj, "netconflist", version, source, data) if validate else ()
+    return NetworkConfigList(
+        name=name, cni_version=version, cni_versions=versions,
+        disable_check=flags[0], disable_gc=flags[1], load_only_inlined_plugins=flags[2],
+        plugins=plugins, raw=obj, bytes=data, source=source, warnings=warnings,
+    )
+
+
+# -- files --------------------------------------------------------------------------------
+
+def _read_file(path: str, *, missing: type[CNIError] = ConfigNotFoundError) -> builtins.bytes:
+    # G12: a FIFO or device must not block us, a huge file must not be slurped.
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError as err:
+        msg = f"error reading {path}: {err.strerror}"
+        raise missing(msg) from err
+    except (OSError, ValueError, TypeError) as err:  # ValueError: NUL in the path
+        msg = f"error reading {path}: {getattr(err, 'strerror', None) or err}"
+        raise ConfigError(msg) from err
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            msg = f"error reading {path}: not a regular file"
+            raise ConfigError(msg)
+        if st.st_size > MAX_CONFIG_SIZE:
+            msg = f"error reading {path}: larger than {MAX_CONFIG_SIZE} bytes"
+            raise ConfigError(msg)
+        want = st.st_size + 1
+        chunks = [os.read(fd, want)]
+        # A short read of a regular file is its end; otherwise it grew: read on, capped.
+        while len(chunks[-1]) == want and sum(map(len, chunks)) <= MAX_CONFIG_SIZE:
+            want = 65536
+            chunks.append(os.read(fd, want))
+    except OSError as err:
+        msg = f"error reading {path}: {err.strerror or err}"
+        raise ConfigError(msg) from err
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > MAX_CONFIG_SIZE:
+        msg = f"error reading {path}: larger than {MAX_CONFIG_SIZE} bytes"
+        raise ConfigError(msg)
+    return data
+
+
+def _fspath(path: _StrPath, what: str) -> str:
+    try:
+        value = os.fspath(path)
+    except TypeError as err:
+        msg = f"{what} must be a path, not {type(path).__name__}"
+        raise ConfigError(msg) from err
+    if not isinstance(value, str):
+        msg = f"{what} must be a str path, not {type(value).__name__}"
+        raise ConfigError(msg)
+    return value
+
+
+def conf_from_bytes(data: builtins.bytes | bytearray | memoryview | str, *,
+                    source: str | None = None, validate: bool = True) -> PluginConfig:
+    """Parse one plugin configuration (a ``.conf`` file; libcni ``ConfFromBytes``).
+
+    Args:
+        data: The JSON document.
+        source: A file name for error locations.
+        validate: Also check the spec's rules (``cnilib.schema``, kind ``netconf``). libcni's
+            own rules (``type`` present, field types) and the ``type`` allowlist always apply.
+
+    Returns:
+        The configuration; ``bytes`` is ``data`` verbatim.
+
+    Raises:
+        InvalidJSONError: not strict JSON (with line and column).
+        ConfigValidationError: a rule is broken; ``problems`` locates every one.
+    """
+    raw = _as_bytes(data, source)
+    return _conf_from_obj(loads(raw, source=source), raw, source, validate)
+
+
+def conf_from_file(path: _StrPath, *, validate: bool = True) -> PluginConfig:
+    """Read and parse one plugin configuration file (libcni ``ConfFromFile``).
+
+    Args:
+        path: The file.
+        validate: As in :func:`conf_from_bytes`.
+
+    Returns:
+        The configuration, with ``source`` set to ``path``.
+
+    Raises:
+        ConfigNotFoundError: the file does not exist.
+        ConfigError: it cannot be read, is not a regular file, or is over
+            :data:`MAX_CONFIG_SIZE`; or what :func:`conf_from_bytes` raises.
+    """
+    name = _fspath(path, "path")
+    return conf_from_bytes(_read_file(name), source=name, validate=validate)
+
+
+def conflist_from_bytes(data: builtins.bytes | bytearray | memoryview | str, *,
+                        source: str | None = None, validate: bool = True) -> NetworkConfigList:
+    """Parse a network configuration list (libcni ``ConfListFromBytes``, REFERENCE §1.4).
+
+    Selects the version (SPEC §1: "the highest supported version" of ``cniVersion`` and
+    ``cniVersions``). Drop-in plugins are a property of files: see :func:`conflist_from_file`.
+
+    Args:
+        data: The JSON document.
+        source: A file name for error locations.
+        validate: Also check the spec's rules (``cnilib.schema``, kind ``netconflist``).
+
+    Returns:
+        The network; its ``bytes`` are ``data`` verbatim, each plugin's the compact JSON of
+        its element. It may have no plugins if ``plugins`` is absent (they may come from
+        drop-ins).
+
+    Raises:
+        InvalidJSONError: not strict JSON (with line and column).
+        ConfigValidationError: a rule is broken; ``problems`` locates every one.
+    """
+    raw = _as_bytes(data, source)
+    return _conflist_from_obj(loads(raw, source=source), raw, source, validate)
+
+
+def _with_dropins(net: NetworkConfigList, folder: str) -> NetworkConfigList:
+    # SPEC §1 loadOnlyInlinedPlugins; libcni NetworkPluginConfsFromFiles (REFERENCE §1.4).
+    extra: list[PluginConfig] = []
+    notes: list[Problem] = []
+    if not net.load_only_inlined_plugins:
+        try:
+            # The name comes from the file: never let it build a path outside `folder`.
+            check_network_name(net.name)
+        except InvalidIdentifierError as err:
+            line, column = locate(net.bytes, ("/name",))["/name"] or (None, None)
+            notes.append(Problem("/name", f"drop-in plugins not loaded: {err}",
+                                 severity=Severity.WARNING, file=net.source, line=line,
+                                 column=column, rule="dropin-name"))
+        else:
+            dropdir = os.path.join(folder, net.name)
+            for path in conf_files(dropdir, (".conf",)):
+                data = _read_file(path, missing=ConfigError)
+                extra.append(_conf_from_obj(loads(data, source=path), data, path, False))
+    if not net.plugins and not extra:
+        raise _failure([("", "no plugin configs found", "libcni")],
+                       "error parsing configuration list", net.source, net.bytes)
+    if not extra and not notes:
+        return net
+    return attrs.evolve(net, plugins=net.plugins + tuple(extra),
+                        warnings=net.warnings + tuple(notes))
+
+
+def conflist_from_file(path: _StrPath, *, validate: bool = True) -> NetworkConfigList:
+    """Read a ``.conflist`` and its drop-in plugins (libcni ``ConfListFromFile``).
+
+    Unless ``loadOnlyInlinedPlugins`` is true, the ``.conf`` files of ``<dir>/<name>/`` are
+    appended after the inlined plugins, sorted by file name (SPEC §1). The name is checked
+    first: a name that is not a valid network name loads no drop-ins (a warning says so).
+
+    Args:
+        path: The file.
+        validate: As in :func:`conflist_from_bytes`; drop-ins always get libcni's rules.
+
+    Returns:
+        The network, with ``source`` set to ``path``.
+
+    Raises:
+        ConfigNotFoundError: the file does not exist.
+        ConfigError: unreadable or oversized file or drop-in, or no plugins at all; or what
+            :func:`conflist_from_bytes` raises.
+    """
+    name = _fspath(path, "path")
+    net = conflist_from_bytes(_read_file(name), source=name, validate=validate)
+    return _with_dropins(net, os.path.dirname(name))
+
+
+def conflist_from_conf(conf: PluginConfig) -> NetworkConfigList:
+    """Wrap one plugin configuration into a list (libcni ``ConfListFromConf``).
+
+    The list's name and version are the plugin's. Its ``bytes`` are
+    ``{"cniVersion":…,"name":…,"plugins":[<the plugin's bytes>]}``, with the plugin's bytes
+    spliced in verbatim (libcni re-encodes them).
+
+    Args:
+        conf: The plugin configuration.
+
+    Returns:
+        A list of one plugin (``conf`` itself), carrying its ``source`` and ``warnings``.
+
+    Raises:
+        ConfigError: ``conf`` is not a :class:`PluginConfig`.
+    """
+    if not isinstance(conf, PluginConfig):
+        msg = f"expected a PluginConfig, got {type(conf).__name__}"
+        raise ConfigError(msg)
+    data = b"".join((b'{"cniVersion":', dumps(conf.cni_version), b',"name":',
+                     dumps(conf.name), b',"plugins":[', conf.bytes.strip(), b"]}"))
+    raw: JSONObject = {"cniVersion": conf.cni_version, "name": conf.name,
+                       "plugins": [conf.raw]}
+    return NetworkConfigList(name=conf.name, cni_version=conf.cni_version, plugins=(conf,),
+                             raw=raw, bytes=data, source=conf.source, warnings=conf.warnings)
+
+
+def conf_files(directory: _StrPath,
+               extensions: Iterable[str] = (".conf", ".conflist", ".json")) -> tuple[str, ...]:
+    """List the configuration files of a directory (libcni ``ConfFiles``).
+
+    A file matches when the text from its last ``.`` equals one of ``extensions``
+    (case-sensitive; the hidden file ``.conflist`` matches, as in Go). Only regular files
+    (or links to them) are listed: libcni also lists links to directories and FIFOs, which
+    then fail or block on read.
+
+    Args:
+        directory: The directory; a missing one has no files.
+        extensions: The suffixes to keep, with their dot.
+
+    Returns:
+        The paths, sorted by file name.
+
+    Raises:
+        ConfigError: the directory cannot be read (e.g. it is a file).
+    """
+    folder = _fspath(directory, "directory")
+    exts = frozenset(extensions)
+    try:
+        with os.scandir(folder) as entries:
+            names = [e.name for e in entries
+                     if "." in e.name and e.name[e.name.rfind("."):] in exts and _is_file(e)]
+    except FileNotFoundError:
+        return ()
+    except (OSError, ValueError) as err:
+        msg = f"failed to read config files in {folder}: {getattr(err, 'strerror', None) or err}"
+        raise ConfigError(msg) from err
+    return tuple(os.path.join(folder, n) for n in sorted(names))
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
+def _find(files: tuple[str, ...], name: str,
+          skipped: list[Problem]) -> tuple[str, builtins.bytes, JSONObject] | None:
+    # First file (sorted) whose "name" is `name`. A file that cannot be read or parsed is
+    # skipped and remembered: it must not stop other networks from loading (G12; libcni
+    # aborts the whole search, REFERENCE §1.4 / §8.14).
+    for path in files:
+        try:
+            data = _read_file(path, missing=ConfigError)
+            obj = loads(data, source=path)
+        except CNIError as err:
+            where = err.problem if isinstance(err, InvalidJSONError) else None
+            why = where.message if where is not None else str(err)
+            skipped.append(Problem("", f"skipped, not valid JSON: {why}" if where else
+                                   f"skipped: {why}", severity=Severity.WARNING, file=path,
+                                   line=where.line if where else None,
+                                   column=where.column if where else None,
+                                   rule="skipped-file"))
+            continue
+        if isinstance(obj, dict) and obj.get("name") == name:
+            return path, data, obj
+    return None
+
+
+def _not_found(folder: str, name: str, skipped: list[Problem]) -> ConfigNotFoundError:
+    msg = f'no net configuration with name "{name}" in {folder}'
+    err = ConfigNotFoundError(msg, directory=folder, name=name)
+    if skipped:
+        err.details = "files skipped: " + "; ".join(str(p) for p in skipped)
+    return err
+
+
+def _check_lookup(name: str) -> None:
+    if not isinstance(name, str):
+        msg = f"a network name is a string, not {type(name).__name__}"
+        raise ConfigError(msg)
+
+
+def load_conf(directory: _StrPath, name: str, *, validate: bool = True) -> PluginConfig:
+    """Find a single-plugin configuration by name among ``.conf``/``.json`` files (``LoadConf``).
+
+    Args:
+        directory: The configuration directory (not searched recursively).
+        name: The network name.
+        validate: As in :func:`conf_from_bytes`.
+
+    Returns:
+        The first file, in sorted order, whose ``name`` matches. Files skipped because they
+        could not be read or parsed are added to its ``warnings``.
+
+    Raises:
+        NoConfigsFoundError: no ``.conf``/``.json`` file in the directory (or no directory).
+        ConfigNotFoundError: none has that name; ``details`` lists the skipped files.
+        ConfigError: the matching file is invalid.
+    """
+    _check_lookup(name)
+    folder = _fspath(directory, "directory")
+    files = conf_files(folder, (".conf", ".json"))
+    if not files:
+        msg = f"no net configurations found in {folder}"
+        raise NoConfigsFoundError(msg, directory=folder, name=name)
+    skipped: list[Problem] = []
+    hit = _find(files, name, skipped)
+    if hit is None:
+        raise _not_found(folder, name, skipped)
+    conf = _conf_from_obj(hit[2], hit[1], hit[0], validate)
+    return attrs.evolve(conf, warnings=conf.warnings + tuple(skipped)) if skipped else conf
+
+
+def load_conflist(directory: _StrPath, name: str, *, validate: bool = True) -> NetworkConfigList:
+    """Find a network by name (libcni ``LoadNetworkConf``/``LoadConfList``, REFERENCE §1.4).
+
+    ``.conflist`` files are searched first, in sorted order, and the first with that name
+    wins (with its drop-ins, see :func:`conflist_from_file`); else ``.conf``/``.json`` files,
+    up-converted with :func:`conflist_from_conf`. A file that cannot be read or parsed is
+    skipped (libcni aborts the whole search); the one that matches must be valid.
+
+    Args:
+        directory: The configuration directory.
+        name: The network name.
+        validate: As in :func:`conflist_from_bytes`.
+
+    Returns:
+        The network; skipped files are added to its ``warnings``.
+
+    Raises:
+        NoConfigsFoundError: ``no net configurations found in <dir>``: no configuration file
+            at all (or no directory).
+        ConfigNotFoundError: ``no net configuration with name "<n>" in <dir>``; ``details``
+            lists the skipped files.
+        ConfigError: the matching file (or one of its drop-ins) is invalid.
+    """
+    _check_lookup(name)
+    folder = _fspath(directory, "directory")
+    skipped: list[Problem] = []
+    lists = conf_files(folder, (".conflist",))
+    hit = _find(lists, name, skipped)
+    if hit is not None:
+        net = _conflist_from_obj(hit[2], hit[1], hit[0], validate)
+        net = _with_dropins(net, folder)
+    else:
+        singles = conf_files(folder, (".conf", ".json"))
+        found = _find(singles, name, skipped)
+        if found is None:
+            if not lists and not singles:
+                msg = f"no net configurations found in {folder}"
+                raise NoConfigsFoundError(msg, directory=folder, name=name)
+            raise _not_found(folder, name, skipped)
+        net = conflist_from_conf(_conf_from_obj(found[2], found[1], found[0], validate))
+    return attrs.evolve(net, warnings=net.warnings + tuple(skipped)) if skipped else net
+
+
+def inject_conf(conf: PluginConfig, values: Mapping[str, JSON], *,
+                validate: bool = False) -> PluginConfig:
+    """Set top-level keys of a plugin configuration (libcni ``InjectConf``).
+
+    Existing keys keep their place; new ones are appended. The result is re-parsed, so it is
+    checked like any configuration.
+
+    Args:
+        conf: The configuration.
+        values: The keys to set. ``None`` is refused, as libcni refuses an untyped nil;
+            ``None`` nested inside a value is JSON ``null``.
+        validate: Also run the schema on the result.
+
+    Returns:
+        A new configuration whose ``bytes`` are the compact JSON of the result.
+
+    Raises:
+        ConfigError: ``keys cannot be empty``, ``key '<k>' value must not be nil``, a value
+            that is not JSON, or what :func:`conf_from_bytes` raises on the result.
+    """
+    if not isinstance(conf, PluginConfig):
+        msg = f"expected a PluginConfig, got {type(conf).__name__}"
+        raise ConfigError(msg)
+    try:
+        obj = loads(conf.bytes)
+    except InvalidJSONError as err:
+        msg = f"unmarshal existing network bytes: {err}"
+        raise ConfigError(msg) from err
+    if not isinstance(obj, dict) or not isinstance(values, Mapping):
+        msg = "inject_conf needs a JSON object and a mapping of values"
+        raise ConfigError(msg)
+    pairs: Iterable[tuple[object, JSON]] = values.items()
+    for key, value in pairs:
+        if key == "":
+            msg = "keys cannot be empty"
+            raise ConfigError(msg)
+        if not isinstance(key, str):
+            msg = f"key {key!r} is not a string"
+            raise ConfigError(msg)
+        if value is None:
+            msg = f"key '{key}' value must not be nil"
+            raise ConfigError(msg)
+        obj[key] = value
+    try:
+        data = dumps(obj)
+    except (TypeError, ValueError, RecursionError) as err:
+        msg = f"injected values are not JSON: {err}"
+        raise ConfigError(msg) from err
+    return conf_from_bytes(data, source=conf.source, validate=validate)
+
+
+def describe(net: NetworkConfigList) -> str:
+    """A short human-readable summary of a loaded network (for CLIs and logs).
+
+    Args:
+        net: The network.
+
+    Returns:
+        Several lines: name, version, source, one line per plugin, then the warnings.
+    """
+    head = f"network {net.name!r} (cniVersion {net.cni_version or '(none: 0.1.0)'})"
+    lines = [head + (f" from {net.source}" if net.source else "")]
+    for i, plugin in enumerate(net.plugins, 1):
+        extra = []
+        if plugin.ipam is not None and isinstance(plugin.ipam.get("type"), str):
+            extra.append(f"ipam {plugin.ipam['type']}")
+        caps = sorted(k for k, on in plugin.capabilities.items() if on)
+        if caps:
+            extra.append("capabilities " + ", ".join(caps))
+        if plugin.source != net.source:
+            extra.append(f"drop-in {plugin.source}")
+        lines.append(f"  {i}. {plugin.type}" + (f" ({'; '.join(extra)})" if extra else ""))
+    lines.extend(f"  {p}" for p in net.warnings)
+    return "\n".join(lines)

@@ -1,0 +1,221 @@
+"""Conversion of results between spec versions (SPEC §5; libcni's converters, REFERENCE §3.4).
+
+Rules of this file:
+
+* The whole matrix is one literal table, :data:`_CONVERTERS`, keyed by (from family, to
+  family); nothing registers itself at import (libcni's ``init()`` registration is not
+  copied). Within a family only ``cni_version`` changes.
+* The rules are libcni's, including what is lost going down: to 0.1.0/0.2.0 only the first
+  ``version: "4"`` and first ``version: "6"`` address are kept, routes go to the family of
+  their ``dst`` with only ``dst`` and ``gw``, interfaces are lost, and no address at all is
+  the error ``cannot convert: no valid IP addresses``; to 0.3.x/0.4.0 ``ips[].version`` is
+  computed from the address and ``mtu``/``socketPath``/``pciID`` are lost.
+* Family decisions use the Python address family: an IPv4-mapped IPv6 address
+  (``::ffff:a.b.c.d``) stays IPv6, where Go would re-read it as IPv4 (docs/versions.md).
+* Results are frozen, so unchanged parts (routes, DNS) are shared, not copied. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, Final
+
+from .errors import ConversionError, IncompatibleVersionError
+from .types import (
+    Interface040,
+    Interface100,
+    IPConfig020,
+    IPConfig040,
+    IPConfig100,
+    Result,
+    Result020,
+    Result040,
+    Result100,
+    Route,
+)
+from .version import result_family
+
+__all__ = ["convert"]
+
+
+def _020_to_020(result: Result020, to_version: str) -> Result020:
+    # 0.1.0 <-> 0.2.0: the version changes, nothing else.
+    return Result020(cni_version=to_version, ip4=result.ip4, ip6=result.ip6, dns=result.dns)
+
+
+def _040_to_040(result: Result040, to_version: str) -> Result040:
+    # 0.3.0 / 0.3.1 / 0.4.0: the version changes, nothing else.
+    return Result040(cni_version=to_version, interfaces=result.interfaces, ips=result.ips,
+                     routes=result.routes, dns=result.dns)
+
+
+def _100_to_100(result: Result100, to_version: str) -> Result100:
+    # 1.0.0 <-> 1.1.0: the version changes, nothing else.
+    return Result100(cni_version=to_version, interfaces=result.interfaces, ips=result.ips,
+                     routes=result.routes, dns=result.dns)
+
+
+def _020_to_040(result: Result020, to_version: str) -> Result040:
+    # ip4 becomes ips[0] (version "4"), ip6 the next entry (version "6"); routes are ip4's then
+    # ip6's, every field kept; no interfaces and no interface index (REFERENCE §3.4).
+    ips: list[IPConfig040] = []
+    routes: list[Route] = []
+    for family, conf in (("4", result.ip4), ("6", result.ip6)):
+        if conf is not None:
+            ips.append(IPConfig040(version=family, address=conf.ip, gateway=conf.gateway))
+            routes.extend(conf.routes)
+    return Result040(cni_version=to_version, ips=tuple(ips), routes=tuple(routes),
+                     dns=result.dns)
+
+
+def _020_to_100(result: Result020, to_version: str) -> Result100:
+    # libcni goes through 0.4.0 (020 -> 040 above, then 040 -> 100 below); done in one step
+    # here, with the same outcome: the "version" that 0.4.0 would add is dropped again.
+    ips: list[IPConfig100] = []
+    routes: list[Route] = []
+    for conf in (result.ip4, result.ip6):
+        if conf is not None:
+            ips.append(IPConfig100(address=conf.ip, gateway=conf.gateway))
+            routes.extend(conf.routes)
+    return Result100(cni_version=to_version, ips=tuple(ips), routes=tuple(routes),
+                     dns=result.dns)
+
+
+def _to_020(result: Result040 | Result100, ip4: IPConfig040 | IPConfig100 | None,
+            ip6: IPConfig040 | IPConfig100 | None, to_version: str) -> Result020:
+    # What 0.1.0/0.2.0 keep of the chosen addresses and of the routes (REFERENCE §3.4).
+    if ip4 is None and ip6 is None:
+        # 0.1.0/0.2.0 results must carry an address; libcni's exact message.
+        msg = "cannot convert: no valid IP addresses"
+        raise ConversionError(msg, details=f"from {result.cni_version} to {to_version}")
+    routes4: list[Route] = []
+    routes6: list[Route] = []
+    for route in result.routes:
+        # Routes go to the family of their dst, with dst and gw only; a family without an
+        # address loses its routes.
+        if route.dst.version == 4:
+            if ip4 is None:
+                continue
+            kept = routes4
+        else:
+            if ip6 is None:
+                continue
+            kept = routes6
+        kept.append(route if route.is_basic else Route(dst=route.dst, gw=route.gw))
+    return Result020(
+        cni_version=to_version,
+        ip4=None if ip4 is None else IPConfig020(ip=ip4.address, gateway=ip4.gateway,
+                                                 routes=tuple(routes4)),
+        ip6=None if ip6 is None else IPConfig020(ip=ip6.address, gateway=ip6.gateway,
+                                                 routes=tuple(routes6)),
+        dns=result.dns,
+    )
+
+
+def _040_to_020(result: Result040, to_version: str) -> Result020:
+    # Only the first version "4" and the first version "6" address survive; entries with any
+    # other version (even none) are skipped. Interfaces are lost.
+    ip4: IPConfig040 | None = None
+    ip6: IPConfig040 | None = None
+    for ip in result.ips:
+        if ip.version == "4" and ip4 is None:
+            ip4 = ip
+        elif ip.version == "6" and ip6 is None:
+            ip6 = ip
+        if ip4 is not None and ip6 is not None:
+            break
+    return _to_020(result, ip4, ip6, to_version)
+
+
+def _100_to_020(result: Result100, to_version: str) -> Result020:
+    # libcni goes through 0.4.0, whose "version" is the address family; so: the first IPv4
+    # and the first IPv6 address survive. Same outcome, one step.
+    ip4: IPConfig100 | None = None
+    ip6: IPConfig100 | None = None
+    for ip in result.ips:
+        if ip.address.version == 4:
+            if ip4 is None:
+                ip4 = ip
+        elif ip6 is None:
+            ip6 = ip
+        if ip4 is not None and ip6 is not None:
+            break
+    return _to_020(result, ip4, ip6, to_version)
+
+
+def _040_to_100(result: Result040, to_version: str) -> Result100:
+    # ips[].version is dropped; interfaces keep name, mac, sandbox.
+    return Result100(
+        cni_version=to_version,
+        interfaces=tuple([Interface100(name=i.name, mac=i.mac, sandbox=i.sandbox)
+                          for i in result.interfaces]),
+        ips=tuple([IPConfig100(interface=ip.interface, address=ip.address, gateway=ip.gateway)
+                   for ip in result.ips]),
+        routes=result.routes,
+        dns=result.dns,
+    )
+
+
+def _100_to_040(result: Result100, to_version: str) -> Result040:
+    # ips[].version is computed from the address; interfaces lose mtu, socketPath, pciID.
+    return Result040(
+        cni_version=to_version,
+        interfaces=tuple([Interface040(name=i.name, mac=i.mac, sandbox=i.sandbox)
+                          for i in result.interfaces]),
+        ips=tuple([IPConfig040(version="4" if ip.address.version == 4 else "6",
+                               interface=ip.interface, address=ip.address, gateway=ip.gateway)
+                   for ip in result.ips]),
+        routes=result.routes,
+        dns=result.dns,
+    )
+
+
+#: SPEC §5 conversion, every pair of families; the whole matrix on one screen.
+_CONVERTERS: Final[Mapping[tuple[str, str], Callable[[Any, str], Result]]] = MappingProxyType({
+    ("020", "020"): _020_to_020,
+    ("020", "040"): _020_to_040,
+    ("020", "100"): _020_to_100,
+    ("040", "020"): _040_to_020,
+    ("040", "040"): _040_to_040,
+    ("040", "100"): _040_to_100,
+    ("100", "020"): _100_to_020,
+    ("100", "040"): _100_to_040,
+    ("100", "100"): _100_to_100,
+})
+
+
+def convert(result: Result, to_version: str) -> Result:
+    """``result`` in the spec version ``to_version`` (SPEC §5; libcni ``Convert``).
+
+    ``""`` means 0.1.0. The same version returns ``result`` itself (it is frozen). Versions
+    are matched by exact string, as libcni does: ``"1.0"`` is not a version to convert to.
+
+    Args:
+        result: A result of any family.
+        to_version: One of :data:`cnilib.version.SUPPORTED_VERSIONS`, or ``""``.
+
+    Returns:
+        A result of the target version's family, with ``cni_version == to_version``.
+
+    Raises:
+        ConversionError: the target version is unknown (``no converter for CNI result
+            version <from> to <to>``), ``result`` is not a result, or the target is
+            0.1.0/0.2.0 and there is no IPv4 or IPv6 address to keep (``cannot convert: no
+            valid IP addresses``).
+    """
+    if not isinstance(result, Result020 | Result040 | Result100):
+        msg = f"cannot convert {type(result).__name__}: not a CNI result"
+        raise ConversionError(msg)
+    if not isinstance(to_version, str):
+        msg = f"cannot convert to version {to_version!r}: versions are strings"
+        raise ConversionError(msg)
+    to = to_version or "0.1.0"
+    if result.cni_version == to:
+        return result
+    try:
+        target = result_family(to)
+    except IncompatibleVersionError as err:
+        msg = f"no converter for CNI result version {result.cni_version} to {to}"
+        raise ConversionError(msg) from err
+    return _CONVERTERS[result.family, target](result, to)

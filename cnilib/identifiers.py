@@ -1,0 +1,258 @@
+"""Identifier rules: container IDs, network names, interface names, plugin types, ``CNI_ARGS``.
+
+Rules of this file:
+
+* It owns every rule about the short strings a runtime passes to plugins (SPEC §2
+  "Parameters", SPEC §3 "Attachment Parameters") and the plugin ``type`` that names an
+  executable (SPEC §1, CVE-2021-20206).
+* Failures are :class:`~cnilib.errors.InvalidIdentifierError` with libcni's codes and messages
+  (REFERENCE §1.8), or :class:`~cnilib.errors.InvalidPluginNameError` for a plugin ``type``.
+* ``CNI_ARGS`` is ``K=V;K2=V2`` with no escaping, so ``;``, ``=`` and NUL inside a key or value
+  are refused, never passed through (REFERENCE §9.6, G10).
+* It is pure and imports nothing but :mod:`cnilib.errors`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Final
+
+from .errors import ErrorCode, InvalidIdentifierError, InvalidPluginNameError
+
+__all__ = [
+    "MAX_INTERFACE_NAME_LENGTH",
+    "check_container_id",
+    "check_network_name",
+    "check_interface_name",
+    "check_plugin_type",
+    "format_cni_args",
+    "parse_cni_args",
+]
+
+#: Linux's IFNAMSIZ minus the terminating NUL; libcni counts bytes, not characters.
+MAX_INTERFACE_NAME_LENGTH: Final = 15
+
+# libcni pkg/utils: ^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$ (SPEC §1 "name", SPEC §2 CNI_CONTAINERID).
+# fullmatch, because Python's "$" also matches before a trailing newline.
+_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.\-]*")
+
+# An allowlist (G1), not libcni's denylist of the path separator: an ASCII file name that
+# cannot be "." or "..", cannot hold a separator, NUL or whitespace, and cannot look like an
+# option. 255 bytes is NAME_MAX.
+_PLUGIN_TYPE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+\-]{0,254}")
+
+_CNI_ARGS_FORBIDDEN: Final = (";", "=", "\x00")
+
+
+def _is_str(value: object) -> bool:
+    return isinstance(value, str)
+
+
+def check_container_id(container_id: str) -> None:
+    """Check a container ID (SPEC §2 ``CNI_CONTAINERID``; libcni ``ValidateContainerID``).
+
+    SPEC §3: "Must not be empty. Must start with an alphanumeric character, optionally followed
+    by any combination of one or more alphanumeric characters, underscore, dot or hyphen."
+
+    Args:
+        container_id: The ID to check.
+
+    Raises:
+        InvalidIdentifierError: code 3 ``missing containerID`` when empty, code 4
+            ``invalid characters in containerID`` (details: the ID) otherwise.
+    """
+    if not _is_str(container_id):
+        msg = "invalid characters in containerID"
+        raise InvalidIdentifierError(msg, code=ErrorCode.INVALID_ENVIRONMENT_VARIABLES,
+                                     details=repr(container_id))
+    if container_id == "":
+        msg = "missing containerID"
+        raise InvalidIdentifierError(msg, code=ErrorCode.UNKNOWN_CONTAINER)
+    if _NAME.fullmatch(container_id) is None:
+        msg = "invalid characters in containerID"
+        raise InvalidIdentifierError(msg, code=ErrorCode.INVALID_ENVIRONMENT_VARIABLES,
+                                     details=container_id)
+
+
+def check_network_name(name: str) -> None:
+    """Check a network name (SPEC §1 ``name``; libcni ``ValidateNetworkName``).
+
+    The same pattern as container IDs; a valid name therefore never holds a path separator,
+    which is what makes ``<dir>/<name>/`` safe to build (REFERENCE §1.4).
+
+    Args:
+        name: The network name to check.
+
+    Raises:
+        InvalidIdentifierError: code 7, ``missing network name:`` when empty (libcni's
+            trailing colon kept), ``invalid characters found in network name`` (details: the
+            name) otherwise.
+    """
+    if not _is_str(name):
+        msg = "invalid characters found in network name"
+        raise InvalidIdentifierError(msg, code=ErrorCode.INVALID_NETWORK_CONFIG,
+                                     details=repr(name))
+    if name == "":
+        msg = "missing network name:"
+        raise InvalidIdentifierError(msg, code=ErrorCode.INVALID_NETWORK_CONFIG)
+    if _NAME.fullmatch(name) is None:
+        msg = "invalid characters found in network name"
+        raise InvalidIdentifierError(msg, code=ErrorCode.INVALID_NETWORK_CONFIG, details=name)
+
+
+def check_interface_name(ifname: str) -> None:
+    """Check a container interface name (SPEC §2 ``CNI_IFNAME``; libcni ``ValidateInterfaceName``).
+
+    The rules are Linux's ``dev_valid_name``: 1 to 15 bytes, not ``.`` or ``..``, no ``/``,
+    ``:`` or whitespace. cnilib also refuses NUL and strings that are not UTF-8 (they could not
+    be passed in the environment; libcni would fail later, at exec).
+
+    Args:
+        ifname: The interface name to check.
+
+    Raises:
+        InvalidIdentifierError: code 4 with libcni's message (``interface name is empty``,
+            ``interface name is too long``, ``interface name is . or ..``,
+            ``interface name contains / or : or whitespace characters``).
+    """
+    code = ErrorCode.INVALID_ENVIRONMENT_VARIABLES
+    if not _is_str(ifname):
+        msg = "interface name contains / or : or whitespace characters"
+        raise InvalidIdentifierError(msg, code=code, details=repr(ifname))
+    if ifname == "":
+        msg = "interface name is empty"
+        raise InvalidIdentifierError(msg, code=code)
+    try:
+        size = len(ifname.encode("utf-8"))
+    except UnicodeEncodeError:
+        msg = "interface name is not valid UTF-8"
+        raise InvalidIdentifierError(msg, code=code, details=repr(ifname)) from None
+    if size > MAX_INTERFACE_NAME_LENGTH:
+        msg = "interface name is too long"
+        details = f"interface name should be less than {MAX_INTERFACE_NAME_LENGTH + 1} characters"
+        raise InvalidIdentifierError(msg, code=code, details=details)
+    if ifname in (".", ".."):
+        msg = "interface name is . or .."
+        raise InvalidIdentifierError(msg, code=code)
+    # str.isspace() is a superset of Go's unicode.IsSpace (it adds U+001C..U+001F): stricter.
+    if any(c in "/:\x00" or c.isspace() for c in ifname):
+        msg = "interface name contains / or : or whitespace characters"
+        raise InvalidIdentifierError(msg, code=code, details=repr(ifname))
+
+
+def check_plugin_type(plugin_type: str) -> None:
+    """Check that a plugin ``type`` is a safe executable file name (SPEC §1, G1).
+
+    SPEC §1: ``type`` "Must not contain characters disallowed in file paths for the system
+    (e.g. / or \\)". libcni only refuses the path separator (its fix for CVE-2021-20206);
+    cnilib allows only ASCII letters, digits and ``_ . + -``, not starting with ``.``, ``+`` or
+    ``-``, at most 255 bytes, so that ``..``, NUL, ``\\`` and option-like names cannot reach
+    the executor.
+
+    Args:
+        plugin_type: The ``type`` value.
+
+    Raises:
+        InvalidPluginNameError: the name is not in the allowlist.
+    """
+    if not _is_str(plugin_type) or _PLUGIN_TYPE.fullmatch(plugin_type) is None:
+        msg = f"invalid plugin type {plugin_type!r}: not a safe executable name"
+        raise InvalidPluginNameError(
+            msg, details="allowed: ASCII letters, digits, '_', '.', '+', '-' (not first: . + -)")
+
+
+def _check_arg_part(what: str, part: object, pair: object, *, allow_empty: bool) -> str:
+    if not isinstance(part, str):
+        msg = f"invalid CNI_ARGS {what} {part!r}: not a string"
+        raise InvalidIdentifierError(msg, details=repr(pair))
+    if part == "" and (what == "key" or not allow_empty):
+        msg = f"invalid CNI_ARGS pair {pair!r}: empty {what}"
+        raise InvalidIdentifierError(msg)
+    for bad in _CNI_ARGS_FORBIDDEN:
+        if bad in part:
+            msg = f"invalid CNI_ARGS {what} {part!r}: contains {bad!r}"
+            raise InvalidIdentifierError(msg, details="';', '=' and NUL cannot be escaped")
+    try:
+        part.encode("utf-8")
+    except UnicodeEncodeError:
+        msg = f"invalid CNI_ARGS {what} {part!r}: not valid UTF-8"
+        raise InvalidIdentifierError(msg) from None
+    return part
+
+
+def format_cni_args(
+    pairs: Mapping[str, str] | Iterable[tuple[str, str]],
+    *,
+    allow_empty_values: bool = False,
+) -> str:
+    """Build the ``CNI_ARGS`` value: ``K=V`` pairs joined by ``;``, in order.
+
+    SPEC §2: "Alphanumeric key-value pairs separated by semicolons; for example,
+    ``FOO=BAR;ABC=123``". The format has no escaping, so a ``;``, ``=`` or NUL inside a key or
+    value would change the meaning (REFERENCE §9.6: ``foo;IP=10.0.0.5`` asks host-local for an
+    address); cnilib refuses them, where libcni joins them blindly.
+
+    Args:
+        pairs: The pairs, in order (duplicates allowed), or a mapping.
+        allow_empty_values: Accept ``K=`` (plugins' ``LoadArgs`` does; cnitool does not).
+
+    Returns:
+        The ``CNI_ARGS`` string; ``""`` for no pairs.
+
+    Raises:
+        InvalidIdentifierError: a pair is not two strings, a key is empty, a value is empty
+            (unless allowed), or a part holds ``;``, ``=``, NUL or a non-UTF-8 character.
+    """
+    items: Iterable[object] = pairs.items() if isinstance(pairs, Mapping) else pairs
+    out: list[str] = []
+    try:
+        for pair in items:
+            if not isinstance(pair, tuple | list) or len(pair) != 2:
+                msg = f"invalid CNI_ARGS pair {pair!r}: expected (key, value)"
+                raise InvalidIdentifierError(msg)
+            key = _check_arg_part("key", pair[0], pair, allow_empty=False)
+            value = _check_arg_part("value", pair[1], pair, allow_empty=allow_empty_values)
+            out.append(f"{key}={value}")
+    except TypeError as err:  # not iterable
+        msg = f"invalid CNI_ARGS pairs: {err}"
+        raise InvalidIdentifierError(msg) from err
+    return ";".join(out)
+
+
+def parse_cni_args(
+    value: str, *, allow_empty_values: bool = False
+) -> tuple[tuple[str, str], ...]:
+    """Parse a ``CNI_ARGS`` value strictly, as cnitool does (REFERENCE §6).
+
+    The string is split on ``;``, then each pair on ``=``; each pair must have exactly two
+    non-empty parts. So ``A=B=C``, a trailing ``;`` and ``A=`` are refused. ``""`` is no pairs.
+
+    Args:
+        value: The ``CNI_ARGS`` string.
+        allow_empty_values: Accept ``K=`` (as :func:`format_cni_args` can emit with the same
+            option).
+
+    Returns:
+        The pairs, in order.
+
+    Raises:
+        InvalidIdentifierError: ``invalid CNI_ARGS pair "<pair>"`` (cnitool's message), or
+            the value is not a string or holds NUL.
+    """
+    if not isinstance(value, str):
+        msg = f"invalid CNI_ARGS {value!r}: not a string"
+        raise InvalidIdentifierError(msg)
+    if value == "":
+        return ()
+    if "\x00" in value:
+        msg = "invalid CNI_ARGS: contains NUL"
+        raise InvalidIdentifierError(msg, details=repr(value))
+    out: list[tuple[str, str]] = []
+    for pair in value.split(";"):
+        parts = pair.split("=")
+        if len(parts) != 2 or parts[0] == "" or (parts[1] == "" and not allow_empty_values):
+            msg = f'invalid CNI_ARGS pair "{pair}"'
+            raise InvalidIdentifierError(msg)
+        out.append((parts[0], parts[1]))
+    return tuple(out)

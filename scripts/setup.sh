@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# One-stop, idempotent bootstrap of a cnilib checkout on Debian (run as root, or with sudo).
+#
+#   scripts/setup.sh            # what scripts/demo.sh and scripts/test.sh call first
+#
+# It installs only what is missing, so a second run takes a few seconds:
+#   1. Debian packages: the CNI plugins and the tools the integration tests use (iproute2,
+#      iptables, ping), Go and Debian's libcni sources (the Go reference program), python3-venv,
+#      and python3-doc (Python's Sphinx inventory, read offline by the docs build).
+#   2. .venv/ (python3 -m venv) with cnilib installed editable and every tool the suite runs
+#      (the dependency groups of pyproject.toml: pytest, hypothesis, ruff, mypy, sphinx, myst,
+#      plus tox). Re-done only when pyproject.toml or this script changes.
+#   3. The Go reference program (../shared/bench/goref) as .venv/bin/goref, when ../shared is
+#      there; rebuilt only when its source is newer.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'setup.sh: error: %s\n' "$*" >&2; exit 1; }
+
+# -- 1. Debian packages --------------------------------------------------------------------------
+DEBS=(
+    containernetworking-plugins iproute2 iptables iputils-ping
+    golang-go golang-github-appc-cni-dev
+    python3 python3-venv python3-doc
+)
+missing=()
+for pkg in "${DEBS[@]}"; do
+    status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"
+    [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+    command -v apt-get >/dev/null || die "not Debian (no apt-get); install by hand: ${missing[*]}"
+    SUDO=()
+    if [[ "$(id -u)" != 0 ]]; then
+        command -v sudo >/dev/null || die "run as root to install: ${missing[*]}"
+        SUDO=(sudo)
+    fi
+    say "installing Debian packages: ${missing[*]}"
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q </dev/null
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+fi
+
+# -- 2. The virtual environment -----------------------------------------------------------------
+PY="${CNILIB_PYTHON:-python3}"
+command -v "$PY" >/dev/null || die "$PY not found"
+"$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || die "cnilib needs Python >= 3.11; $PY is $("$PY" -V 2>&1)"
+
+VENV="$ROOT/.venv"
+if ! "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    say "creating $VENV"
+    rm -rf "$VENV"
+    "$PY" -m venv "$VENV"
+fi
+
+STAMP="$VENV/.cnilib-setup"
+want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
+if [[ "$(cat "$STAMP" 2>/dev/null || true)" != "$want" ]] \
+        || ! "$VENV/bin/python" -c 'import cnilib, pytest, sphinx, mypy' 2>/dev/null; then
+    say "installing cnilib (editable) and the test tools into $VENV"
+    export PIP_DISABLE_PIP_VERSION_CHECK=1
+    # pip >= 25.1 reads [dependency-groups] (--group); Debian's venv pip is older.
+    "$VENV/bin/python" -m pip install -q --upgrade 'pip>=25.1'
+    "$VENV/bin/python" -m pip install -q \
+        --group tests --group lint --group typing --group docs 'tox>=4.22'
+    "$VENV/bin/python" -m pip install -q --editable .
+    echo "$want" >"$STAMP"
+fi
+
+# -- 3. The Go reference program ----------------------------------------------------------------
+SHARED="$(cd "$ROOT/.." && pwd)/shared"
+OUT_DIR="$VENV/bin"
+if [[ -d "$SHARED/bench/goref" ]]; then
+    if [[ ! -x "$OUT_DIR/goref" ]] \
+            || [[ -n "$(find "$SHARED/bench/goref" -newer "$OUT_DIR/goref" -name '*.go' -print -quit)" ]]; then
+        say "building the Go reference program into $OUT_DIR/goref"
+        # Debian's libcni sources live in /usr/share/gocode (GOPATH mode, no module download).
+        # The build cache goes under build/ so that a read-only $HOME (or none) is no problem.
+        (cd "$SHARED" && GOPATH=/usr/share/gocode GO111MODULE=off \
+            GOCACHE="${GOCACHE:-$ROOT/build/go-cache}" \
+            go build -o "$OUT_DIR/goref" ./bench/goref)
+    fi
+else
+    say "no $SHARED/bench/goref: skipping the Go reference program (the goref tests need it)"
+fi
+
+say "setup done: $VENV"

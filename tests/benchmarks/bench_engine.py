@@ -1,0 +1,137 @@
+"""Engine benchmark: ADD+CHECK+DEL cycles and 32 parallel containers, vs Go libcni.
+
+Not a test. Needs root, ``ip``, Debian's plugins in /usr/lib/cni and the ``goref`` binary::
+
+    sudo .venv/bin/python tests/benchmarks/bench_engine.py [--goref PATH] [--rounds N]
+
+Each round runs Go's ``goref cycle`` and cnilib's equivalent one after the other on the same
+bridge + tuning + portmap list (``goref par`` and cnilib's asyncio driver for the parallel
+case), in namespaces the script makes and always removes, with IPAM state and caches in a
+scratch directory. The median of the per-round ratios is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent.parent))
+from tests.benchmarks.bench_foundation import find_goref  # noqa: E402
+
+PLUGIN_DIR = "/usr/lib/cni"
+
+
+def ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True)
+
+
+def conflist(bridge: str, subnet: str, data_dir: str) -> dict[str, object]:
+    """The benchmarked chain: bridge (host-local IPAM) + tuning + portmap, spec 1.0.0."""
+    return {
+        "cniVersion": "1.0.0",
+        "name": f"bench-{bridge}",
+        "plugins": [
+            {"type": "bridge", "bridge": bridge, "isGateway": True, "ipMasq": False,
+             "ipam": {"type": "host-local", "subnet": subnet, "dataDir": data_dir,
+                      "routes": [{"dst": "0.0.0.0/0"}]}},
+            {"type": "tuning", "sysctl": {"net.ipv4.conf.all.log_martians": "0"}},
+            {"type": "portmap", "capabilities": {"portMappings": True}, "snat": False},
+        ],
+    }
+
+
+def goref(binary: str, *args: str) -> float:
+    env = dict(os.environ, CNI_PATH=PLUGIN_DIR)
+    out = subprocess.run([binary, *args], check=True, capture_output=True, text=True, env=env)
+    return float(out.stdout.split()[2])
+
+
+def cnilib_cycle(path: str, netns: str, n: int, cache: str) -> float:
+    from cnilib import CNIConfig, RuntimeConf, conflist_from_file
+
+    net = conflist_from_file(path)
+    cni = CNIConfig([PLUGIN_DIR], cache_dir=cache)
+    start = time.perf_counter()
+    for i in range(n):
+        rt = RuntimeConf(container_id=f"bench-{i}", netns=netns, ifname="eth0")
+        cni.add_network_list(net, rt)
+        cni.check_network_list(net, rt)
+        cni.del_network_list(net, rt)
+    return time.perf_counter() - start
+
+
+def cnilib_par(path: str, prefix: str, n: int, cache: str) -> float:
+    from cnilib import AsyncCNIConfig, RuntimeConf, conflist_from_file
+
+    net = conflist_from_file(path)
+    cni = AsyncCNIConfig([PLUGIN_DIR], cache_dir=cache)
+    rts = [RuntimeConf(container_id=f"par-{i}", netns=f"{prefix}{i}", ifname="eth0")
+           for i in range(n)]
+
+    async def go() -> None:
+        await asyncio.gather(*(cni.add_network_list(net, rt) for rt in rts))
+        await asyncio.gather(*(cni.del_network_list(net, rt) for rt in rts))
+
+    start = time.perf_counter()
+    asyncio.run(go())
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    """Run both benchmarks and print per-round figures and the median ratios."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--goref", default=None)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--cycles", type=int, default=20)
+    ap.add_argument("--par", type=int, default=32)
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("needs root (network namespaces)")
+    binary = find_goref(args.goref)
+    tag = secrets.token_hex(2)
+    bridge = f"cnbb{tag}"
+    namespaces = [f"cnbench{tag}c"] + [f"cnbench{tag}p{i}" for i in range(args.par)]
+    work = Path(tempfile.mkdtemp(prefix="cnilib-bench-"))
+    try:
+        for ns in namespaces:
+            ip("netns", "add", ns)
+        path = work / "bench.conflist"
+        path.write_text(json.dumps(conflist(bridge, "10.231.0.0/16", str(work / "ipam"))))
+        cycle_ratios, par_ratios = [], []
+        for r in range(args.rounds):
+            g = goref(binary, "cycle", str(path), f"/var/run/netns/{namespaces[0]}",
+                      str(args.cycles))
+            c = cnilib_cycle(str(path), f"/var/run/netns/{namespaces[0]}", args.cycles,
+                             str(work / f"cache-c{r}"))
+            cycle_ratios.append(c / g)
+            gp = goref(binary, "par", str(path), f"/var/run/netns/cnbench{tag}p", str(args.par))
+            cp = cnilib_par(str(path), f"/var/run/netns/cnbench{tag}p", args.par,
+                            str(work / f"cache-p{r}"))
+            par_ratios.append(cp / gp)
+            print(f"round {r}: cycle go {g / args.cycles * 1e3:.1f} ms, cnilib "
+                  f"{c / args.cycles * 1e3:.1f} ms (ratio {c / g:.2f}); par{args.par} go "
+                  f"{gp:.2f} s, cnilib {cp:.2f} s (ratio {cp / gp:.2f})")
+        print(f"cycle (bridge+tuning+portmap ADD+CHECK+DEL): cnilib/go median ratio "
+              f"{statistics.median(cycle_ratios):.2f}")
+        print(f"par ({args.par} containers ADD then DEL, asyncio): cnilib/go median ratio "
+              f"{statistics.median(par_ratios):.2f}")
+    finally:
+        for ns in namespaces:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+        subprocess.run(["ip", "link", "del", bridge], capture_output=True, check=False)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""The documentation says what the code does: the checks a Sphinx build cannot make.
+
+Rules of this file:
+
+* The tutorial is executed: every ```python block of docs/tutorial.md runs, in order, in one
+  namespace, from the repository root, and a ```text block right after one is the exact output
+  it must print. (```{code-block} blocks are shown only: they need root and real plugins.)
+* The API reference documents every public module, and every public class and function has a
+  docstring of its own (Sphinx -W -n then checks that each one renders and links).
+* Pages that restate code (the error tree, the import layers) restate it exactly.
+* The README opens with the two commands, and they exist.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import io
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+import cnilib.errors
+from tests.test_exports import LAYERS, PUBLIC_MODULES, _public
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+
+_FENCE = re.compile(r"^```(?P<info>[^\n]*)\n(?P<body>.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
+
+
+def _fences(text: str) -> list[tuple[str, str, int, int]]:
+    """``(info, body, start, end)`` of every fenced block, in order."""
+    return [(m["info"].strip(), m["body"], m.start(), m.end()) for m in _FENCE.finditer(text)]
+
+
+def _tutorial_steps() -> list[tuple[str, str | None]]:
+    """Each ```python block with the ```text block that directly follows it, if any."""
+    text = (DOCS / "tutorial.md").read_text(encoding="utf-8")
+    fences = _fences(text)
+    steps: list[tuple[str, str | None]] = []
+    for i, (info, body, _, end) in enumerate(fences):
+        if info != "python":
+            continue
+        expected = None
+        if i + 1 < len(fences):
+            nxt_info, nxt_body, nxt_start, _ = fences[i + 1]
+            if nxt_info == "text" and text[end:nxt_start].strip() == "":
+                expected = nxt_body
+        steps.append((body, expected))
+    return steps
+
+
+def test_tutorial_runs_and_prints_what_it_shows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every tutorial step runs, and prints exactly the output shown under it."""
+    monkeypatch.chdir(ROOT)  # the tutorial loads examples/ by a relative path
+    steps = _tutorial_steps()
+    assert len(steps) >= 8
+    assert sum(expected is not None for _, expected in steps) >= 5
+    namespace: dict[str, object] = {"__name__": "tutorial"}
+    for number, (code, expected) in enumerate(steps, start=1):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(code, f"docs/tutorial.md python block {number}", "exec"), namespace)
+        if expected is not None:
+            assert (number, out.getvalue()) == (number, expected)
+
+
+def test_api_reference_documents_every_public_module() -> None:
+    """docs/api.rst has an ``automodule`` for each public module, and for nothing else."""
+    text = (DOCS / "api.rst").read_text(encoding="utf-8")
+    documented = re.findall(r"^\.\. automodule:: cnilib\.(\S+)\s*$", text, re.MULTILINE)
+    assert len(documented) == len(set(documented))
+    assert sorted(documented) == sorted(PUBLIC_MODULES)
+
+
+def _own_doc(obj: object) -> str:
+    if inspect.isclass(obj):
+        return str(vars(obj).get("__doc__") or "")
+    return inspect.getdoc(obj) or ""
+
+
+@pytest.mark.parametrize("name", PUBLIC_MODULES)
+def test_every_public_class_and_function_has_a_docstring(name: str) -> None:
+    """Public classes and functions, and the public methods a class defines, say what they do."""
+    module = _public(name)
+    assert (module.__doc__ or "").strip() != ""
+    missing: list[str] = []
+    for attr in module.__all__:
+        obj = getattr(module, attr)
+        if not (inspect.isclass(obj) or inspect.isfunction(obj)):
+            continue  # constants and aliases are documented by their #: comments
+        if not _own_doc(obj).strip():
+            missing.append(attr)
+        if inspect.isclass(obj) and obj.__module__.startswith("cnilib."):
+            for member, value in vars(obj).items():
+                func = value.fget if isinstance(value, property) else value
+                if member.startswith("_") or not inspect.isfunction(func):
+                    continue
+                if any(member in vars(base) for base in obj.__mro__[1:]
+                       if base.__module__ == "builtins"):
+                    continue  # a hook Python defines, e.g. ExceptionGroup.derive
+                if not (func.__doc__ or "").strip():
+                    missing.append(f"{attr}.{member}")
+    assert missing == []
+
+
+def _toctree_entries(index: str) -> list[str]:
+    entries: list[str] = []
+    for info, body, _, _ in _fences(index):
+        if info == "{toctree}":
+            entries += [line.strip() for line in body.splitlines()
+                        if line.strip() and not line.startswith(":")]
+    return entries
+
+
+def test_every_page_is_in_the_table_of_contents() -> None:
+    """Each page in docs/ is listed in index.md's toctree once, and each entry is a page."""
+    entries = _toctree_entries((DOCS / "index.md").read_text(encoding="utf-8"))
+    pages = sorted(p.stem for p in DOCS.iterdir() if p.suffix in {".md", ".rst"}
+                   and p.stem != "index")
+    assert len(entries) == len(set(entries))
+    assert sorted(entries) == pages
+
+
+def _tree_of_errors_module() -> list[str]:
+    doc = cnilib.errors.__doc__ or ""
+    tail = doc.split("The tree::", 1)[1]
+    return [line[4:].rstrip() for line in tail.splitlines() if line.strip()]
+
+
+def test_error_tree_page_matches_the_module() -> None:
+    """docs/errors.md draws the tree of cnilib/errors.py's docstring, line for line."""
+    page = (DOCS / "errors.md").read_text(encoding="utf-8")
+    trees = [body for info, body, _, _ in _fences(page) if body.startswith("CNIError\n")]
+    assert len(trees) == 1
+    assert trees[0].rstrip().splitlines() == _tree_of_errors_module()
+
+
+def test_error_tree_names_every_error_class() -> None:
+    """The drawn tree has every exception class of cnilib.errors, each once."""
+    drawn = [re.sub(r"^[│├└─\s]+", "", line).split()[0] for line in _tree_of_errors_module()]
+    classes = [n for n in cnilib.errors.__all__
+               if inspect.isclass(getattr(cnilib.errors, n))
+               and issubclass(getattr(cnilib.errors, n), BaseException)]
+    assert sorted(drawn) == sorted(classes)
+
+
+def test_design_page_lists_the_tested_layers() -> None:
+    """docs/design.md's layer table is exactly the LAYERS that test_exports.py enforces."""
+    page = (DOCS / "design.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (\d+) \| ([^|]+) \|", page, re.MULTILINE)
+    table = [tuple(re.findall(r"`([^`]+)`", cells)) for _, cells in rows]
+    assert [int(n) for n, _ in rows] == list(range(len(LAYERS)))
+    assert table == list(LAYERS)
+
+
+def test_changelog_page_includes_the_changelog() -> None:
+    """docs/changelog.md includes CHANGELOG.md, which keeps an Unreleased section on top."""
+    page = (DOCS / "changelog.md").read_text(encoding="utf-8")
+    assert "```{include} ../CHANGELOG.md" in page
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    headings = re.findall(r"^## (.+)$", changelog, re.MULTILINE)
+    assert headings[0] == "Unreleased"
+
+
+def test_readme_opens_with_the_two_commands() -> None:
+    """The README starts with the demo and the test command, and both scripts are runnable."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    first = _fences(readme)[0]
+    assert readme.startswith("```")
+    commands = [line.split("#")[0].strip() for line in first[1].splitlines()]
+    assert commands == ["./scripts/demo.sh", "./scripts/test.sh"]
+    for command in commands:
+        script = ROOT / command
+        assert script.is_file()
+        assert os.access(script, os.X_OK)
+        assert script.read_text(encoding="utf-8").startswith("#!/usr/bin/env bash\n")

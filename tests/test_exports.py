@@ -1,0 +1,400 @@
+"""The public surface and the import layers that docs/design.md promises, enforced.
+
+Rules of this file:
+
+* Every public module has an ``__all__`` whose names exist, once each.
+* ``import cnilib`` exposes every public name (lazily: the package imports its submodules on
+  first use) and costs no heavy import: attrs, cattrs, jsonschema, subprocess and asyncio stay
+  out of ``sys.modules``. The import *time* is measured by the benchmark script, not here (the
+  suite never times anything).
+* Layering is read from the source with :mod:`ast`, imports inside functions included: a module
+  imports only from layers below its own (docs/design.md, "Import layers"), the pure modules
+  never import ``subprocess`` or ``asyncio``, and only :mod:`cnilib.invoke`'s helper (and the
+  demo edge) starts processes.
+* Under tox (``CNILIB_TEST_INSTALLED=1``) the suite must be running against the installed wheel,
+  and the wheel must carry ``py.typed`` and the JSON Schemas.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.resources
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+import cnilib
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(cnilib.__file__).resolve().parent
+
+#: Every public module, in the order of docs/api.rst.
+PUBLIC_MODULES = (
+    "errors",
+    "version",
+    "schema",
+    "config",
+    "identifiers",
+    "types",
+    "convert",
+    "protocol",
+    "invoke",
+    "cache",
+    "api",
+    "aio",
+    "skel",
+    "testing",
+    "cli",
+)
+
+#: Public modules that ``cnilib`` deliberately does not re-export, each with its reason
+#: (cnilib/__init__.py says the same).
+NOT_REEXPORTED_MODULES: dict[str, str] = {
+    # The plugin side is another program's API: a runtime never needs it, a plugin imports
+    # it as ``cnilib.skel``.
+    "skel": "plugin side",
+    # Test doubles stay under their own name, as in trio.testing.
+    "testing": "test kit",
+    # The command line is a program, not a library API: ``cnilib.run``/``cnilib.main`` would
+    # read as "run a network". Use ``cnilib.cli.run``.
+    "cli": "command line",
+}
+
+#: Single names of re-exported modules that ``cnilib`` leaves out, each with its reason.
+NOT_REEXPORTED: dict[str, frozenset[str]] = {
+    # ``cnilib.convert`` is the submodule: importing it (``result.as_version`` does) makes
+    # Python set the package attribute to the module, so a lazily re-exported *function* of
+    # that name would turn into a module under the caller's feet. Call
+    # ``cnilib.convert.convert(...)`` or ``result.as_version(...)``.
+    "convert": frozenset({"convert"}),
+}
+
+#: Names ``cnilib`` re-exports from private modules (documented in docs/api.rst).
+PRIVATE_REEXPORTS = frozenset({"JSON", "JSONObject"})
+
+#: Imports that ``import cnilib`` must not trigger (import cost; sans-IO at import time).
+HEAVY = ("attrs", "attr", "cattrs", "jsonschema", "referencing", "subprocess", "asyncio")
+
+#: The import layers of docs/design.md, bottom first. A module imports, at module level, only
+#: modules of lower layers; modules of one layer are independent. Private helpers sit below the
+#: modules that use them.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("errors",),
+    ("_json", "_locate", "_schemanode"),
+    ("version", "identifiers", "_schemaexpr", "_cachefmt"),
+    ("types.common", "_schemac"),
+    ("types.v020", "types.v040", "types.v100"),
+    ("types", "_problems"),
+    ("_codec", "convert", "schema"),
+    ("config", "protocol"),
+    ("_steps", "_replies", "_proc", "_lock", "skel"),
+    ("_chains", "invoke", "cache", "testing"),
+    ("_netops",),
+    ("_engine",),
+    ("api", "aio"),
+    ("_demo",),
+    ("cli",),
+    ("__main__",),
+)
+
+#: The only imports that reach *up* the layers, all inside functions (so there is no cycle at
+#: import time): a result's methods delegate to the one codec and the one conversion table,
+#: which themselves import the result classes.
+LAZY_UPWARD = frozenset({
+    ("types", "_codec"),
+    ("types.common", "_codec"),
+    ("types.common", "convert"),
+})
+
+#: Modules that decide rather than do: no processes, no event loop (STYLE §3.1, §4 rule 1).
+PURE = frozenset({
+    "errors", "_json", "_locate", "_schemanode", "version", "identifiers", "_schemaexpr",
+    "_schemac", "_cachefmt",
+    "types.common", "types.v020", "types.v040", "types.v100", "types", "_problems", "_codec",
+    "convert", "schema", "config", "protocol", "_steps", "_replies", "skel", "_chains",
+    "_netops",
+})
+
+#: The only modules that may import :mod:`subprocess`: the executor's process helper, the
+#: executor itself, and the demo (an edge like the CLI that runs ``ip`` and ``ping``).
+SUBPROCESS_ALLOWED = frozenset({"_proc", "invoke", "_demo"})
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE_DIR).with_suffix("")
+    parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+    return ".".join(parts)
+
+
+def _source_modules() -> dict[str, Path]:
+    return {
+        _module_name(p): p
+        for p in sorted(PACKAGE_DIR.rglob("*.py"))
+        if _module_name(p) != ""  # the package's own __init__ is the lazy facade
+    }
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _runtime_nodes(tree: ast.AST) -> Iterator[tuple[ast.AST, bool]]:
+    """``(node, lazy)`` for every node run at some point, ``lazy`` inside a function body.
+
+    Nodes under ``if TYPE_CHECKING:`` are never executed and are left out.
+    """
+    stack: list[tuple[ast.AST, bool]] = [(tree, False)]
+    while stack:
+        node, lazy = stack.pop()
+        yield node, lazy
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            stack.extend((child, lazy) for child in node.orelse)
+            continue
+        inner = lazy or isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+        stack.extend((child, inner) for child in ast.iter_child_nodes(node))
+
+
+def _imports(module: str, path: Path) -> tuple[set[str], set[str], set[str]]:
+    """Top-level names of outside imports, then cnilib modules imported eagerly and lazily."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = module.split(".")[:-1] if path.name != "__init__.py" else module.split(".")
+    external: set[str] = set()
+    eager: set[str] = set()
+    lazy_deps: set[str] = set()
+    known = set(_source_modules())
+    for node, lazy in _runtime_nodes(tree):
+        targets: list[str] = []
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                base = node.module or ""
+            else:
+                up = package[: len(package) - (node.level - 1)] if node.level > 1 else package
+                base = ".".join(["cnilib", *up, *([node.module] if node.module else [])])
+            # ``from . import x`` may name a submodule: count it as one when it is.
+            subs = [f"{base}.{a.name}" for a in node.names]
+            targets = [base, *(s for s in subs if s.removeprefix("cnilib.") in known)]
+        for target in targets:
+            if target == "cnilib" or target.startswith("cnilib."):
+                name = target.removeprefix("cnilib").removeprefix(".")
+                if name and name != module:
+                    (lazy_deps if lazy else eager).add(name)
+            else:
+                external.add(target.split(".")[0])
+    return external, eager, lazy_deps - eager
+
+
+def _public(name: str) -> ModuleType:
+    return importlib.import_module(f"cnilib.{name}")
+
+
+@pytest.mark.parametrize("name", PUBLIC_MODULES)
+def test_module_all_names_exist_once(name: str) -> None:
+    """Every public module declares ``__all__``; each name in it exists and appears once."""
+    module = _public(name)
+    exported = module.__all__
+    assert len(exported) == len(set(exported))
+    missing = [n for n in exported if not hasattr(module, n)]
+    assert missing == []
+
+
+def _reexported(name: str) -> set[str]:
+    """The names of public module ``name`` that ``cnilib`` re-exports."""
+    if name in NOT_REEXPORTED_MODULES:
+        return set()
+    return set(_public(name).__all__) - NOT_REEXPORTED.get(name, frozenset())
+
+
+def test_top_level_all_is_the_union_of_the_modules() -> None:
+    """``cnilib.__all__`` is every public module's ``__all__``, minus the listed exclusions."""
+    expected = set(PRIVATE_REEXPORTS)
+    for name in PUBLIC_MODULES:
+        expected |= _reexported(name)
+    actual = cnilib.__all__
+    assert len(actual) == len(set(actual))
+    assert expected == set(actual)
+
+
+def test_exclusions_are_real_modules_kept_apart() -> None:
+    """Each excluded module is public, and none of its own names leaks into ``cnilib``."""
+    assert set(NOT_REEXPORTED_MODULES) <= set(PUBLIC_MODULES)
+    for name in NOT_REEXPORTED_MODULES:
+        module = _public(name)
+        own = {n for n in module.__all__
+               if getattr(getattr(module, n), "__module__", module.__name__) == module.__name__}
+        assert own & set(cnilib.__all__) == set()
+
+
+def test_excluded_names_exist() -> None:
+    """A single-name exclusion names a real export (a stale entry would hide nothing)."""
+    for name, excluded in NOT_REEXPORTED.items():
+        assert excluded <= set(_public(name).__all__)
+
+
+def test_no_top_level_name_is_also_a_submodule() -> None:
+    """No public name is spelled like a submodule, which importing would shadow."""
+    submodules = {m.split(".")[0] for m in _source_modules()}
+    assert sorted(set(cnilib.__all__) & submodules) == []
+
+
+def test_every_top_level_name_resolves_to_its_definition() -> None:
+    """``cnilib.X`` is the very object its module defines, and ``dir(cnilib)`` lists it."""
+    owner: dict[str, object] = {}
+    clashes: list[str] = []
+    for name in PUBLIC_MODULES:
+        module = _public(name)
+        for attr in sorted(_reexported(name)):
+            obj = getattr(module, attr)
+            # Two modules may export one name only when it is the same object (a re-export).
+            if owner.setdefault(attr, obj) is not obj:
+                clashes.append(f"{name}.{attr}")
+    assert clashes == []
+    json_module = importlib.import_module("cnilib._json")
+    for attr in PRIVATE_REEXPORTS:
+        owner[attr] = getattr(json_module, attr)
+    mismatched = [n for n, obj in owner.items() if getattr(cnilib, n) is not obj]
+    assert mismatched == []
+    assert set(cnilib.__all__) <= set(dir(cnilib))
+
+
+def test_unknown_top_level_name_is_an_attribute_error() -> None:
+    """The lazy ``__getattr__`` keeps Python's contract for names it does not have."""
+    missing = "no_such_name"
+    with pytest.raises(AttributeError, match=missing):
+        getattr(cnilib, missing)
+
+
+def _fresh_python(code: str, tmp_path: Path) -> str:
+    # The same cnilib the test process imported (checkout or installed wheel), in a clean process
+    # started outside the checkout so the current directory cannot shadow it.
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE_DIR.parent)}
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_import_cnilib_is_lazy_and_light(tmp_path: Path) -> None:
+    """``import cnilib`` imports none of attrs, cattrs, jsonschema, subprocess, asyncio."""
+    code = (
+        "import json, sys\n"
+        "before = set(sys.modules)\n"
+        "import cnilib\n"
+        "print(json.dumps({'new': sorted(set(sys.modules) - before), 'file': cnilib.__file__}))\n"
+    )
+    report = json.loads(_fresh_python(code, tmp_path))
+    assert Path(report["file"]).resolve().parent == PACKAGE_DIR
+    new_tops = {m.split(".")[0] for m in report["new"]}
+    assert sorted(new_tops & set(HEAVY)) == []
+
+
+def test_jsonschema_is_only_imported_when_needed(tmp_path: Path) -> None:
+    """Importing every public module leaves jsonschema unloaded (brief: import it lazily)."""
+    mods = ", ".join(f"cnilib.{m}" for m in PUBLIC_MODULES)
+    code = f"import sys\nimport {mods}\nprint('jsonschema' in sys.modules)\n"
+    assert _fresh_python(code, tmp_path).strip() == "False"
+
+
+def test_layers_list_every_module() -> None:
+    """Every module of the package has a layer, and no layer names a module twice."""
+    layered = [m for layer in LAYERS for m in layer]
+    assert len(layered) == len(set(layered))
+    assert set(_source_modules()) - set(layered) == set()
+
+
+def test_imports_only_go_down_the_layers() -> None:
+    """Module-level imports go strictly down the layers; lazy ones too, but for LAZY_UPWARD."""
+    rank = {m: i for i, layer in enumerate(LAYERS) for m in layer}
+    upward: list[str] = []
+    for module, path in _source_modules().items():
+        _, eager, lazy = _imports(module, path)
+        for dep in sorted(eager | lazy):
+            up = rank.get(dep, len(LAYERS)) >= rank.get(module, -1)
+            if up and (dep in eager or (module, dep) not in LAZY_UPWARD):
+                upward.append(f"{module} -> {dep}{'' if dep in eager else ' (lazy)'}")
+    assert upward == []
+
+
+def test_lazy_upward_exceptions_are_still_needed() -> None:
+    """Every listed upward import exists and is lazy (a stale exception hides nothing)."""
+    modules = _source_modules()
+    for module, dep in sorted(LAZY_UPWARD):
+        _, eager, lazy = _imports(module, modules[module])
+        assert dep in lazy
+        assert dep not in eager
+
+
+def test_pure_modules_start_no_process_and_no_loop() -> None:
+    """The sans-IO core imports neither subprocess nor asyncio (STYLE §4 rule 1)."""
+    offenders: list[str] = []
+    for module, path in _source_modules().items():
+        if module in PURE:
+            external = _imports(module, path)[0]
+            banned = sorted(external & {"subprocess", "asyncio"})
+            offenders += [f"{module} imports {e}" for e in banned]
+    assert offenders == []
+
+
+def test_only_the_executor_imports_subprocess() -> None:
+    """Only invoke's process helper, invoke and the demo edge import subprocess."""
+    users = {
+        module
+        for module, path in _source_modules().items()
+        if "subprocess" in _imports(module, path)[0]
+    }
+    assert users <= SUBPROCESS_ALLOWED
+    assert "_proc" in users or "invoke" in users
+
+
+def test_layering_scanner_sees_lazy_and_relative_imports(tmp_path: Path) -> None:
+    """The scanner itself: function-level and relative imports count, TYPE_CHECKING ones not."""
+    # version.py imports errors at the top and _json inside parse_plugin_info.
+    external, eager, lazy = _imports("version", PACKAGE_DIR / "version.py")
+    assert (eager, lazy) == ({"errors"}, {"_json"})
+    assert {"attrs", "json"} <= external
+    fake = tmp_path / "fake.py"
+    fake.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "from . import errors\n"
+        "if TYPE_CHECKING:\n    import asyncio\n    from .api import CNIConfig\n"
+        "class C:\n    from .types import v100\n"
+        "def f():\n    import subprocess\n    from .protocol import Command\n",
+        encoding="utf-8",
+    )
+    external, eager, lazy = _imports("fake", fake)
+    assert external == {"typing", "subprocess"}
+    assert eager == {"errors", "types", "types.v100"}
+    assert lazy == {"protocol"}
+
+
+def test_package_carries_py_typed_and_schemas() -> None:
+    """The imported package has py.typed, and its schema folder holds every kind's schemas."""
+    from cnilib.schema import schema_dir
+
+    assert importlib.resources.files("cnilib").joinpath("py.typed").is_file()
+    schemas = schema_dir()
+    assert schemas.joinpath("1.0.0").joinpath("netconflist.json").is_file()
+    if os.environ.get("CNILIB_TEST_INSTALLED") == "1":
+        # Under tox: the built wheel is what runs, and it carries the schemas itself, so the
+        # checkout fallback of schema.py cannot hide a packaging miss (STYLE §3.6).
+        # (.tox/ lives inside the checkout, so compare with the checkout's package itself.)
+        assert (ROOT / "cnilib").resolve() != PACKAGE_DIR
+        assert (PACKAGE_DIR / "__init__.py").is_file()
+        assert Path(str(schemas)).resolve() == PACKAGE_DIR / "schemas"

@@ -1,0 +1,66 @@
+"""Strict JSON decoding: only RFC 8259 JSON gets through, and only typed errors escape."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cnilib._json import JSON, MAX_DEPTH, dumps, loads
+from cnilib.errors import InvalidJSONError
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (st.lists(children, max_size=4)
+                      | st.dictionaries(st.text(), children, max_size=4)),
+    max_leaves=20,
+)
+
+
+@pytest.mark.parametrize(
+    ("data", "line", "column"),
+    [(b'{\n  "a": }', 2, 8), (b"{'a': 1}", 1, 2), (b'{"a": 1,}', 1, 9)],
+)
+def test_syntax_errors_are_located(data: bytes, line: int, column: int) -> None:
+    with pytest.raises(InvalidJSONError) as exc:
+        loads(data, source="x.conf")
+    assert (exc.value.file, exc.value.line, exc.value.column) == ("x.conf", line, column)
+    assert str(exc.value).startswith(f"x.conf:{line}:{column}: ")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"NaN", b"[Infinity]", b"[-Infinity]", b"1e400", b'"\\ud800"', b"\xff\xfe", b"\xef\xbb\xbf{}",
+     b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1), b"1" * 5000],
+)
+def test_python_leniencies_are_refused(data: bytes) -> None:
+    with pytest.raises(InvalidJSONError):
+        loads(data)
+
+
+def test_big_integers_are_exact() -> None:
+    value = loads(b'{"big": 12345678901234567890}')
+    assert value == {"big": 12345678901234567890}
+    assert dumps(value) == b'{"big":12345678901234567890}'
+
+
+def test_dumps_keeps_order_and_utf8() -> None:
+    assert dumps({"z": "é", "a": [1, 2.5]}) == '{"z":"é","a":[1,2.5]}'.encode()
+
+
+@given(json_values)
+def test_round_trip(value: JSON) -> None:
+    """What dumps writes, loads reads back equal."""
+    assert value == loads(dumps(value))
+    assert json.loads(dumps(value)) == loads(dumps(value))
+
+
+@given(st.binary(max_size=200))
+def test_arbitrary_bytes_only_typed_errors(data: bytes) -> None:
+    """For arbitrary bytes, loading either succeeds or raises InvalidJSONError."""
+    with contextlib.suppress(InvalidJSONError):
+        loads(data)
