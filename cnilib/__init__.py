@@ -16,7 +16,8 @@ Rules of this file:
   name to the module that owns it; ``tests/test_exports.py`` checks it against each module's
   ``__all__``.
 * The plugin side (:mod:`cnilib.skel`), the test kit (:mod:`cnilib.testing`) and the command line
-  (:mod:`cnilib.cli`) are public modules of their own and are not re-exported here.
+  (:mod:`cnilib.cli`) are public modules of their own and are not re-exported here; nor is
+  :func:`cnilib.convert.convert`, whose name is its submodule's (use ``result.as_version``).
 """
 
 from __future__ import annotations
@@ -50,7 +51,6 @@ if TYPE_CHECKING:
     from .config import inject_conf as inject_conf
     from .config import load_conf as load_conf
     from .config import load_conflist as load_conflist
-    from .convert import convert as convert
     from .errors import AddError as AddError
     from .errors import CacheError as CacheError
     from .errors import CNIError as CNIError
@@ -230,7 +230,6 @@ _EXPORTS: dict[str, str] = {
     "IPInterface": "types",
     "parse_ip": "types",
     "parse_cidr": "types",
-    "convert": "convert",
     "Command": "protocol",
     "RuntimeConf": "protocol",
     "GCAttachment": "protocol",
@@ -342,7 +341,6 @@ __all__ = [
     "IPInterface",
     "parse_ip",
     "parse_cidr",
-    "convert",
     "Command",
     "RuntimeConf",
     "GCAttachment",

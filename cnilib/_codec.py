@@ -11,6 +11,11 @@ Rules of this file:
   ``null`` inside an object is the same as the key being absent, as Go decodes it.
 * Every failure leaves as :class:`~cnilib.errors.ResultError` naming the JSON pointer of the
   bad field; cattrs' exceptions (and any ``KeyError``/``TypeError`` under them) never escape.
+* Results are decoded first by a hand-written fast path (one function per class, building
+  values with :func:`~cnilib.types.common.unchecked` constructors): it accepts only what the
+  converter accepts, builds the same values, and hands anything unusual (any failure
+  included) to the converter, which decides and locates. ``tests/test_codec_fast.py``
+  checks the two agree.
 * It is pure: no I/O.
 """
 
@@ -30,7 +35,15 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 
 from ._json import JSON, JSONObject, loads
 from .errors import CNIError, ErrorCode, InvalidJSONError, Problem, ResultError
-from .types.common import DNS, IPAddress, IPInterface, Route, _parse_cidr, _parse_ip
+from .types.common import (
+    DNS,
+    IPAddress,
+    IPInterface,
+    Route,
+    _parse_cidr,
+    _parse_ip,
+    unchecked,
+)
 from .types.v020 import IPConfig020, Result020
 from .types.v040 import Interface040, IPConfig040, Result040
 from .types.v100 import Interface100, IPConfig100, Result100
@@ -346,6 +359,180 @@ def structure(value: object, cl: type[_T], *, prefix: str = "") -> _T:
         _raise_located(err, prefix)
 
 
+# --- the fast path for results ----------------------------------------------------------------
+# Each function below takes decoded JSON and either returns exactly what the converter would
+# build from it, or raises _UnusualError (or lets a parser's ResultError out) so that the
+# converter decides. So each accepts a subset of what the converter accepts: exact ``dict``,
+# ``list``, ``str`` and ``int`` types, numbers in the range of the attrs validators
+# (``uint``), and no nulls but where a null means the default anyway; and each builds with
+# those checks done, hence with unchecked constructors. Arrays are walked in one function each
+# (no call per element): a result is mostly its arrays.
+
+
+class _UnusualError(Exception):
+    """Not the common shape: the converter decides (and locates any error)."""
+
+
+_result020: Final = unchecked(Result020)
+_ipconfig020: Final = unchecked(IPConfig020)
+_result040: Final = unchecked(Result040)
+_interface040: Final = unchecked(Interface040)
+_ipconfig040: Final = unchecked(IPConfig040)
+_result100: Final = unchecked(Result100)
+_interface100: Final = unchecked(Interface100)
+_ipconfig100: Final = unchecked(IPConfig100)
+_dns: Final = unchecked(DNS)
+
+
+def _array(value: object) -> list[Any]:
+    # An absent or null array is empty.
+    if value is None:
+        return []
+    if type(value) is list:
+        return value
+    raise _UnusualError
+
+
+def _index(item: dict[str, Any]) -> int | None:
+    # ips[].interface: an optional uint.
+    index = item.get("interface")
+    if index is None or (type(index) is int and 0 <= index <= _INT_MAX):
+        return index
+    raise _UnusualError
+
+
+def _gateway(value: object) -> IPAddress | None:
+    # Go decodes "" (and null) into a nil net.IP: no address.
+    if value is None or value == "":
+        return None
+    if type(value) is str:
+        return _parse_ip(value)
+    raise _UnusualError
+
+
+def _cidr(value: object) -> IPInterface:
+    if type(value) is str:
+        return _parse_cidr(value)
+    raise _UnusualError
+
+
+def _fast_routes(value: object) -> tuple[Route, ...]:
+    out = []
+    for item in _array(value):
+        # The usual {dst, gw} route, interned as the route hook does; any other shape
+        # through the hook itself.
+        if type(item) is dict and len(item) == 2:
+            dst = item.get("dst")
+            gw = item.get("gw")
+            if type(dst) is str and type(gw) is str:
+                out.append(_interned_route(dst, gw))
+                continue
+        out.append(_ROUTE(item, Route))
+    return tuple(out)
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    items = _array(value)
+    for item in items:
+        if type(item) is not str:
+            raise _UnusualError
+    return tuple(items)
+
+
+def _fast_dns(value: object) -> DNS:
+    if value is None:
+        return _EMPTY_DNS
+    if type(value) is not dict:
+        raise _UnusualError
+    if not value:
+        return _EMPTY_DNS
+    domain = value.get("domain", "")
+    if type(domain) is not str:
+        raise _UnusualError
+    return _dns(_strings(value.get("nameservers")), domain, _strings(value.get("search")),
+                _strings(value.get("options")))
+
+
+def _fast_ip020(value: object) -> IPConfig020 | None:
+    if value is None:
+        return None
+    if type(value) is not dict:
+        raise _UnusualError
+    return _ipconfig020(_cidr(value.get("ip")), _gateway(value.get("gateway")),
+                        _fast_routes(value.get("routes")))
+
+
+def _fast_interfaces040(value: object) -> tuple[Interface040, ...]:
+    out = []
+    for item in _array(value):
+        if type(item) is not dict:
+            raise _UnusualError
+        name = item.get("name", "")
+        mac = item.get("mac", "")
+        sandbox = item.get("sandbox", "")
+        if type(name) is not str or type(mac) is not str or type(sandbox) is not str:
+            raise _UnusualError
+        out.append(_interface040(name, mac, sandbox))
+    return tuple(out)
+
+
+def _fast_ips040(value: object) -> tuple[IPConfig040, ...]:
+    out = []
+    for item in _array(value):
+        if type(item) is not dict:
+            raise _UnusualError
+        version = item.get("version", "")
+        if type(version) is not str:
+            raise _UnusualError
+        out.append(_ipconfig040(version, _index(item), _cidr(item.get("address")),
+                                _gateway(item.get("gateway"))))
+    return tuple(out)
+
+
+def _fast_interfaces100(value: object) -> tuple[Interface100, ...]:
+    out = []
+    for item in _array(value):
+        if type(item) is not dict:
+            raise _UnusualError
+        name = item.get("name", "")
+        mac = item.get("mac", "")
+        sandbox = item.get("sandbox", "")
+        socket_path = item.get("socketPath", "")
+        pci_id = item.get("pciID", "")
+        mtu = item.get("mtu", 0)
+        if (type(name) is not str or type(mac) is not str or type(sandbox) is not str
+                or type(socket_path) is not str or type(pci_id) is not str
+                or type(mtu) is not int or not 0 <= mtu <= _INT_MAX):
+            raise _UnusualError
+        out.append(_interface100(name, mac, mtu, sandbox, socket_path, pci_id))
+    return tuple(out)
+
+
+def _fast_ips100(value: object) -> tuple[IPConfig100, ...]:
+    out = []
+    for item in _array(value):
+        if type(item) is not dict:
+            raise _UnusualError
+        out.append(_ipconfig100(_index(item), _cidr(item.get("address")),
+                                _gateway(item.get("gateway"))))
+    return tuple(out)
+
+
+def _fast_result(body: dict[str, Any], version: str,
+                 cl: type[Result020 | Result040 | Result100]) -> Result020 | Result040 | Result100:
+    # ``version`` is the body's cniVersion, already known to be one of ``cl``'s versions.
+    if cl is Result100:
+        return _result100(version, _fast_interfaces100(body.get("interfaces")),
+                          _fast_ips100(body.get("ips")), _fast_routes(body.get("routes")),
+                          _fast_dns(body.get("dns")))
+    if cl is Result040:
+        return _result040(version, _fast_interfaces040(body.get("interfaces")),
+                          _fast_ips040(body.get("ips")), _fast_routes(body.get("routes")),
+                          _fast_dns(body.get("dns")))
+    return _result020(version, _fast_ip020(body.get("ip4")), _fast_ip020(body.get("ip6")),
+                      _fast_dns(body.get("dns")))
+
+
 # --- results ---------------------------------------------------------------------------------
 
 
@@ -384,6 +571,10 @@ def parse_result(
         msg = f'unsupported CNI result version "{cni_version}"'
         raise ResultError(msg, code=ErrorCode.INCOMPATIBLE_CNI_VERSION,
                           details=f"supported: {', '.join(RESULT_CLASSES)}")
+    try:
+        return _fast_result(body, cni_version, cl)
+    except Exception:  # anything unusual, failures included: the converter decides, below
+        pass
     return structure(body, cl)
 
 
@@ -412,3 +603,4 @@ def result_to_dict(result: Result020 | Result040 | Result100) -> JSONObject:
 
 
 _configure()
+_ROUTE: Final[Callable[[object, object], Route]] = converter.get_structure_hook(Route)

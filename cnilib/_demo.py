@@ -83,7 +83,7 @@ def run_demo(environ: Mapping[str, str], out: TextIO) -> int:
         result = cni.add_network_list(net, rt)
         added = True
         print("* ADD result:", file=out)
-        print(result.to_json() if hasattr(result, "to_json") else result, file=out)
+        print(result.to_json(indent=4), file=out)
         shown = _ip("netns", "exec", ns, "ip", "-brief", "address", "show", "eth0")
         print(f"* inside the namespace: {shown.stdout.strip()}", file=out)
         cni.check_network_list(net, rt)

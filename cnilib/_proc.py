@@ -1,11 +1,15 @@
-"""One running plugin process: pipes, caps, deadline and kill policy, but no waiting.
+"""One plugin process: how it is started, its pipes, caps, deadline and kill policy.
 
 Rules of this file:
 
+* :func:`spawn` starts the child in its own session and process group, with three fresh pipes
+  as its stdio and no other fd, SIGPIPE and SIGXFSZ back to their defaults and no signal
+  blocked. With glibc it calls ``posix_spawn`` through ctypes, which releases the GIL while the
+  kernel clones and execs, so the asyncio driver can spawn from a worker thread and its loop
+  keeps running (REFERENCE §10 G2); elsewhere it falls back to :mod:`subprocess`.
 * :class:`Session` owns a started child and decides everything about it (what to read, when
   to signal, when it is over); it never blocks. The sync and async drivers in ``invoke.py``
-  are two thin loops that wait for the fds and the clock and then call it (REFERENCE §10 G2).
-* The child runs in its own session and process group, so every signal goes to the group.
+  are two thin loops that wait for the fds and the clock and then call it.
 * The child is detected as exited *without* being reaped (``waitid(WNOWAIT)``, woken by a
   pidfd), so its pid, hence its process-group id, cannot be reused while the group is killed.
 * Memory is bounded: stdout up to a cap (then discarded and flagged), stderr as a tail
@@ -17,24 +21,35 @@ Rules of this file:
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import select
 import signal
 import subprocess
-from collections.abc import Callable, Iterable, Mapping
+import sys
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import attrs
 
 from .errors import ExecutionError, InvalidIdentifierError
 from .protocol import Completed
 
-__all__ = ["Limits", "Session", "build_env", "check_path", "poll_once", "spawn", "spawn_error"]
+__all__ = [
+    "Child", "Limits", "Session", "build_env", "check_path", "poll_once", "spawn",
+    "spawn_error", "spawn_releases_gil",
+]
 
 _CHUNK = 65536
 # Without a pidfd the exit of the child does not wake the poller; poll for it this often.
 _EXIT_POLL = 0.02
 # Bound on the final non-blocking reads after the group has been killed.
 _FINAL_READS = 64
+# glibc <spawn.h>: POSIX_SPAWN_SETSIGDEF, POSIX_SPAWN_SETSIGMASK, POSIX_SPAWN_SETSID.
+_SPAWN_FLAGS = 0x04 | 0x08 | 0x80
+# posix_spawn_file_actions_addclosefrom_np, which closes every inherited fd, is glibc 2.34.
+_GLIBC_MIN = (2, 34)
 
 
 @attrs.frozen(kw_only=True)
@@ -47,28 +62,42 @@ class Limits:
     drain_grace: float
 
 
-def build_env(base: Mapping[str, str], overlay: Mapping[str, str]) -> dict[str, str]:
-    """``base`` with ``overlay`` laid over it: the overlay wins and each key appears once.
+def _lay(env: dict[bytes, bytes], source: object) -> None:
+    if not isinstance(source, Mapping):
+        msg = f"the environment must be a mapping, not {type(source).__name__}"
+        raise InvalidIdentifierError(msg)
+    items: Iterable[tuple[object, object]] = source.items()
+    for key, value in items:
+        if not isinstance(key, str) or not key or "=" in key or "\0" in key:
+            msg = f"invalid environment variable name {key!r}"
+            raise InvalidIdentifierError(msg)
+        if not isinstance(value, str) or "\0" in value:
+            msg = f"invalid value for environment variable {key}: {value!r}"
+            raise InvalidIdentifierError(msg)
+        env[os.fsencode(key)] = os.fsencode(value)
+
+
+def build_env(base: Mapping[str, str] | None, overlay: Mapping[str, str]) -> dict[bytes, bytes]:
+    """``base`` (``None``: ``os.environ`` now) with ``overlay`` laid over it, encoded.
+
+    The overlay wins and each key appears once.
 
     Raises:
         InvalidIdentifierError: A key that is empty or holds ``=`` or NUL, a value that holds
             NUL, or a key or value that is not a string (REFERENCE §9.8: Python would raise a
             bare ``ValueError`` at exec time).
     """
-    env: dict[str, str] = {}
-    for source in (base, overlay):
-        if not isinstance(source, Mapping):
-            msg = f"the environment must be a mapping, not {type(source).__name__}"
+    if base is None:
+        # The process environment cannot hold NUL, nor "=" in a name (putenv refuses them);
+        # only an empty name can come in from our own exec.
+        env = os.environb.copy()
+        if b"" in env:
+            msg = "invalid environment variable name ''"
             raise InvalidIdentifierError(msg)
-        items: Iterable[tuple[object, object]] = source.items()
-        for key, value in items:
-            if not isinstance(key, str) or not key or "=" in key or "\0" in key:
-                msg = f"invalid environment variable name {key!r}"
-                raise InvalidIdentifierError(msg)
-            if not isinstance(value, str) or "\0" in value:
-                msg = f"invalid value for environment variable {key}: {value!r}"
-                raise InvalidIdentifierError(msg)
-            env[key] = value
+    else:
+        env = {}
+        _lay(env, base)
+    _lay(env, overlay)
     return env
 
 
@@ -85,17 +114,147 @@ def check_path(path: object) -> None:
         raise ExecutionError(msg)
 
 
-def spawn(path: str, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
-    """Start ``path`` (no arguments) in a new session with three pipes; one attempt."""
-    return subprocess.Popen(
-        [path],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        close_fds=True,
-        start_new_session=True,
-    )
+# -- starting ----------------------------------------------------------------------------------
+
+
+class _PosixSpawn:
+    """glibc's ``posix_spawn`` through ctypes (which drops the GIL for the call)."""
+
+    def __init__(self) -> None:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        ptr, cint = ctypes.c_void_p, ctypes.c_int
+        self._c = ctypes
+        self._call = libc.posix_spawn
+        self._call.argtypes = [ctypes.POINTER(cint), ctypes.c_char_p, ptr, ptr, ptr, ptr]
+        self._init, self._dup2 = libc.posix_spawn_file_actions_init, (
+            libc.posix_spawn_file_actions_adddup2)
+        self._closefrom = libc.posix_spawn_file_actions_addclosefrom_np
+        self._destroy = libc.posix_spawn_file_actions_destroy
+        for fn, args in ((self._init, (ptr,)), (self._destroy, (ptr,)),
+                         (self._dup2, (ptr, cint, cint)), (self._closefrom, (ptr, cint))):
+            fn.argtypes, fn.restype = args, cint
+        # Opaque glibc structs (80, 336 and 128 bytes on x86-64), 8-byte aligned, with room.
+        self._actions = ctypes.c_uint64 * 64
+        self._attr = (ctypes.c_uint64 * 128)()
+        defaults, mask = (ctypes.c_uint64 * 32)(), (ctypes.c_uint64 * 32)()
+        _ok(libc.sigemptyset(defaults), libc.sigemptyset(mask),
+            libc.sigaddset(defaults, signal.SIGPIPE), libc.sigaddset(defaults, signal.SIGXFSZ),
+            libc.posix_spawnattr_init(self._attr),
+            libc.posix_spawnattr_setsigdefault(self._attr, defaults),
+            libc.posix_spawnattr_setsigmask(self._attr, mask),
+            libc.posix_spawnattr_setflags(self._attr, ctypes.c_short(_SPAWN_FLAGS)))
+
+    def __call__(self, path: bytes, stdio: Sequence[int], env: Mapping[bytes, bytes]) -> int:
+        c = self._c
+        actions = self._actions()
+        _ok(self._init(actions))
+        try:
+            # The fds are >= 3, so no dup2 overwrites a later source; then close the rest.
+            _ok(*(self._dup2(actions, fd, target) for target, fd in enumerate(stdio)),
+                self._closefrom(actions, 3))
+            argv = (c.c_char_p * 2)(path)
+            envp = (c.c_char_p * (len(env) + 1))(*[k + b"=" + v for k, v in env.items()])
+            pid = c.c_int()
+            err = self._call(c.byref(pid), path, actions, self._attr, argv, envp)
+        finally:
+            self._destroy(actions)
+        if err:
+            raise OSError(err, os.strerror(err), os.fsdecode(path))
+        return int(pid.value)
+
+
+def _ok(*codes: int) -> None:
+    for code in codes:
+        if code:
+            raise OSError(code, os.strerror(code))
+
+
+_SPAWNER: list[_PosixSpawn | None] = []
+_SPAWNER_LOCK = threading.Lock()
+
+
+def _posix_spawner() -> _PosixSpawn | None:
+    if not _SPAWNER:
+        with _SPAWNER_LOCK:
+            if not _SPAWNER:
+                _SPAWNER.append(_load_spawner())
+    return _SPAWNER[0]
+
+
+def _load_spawner() -> _PosixSpawn | None:
+    try:
+        libc = os.confstr("CS_GNU_LIBC_VERSION") if sys.platform == "linux" else None
+        name, _, version = (libc or "").partition(" ")
+        if name != "glibc" or tuple(map(int, version.split(".")[:2])) < _GLIBC_MIN:
+            return None
+        return _PosixSpawn()
+    except (ImportError, OSError, AttributeError, ValueError, TypeError):
+        return None  # no usable libc symbols: subprocess does it
+
+
+def spawn_releases_gil() -> bool:
+    """Whether :func:`spawn` lets other threads run while the child is being started."""
+    return _posix_spawner() is not None
+
+
+class Child:
+    """A started plugin: its pid and our (non-blocking) ends of its three pipes."""
+
+    def __init__(self, pid: int, fds: Sequence[int], popen: Any = None) -> None:
+        self.pid = pid
+        self.stdin, self.stdout, self.stderr = fds
+        self.returncode: int | None = None
+        self._popen = popen  # the subprocess fallback keeps its own bookkeeping
+
+    def reap(self) -> int:
+        """Wait for the child (already exited or killed) and return its status."""
+        if self.returncode is None:
+            if self._popen is not None:
+                self.returncode = int(self._popen.wait())
+            else:
+                try:
+                    status = os.waitpid(self.pid, 0)[1]
+                except ChildProcessError:  # reaped by a foreign SIGCHLD handler (as Popen: 0)
+                    status = 0
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+
+def spawn(path: str, env: Mapping[bytes, bytes]) -> Child:
+    """Start ``path`` (no arguments) in a new session with three pipes; one attempt.
+
+    Raises:
+        OSError: The child could not be started (``errno`` says why).
+    """
+    opened: list[int] = []
+    try:
+        for _ in range(3):
+            opened.extend(os.pipe())  # close-on-exec; the child gets dups as 0, 1, 2
+        for i in (0, 3, 5):
+            if opened[i] < 3:  # our stdio was closed: keep the child's ends clear of 0-2,
+                fd = opened[i]  # or one dup2 would overwrite the source of the next
+                opened[i] = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+                os.close(fd)
+        theirs, ours = (opened[0], opened[3], opened[5]), (opened[1], opened[2], opened[4])
+        spawner = _posix_spawner()
+        if spawner is not None:
+            child = Child(spawner(os.fsencode(path), theirs, env), ours)
+        else:
+            popen = subprocess.Popen(
+                [path], stdin=theirs[0], stdout=theirs[1], stderr=theirs[2], env=env,
+                close_fds=True, start_new_session=True)
+            child = Child(popen.pid, ours, popen)
+        for fd in ours:
+            os.set_blocking(fd, False)
+    except BaseException:
+        for fd in opened:
+            os.close(fd)
+        raise
+    for fd in theirs:
+        os.close(fd)
+    return child
 
 
 def spawn_error(path: str, err: OSError) -> ExecutionError:
@@ -114,6 +273,14 @@ def _killpg(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
+def discard(child: Child) -> None:
+    """Kill the group of a child nobody will drive, close our pipe ends and reap it."""
+    _killpg(child.pid, signal.SIGKILL)
+    for fd in (child.stdin, child.stdout, child.stderr):
+        os.close(fd)
+    child.reap()
+
+
 class Session:
     """One started plugin, driven by a loop that calls :meth:`advance` and the I/O handlers.
 
@@ -125,16 +292,10 @@ class Session:
     """
 
     def __init__(
-        self,
-        proc: subprocess.Popen[bytes],
-        stdin: bytes,
-        *,
-        start: float,
-        timeout: float | None,
-        limits: Limits,
+        self, child: Child, stdin: bytes, *, start: float, timeout: float | None, limits: Limits
     ) -> None:
-        self.proc = proc
-        self.pgid = proc.pid  # start_new_session: the child leads its own group
+        self.child = child
+        self.pgid = child.pid  # a new session: the child leads its own group
         self.limits = limits
         self.start = start
         self.deadline = None if timeout is None else start + timeout
@@ -148,43 +309,29 @@ class Session:
         self._killed = False
         self._exited_at: float | None = None
         self._end: float | None = None
-        assert proc.stdin is not None
-        assert proc.stdout is not None
-        assert proc.stderr is not None
-        self.writer: int | None = proc.stdin.fileno()
-        self._out_fd = proc.stdout.fileno()
-        self.readers: list[int] = [self._out_fd, proc.stderr.fileno()]
-        for fd in (*self.readers, self.writer):
-            os.set_blocking(fd, False)
+        self.writer: int | None = child.stdin
+        self._out_fd = child.stdout
+        self.readers: list[int] = [child.stdout, child.stderr]
         #: Called with an fd just before the session closes it (the async driver unregisters it).
         self.before_close: Callable[[int], None] | None = None
         self.pidfd: int | None = None
         try:
-            self.pidfd = os.pidfd_open(proc.pid)
+            self.pidfd = os.pidfd_open(child.pid)
         except (AttributeError, OSError):
             # Old kernel, seccomp or not Linux: fall back to polling for the exit.
             self.pidfd = None
-        if not stdin:
-            self._close_writer()
+        # A request fits the pipe's buffer: write it now rather than wait a round for POLLOUT.
+        self.on_write()
 
     @classmethod
     def begin(
-        cls,
-        proc: subprocess.Popen[bytes],
-        stdin: bytes,
-        start: float,
-        timeout: float | None,
-        limits: Limits,
+        cls, child: Child, stdin: bytes, start: float, timeout: float | None, limits: Limits
     ) -> Session:
-        """A session for the just-started ``proc``; if even that fails, kill and reap it."""
+        """A session for the just-started ``child``; if even that fails, kill and reap it."""
         try:
-            return cls(proc, stdin, start=start, timeout=timeout, limits=limits)
+            return cls(child, stdin, start=start, timeout=timeout, limits=limits)
         except BaseException:
-            _killpg(proc.pid, signal.SIGKILL)
-            for stream in (proc.stdin, proc.stdout, proc.stderr):
-                if stream is not None:
-                    stream.close()
-            proc.wait()
+            discard(child)
             raise
 
     # -- I/O -------------------------------------------------------------------------------
@@ -193,15 +340,15 @@ class Session:
         """Write the next piece of stdin; close it when all is written or the child left."""
         if self.writer is None:
             return
-        try:
-            n = os.write(self.writer, self._input[:_CHUNK])
-        except BlockingIOError:
-            return
-        except OSError:
-            # EPIPE: the plugin exited or closed stdin without reading it all; its business.
-            self._close_writer()
-            return
-        self._input = self._input[n:]
+        if self._input:
+            try:
+                n = os.write(self.writer, self._input[:_CHUNK])
+            except BlockingIOError:
+                return
+            except OSError:
+                # EPIPE: the plugin exited or closed stdin without reading it all; its business.
+                n = len(self._input)
+            self._input = self._input[n:]
         if not self._input:
             self._close_writer()
 
@@ -234,20 +381,16 @@ class Session:
 
     def _close_writer(self) -> None:
         if self.writer is not None:
-            assert self.proc.stdin is not None
-            self._notify(self.writer)
-            self.proc.stdin.close()
-            self.writer = None
+            fd, self.writer = self.writer, None
+            self._notify(fd)
+            os.close(fd)
             self._input = memoryview(b"")
 
     def _close_reader(self, fd: int) -> None:
         if fd in self.readers:
             self._notify(fd)
             self.readers.remove(fd)
-            assert self.proc.stdout is not None
-            assert self.proc.stderr is not None
-            stream = self.proc.stdout if fd == self._out_fd else self.proc.stderr
-            stream.close()
+            os.close(fd)
 
     def _notify(self, fd: int) -> None:
         if self.before_close is not None:
@@ -264,7 +407,7 @@ class Session:
         # waitid(WNOWAIT) sees the exit and leaves the zombie in place, so the group id
         # stays reserved until we reap it after the last killpg.
         try:
-            info = os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            info = os.waitid(os.P_PID, self.child.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
             return True  # someone else reaped it (a foreign SIGCHLD handler)
         return info is not None
@@ -332,19 +475,18 @@ class Session:
             self._notify(self.pidfd)
             os.close(self.pidfd)
             self.pidfd = None
-        if self.proc.returncode is None:
-            self.proc.wait()
+        self.child.reap()
         self.done = True
 
     def abort(self) -> None:
         """Kill the whole group at once and reap (cancellation or an unexpected error)."""
-        if self.proc.returncode is None:
+        if self.child.returncode is None:
             _killpg(self.pgid, signal.SIGKILL)
         self.close()
 
     def completed(self) -> Completed:
         """The outcome; only meaningful once :attr:`done`."""
-        status = self.proc.returncode
+        status = self.child.returncode
         end = self._end if self._end is not None else self.start
         return Completed(
             exit_status=status if status is not None else -signal.SIGKILL,
@@ -375,4 +517,3 @@ def poll_once(session: Session, timeout: float | None) -> None:
             session.on_write()
         elif fd in session.readers and mask & (select.POLLIN | select.POLLHUP | select.POLLERR):
             session.on_read(fd)
-

@@ -12,7 +12,10 @@ Rules of this file:
   computed from the address and ``mtu``/``socketPath``/``pciID`` are lost.
 * Family decisions use the Python address family: an IPv4-mapped IPv6 address
   (``::ffff:a.b.c.d``) stays IPv6, where Go would re-read it as IPv4 (docs/versions.md).
-* Results are frozen, so unchanged parts (routes, DNS) are shared, not copied. Pure.
+* Results are frozen, so unchanged parts (routes, DNS) are shared, not copied, and new
+  values are built from fields that were checked when the source was built, with the
+  unchecked constructors of :func:`cnilib.types.common.unchecked` (same values, no second
+  check). Pure.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any, Final
 
 from .errors import ConversionError, IncompatibleVersionError
 from .types import (
+    DNS,
     Interface040,
     Interface100,
     IPConfig020,
@@ -34,26 +38,40 @@ from .types import (
     Result100,
     Route,
 )
+from .types.common import unchecked
 from .version import result_family
 
 __all__ = ["convert"]
 
+# Positional, every field in attrs order (see the class definitions).
+_result020: Final[Callable[[str, IPConfig020 | None, IPConfig020 | None, DNS], Result020]] = (
+    unchecked(Result020))
+_ipconfig020: Final[Callable[[Any, Any, tuple[Route, ...]], IPConfig020]] = unchecked(IPConfig020)
+_result040: Final[Callable[[str, tuple[Interface040, ...], tuple[IPConfig040, ...],
+                            tuple[Route, ...], DNS], Result040]] = unchecked(Result040)
+_interface040: Final[Callable[[str, str, str], Interface040]] = unchecked(Interface040)
+_ipconfig040: Final[Callable[[str, int | None, Any, Any], IPConfig040]] = unchecked(IPConfig040)
+_result100: Final[Callable[[str, tuple[Interface100, ...], tuple[IPConfig100, ...],
+                            tuple[Route, ...], DNS], Result100]] = unchecked(Result100)
+_interface100: Final[Callable[[str, str, int, str, str, str], Interface100]] = (
+    unchecked(Interface100))
+_ipconfig100: Final[Callable[[int | None, Any, Any], IPConfig100]] = unchecked(IPConfig100)
+_route: Final[Callable[..., Route]] = unchecked(Route)
+
 
 def _020_to_020(result: Result020, to_version: str) -> Result020:
     # 0.1.0 <-> 0.2.0: the version changes, nothing else.
-    return Result020(cni_version=to_version, ip4=result.ip4, ip6=result.ip6, dns=result.dns)
+    return _result020(to_version, result.ip4, result.ip6, result.dns)
 
 
 def _040_to_040(result: Result040, to_version: str) -> Result040:
     # 0.3.0 / 0.3.1 / 0.4.0: the version changes, nothing else.
-    return Result040(cni_version=to_version, interfaces=result.interfaces, ips=result.ips,
-                     routes=result.routes, dns=result.dns)
+    return _result040(to_version, result.interfaces, result.ips, result.routes, result.dns)
 
 
 def _100_to_100(result: Result100, to_version: str) -> Result100:
     # 1.0.0 <-> 1.1.0: the version changes, nothing else.
-    return Result100(cni_version=to_version, interfaces=result.interfaces, ips=result.ips,
-                     routes=result.routes, dns=result.dns)
+    return _result100(to_version, result.interfaces, result.ips, result.routes, result.dns)
 
 
 def _020_to_040(result: Result020, to_version: str) -> Result040:
@@ -63,10 +81,9 @@ def _020_to_040(result: Result020, to_version: str) -> Result040:
     routes: list[Route] = []
     for family, conf in (("4", result.ip4), ("6", result.ip6)):
         if conf is not None:
-            ips.append(IPConfig040(version=family, address=conf.ip, gateway=conf.gateway))
+            ips.append(_ipconfig040(family, None, conf.ip, conf.gateway))
             routes.extend(conf.routes)
-    return Result040(cni_version=to_version, ips=tuple(ips), routes=tuple(routes),
-                     dns=result.dns)
+    return _result040(to_version, (), tuple(ips), tuple(routes), result.dns)
 
 
 def _020_to_100(result: Result020, to_version: str) -> Result100:
@@ -76,10 +93,9 @@ def _020_to_100(result: Result020, to_version: str) -> Result100:
     routes: list[Route] = []
     for conf in (result.ip4, result.ip6):
         if conf is not None:
-            ips.append(IPConfig100(address=conf.ip, gateway=conf.gateway))
+            ips.append(_ipconfig100(None, conf.ip, conf.gateway))
             routes.extend(conf.routes)
-    return Result100(cni_version=to_version, ips=tuple(ips), routes=tuple(routes),
-                     dns=result.dns)
+    return _result100(to_version, (), tuple(ips), tuple(routes), result.dns)
 
 
 def _to_020(result: Result040 | Result100, ip4: IPConfig040 | IPConfig100 | None,
@@ -102,14 +118,13 @@ def _to_020(result: Result040 | Result100, ip4: IPConfig040 | IPConfig100 | None
             if ip6 is None:
                 continue
             kept = routes6
-        kept.append(route if route.is_basic else Route(dst=route.dst, gw=route.gw))
-    return Result020(
-        cni_version=to_version,
-        ip4=None if ip4 is None else IPConfig020(ip=ip4.address, gateway=ip4.gateway,
-                                                 routes=tuple(routes4)),
-        ip6=None if ip6 is None else IPConfig020(ip=ip6.address, gateway=ip6.gateway,
-                                                 routes=tuple(routes6)),
-        dns=result.dns,
+        kept.append(route if route.is_basic else _route(route.dst, route.gw, 0, 0, 0, None,
+                                                         None))
+    return _result020(
+        to_version,
+        None if ip4 is None else _ipconfig020(ip4.address, ip4.gateway, tuple(routes4)),
+        None if ip6 is None else _ipconfig020(ip6.address, ip6.gateway, tuple(routes6)),
+        result.dns,
     )
 
 
@@ -146,28 +161,24 @@ def _100_to_020(result: Result100, to_version: str) -> Result020:
 
 def _040_to_100(result: Result040, to_version: str) -> Result100:
     # ips[].version is dropped; interfaces keep name, mac, sandbox.
-    return Result100(
-        cni_version=to_version,
-        interfaces=tuple([Interface100(name=i.name, mac=i.mac, sandbox=i.sandbox)
-                          for i in result.interfaces]),
-        ips=tuple([IPConfig100(interface=ip.interface, address=ip.address, gateway=ip.gateway)
-                   for ip in result.ips]),
-        routes=result.routes,
-        dns=result.dns,
+    return _result100(
+        to_version,
+        tuple([_interface100(i.name, i.mac, 0, i.sandbox, "", "") for i in result.interfaces]),
+        tuple([_ipconfig100(ip.interface, ip.address, ip.gateway) for ip in result.ips]),
+        result.routes,
+        result.dns,
     )
 
 
 def _100_to_040(result: Result100, to_version: str) -> Result040:
     # ips[].version is computed from the address; interfaces lose mtu, socketPath, pciID.
-    return Result040(
-        cni_version=to_version,
-        interfaces=tuple([Interface040(name=i.name, mac=i.mac, sandbox=i.sandbox)
-                          for i in result.interfaces]),
-        ips=tuple([IPConfig040(version="4" if ip.address.version == 4 else "6",
-                               interface=ip.interface, address=ip.address, gateway=ip.gateway)
-                   for ip in result.ips]),
-        routes=result.routes,
-        dns=result.dns,
+    return _result040(
+        to_version,
+        tuple([_interface040(i.name, i.mac, i.sandbox) for i in result.interfaces]),
+        tuple([_ipconfig040("4" if ip.address.version == 4 else "6", ip.interface, ip.address,
+                            ip.gateway) for ip in result.ips]),
+        result.routes,
+        result.dns,
     )
 
 

@@ -80,7 +80,7 @@ napoleon_use_rtype = False
 napoleon_attr_annotations = True
 
 # -- intersphinx (offline) -------------------------------------------------------------------
-# Debian's python3-doc ships the inventory of docs.python.org; scripts/setup.sh installs it.
+# Debian's python3-doc ships the inventory of docs.python.org; .ci/setup.sh installs it.
 _PY_INV = Path(os.environ.get("CNILIB_PYTHON_INV", "/usr/share/doc/python3/html/objects.inv"))
 intersphinx_mapping: dict[str, tuple[str, tuple[str, ...]]] = {}
 if _PY_INV.is_file():
@@ -225,26 +225,33 @@ def _resolve_builtins_first(app: Sphinx, doctree: Any) -> None:
         node.replace_self(resolved if resolved is not None else contnode)
 
 
-def _alias_as_class(app: Sphinx, env: BuildEnvironment, node: Any, contnode: Any) -> Any:
-    # Type aliases (cnilib.types.IPAddress, cnilib.testing.Reply...) are documented as data, but
-    # annotations refer to them as classes: let a class reference find the documented alias.
-    if node.get("refdomain") != "py" or node.get("reftype") != "class":
+def _resolve_by_short_name(app: Sphinx, env: BuildEnvironment, node: Any, contnode: Any) -> Any:
+    # Two kinds of references the Python domain leaves unresolved, that name exactly one
+    # documented object:
+    # * type aliases (cnilib.types.IPAddress, cnilib.testing.Reply...) are documented as data,
+    #   but annotations refer to them as classes;
+    # * a docstring names objects as its module sees them (``ResultError``, imported in
+    #   cnilib.types.common; ``parse_cidr``, documented where cnilib.types re-exports it).
+    # Accept the one documented object of a fitting kind whose name ends with the target;
+    # nothing is guessed when there are several.
+    if node.get("refdomain") != "py":
         return None
     from sphinx.util.nodes import make_refnode
 
-    objects: Any = getattr(env.get_domain("py"), "objects", {})
-    target = str(node.get("reftarget", ""))
+    domain: Any = env.get_domain("py")
+    reftype = str(node.get("reftype", ""))
+    kinds = set(domain.objtypes_for_role(reftype) or ())
+    if reftype in {"class", "obj"}:
+        kinds |= {"data", "attribute", "type"}
+    target = str(node.get("reftarget", "")).lstrip(".~")
     module = str(node.get("py:module") or "")
-    aliases = {name: entry for name, entry in objects.items()
-               if entry.objtype in {"data", "attribute", "type"}}
-    found = [c for c in (f"{module}.{target}" if module else target, target) if c in aliases]
+    objects = {name: entry for name, entry in domain.objects.items() if entry.objtype in kinds}
+    found = [c for c in (f"{module}.{target}" if module else target, target) if c in objects]
     if not found:
-        # An alias documented where it is defined (cnilib.types.common.IPAddress) and used
-        # where it is re-exported (cnilib.types): accept one unambiguous match.
-        found = [name for name in aliases if name.endswith(f".{target}")]
-    if len(found) != 1 and not (found and found[0] in {f"{module}.{target}", target}):
+        found = [name for name in objects if name.endswith(f".{target}")]
+    if len(found) != 1:
         return None
-    entry = aliases[found[0]]
+    entry = objects[found[0]]
     return make_refnode(app.builder, str(node.get("refdoc", "")), entry.docname, entry.node_id,
                         contnode, found[0])
 
@@ -267,6 +274,6 @@ def setup(app: Sphinx) -> dict[str, bool]:
     app.connect("autodoc-process-signature", _process_signature)
     # doctree-read: before the Python domain resolves references (a post-transform).
     app.connect("doctree-read", _resolve_builtins_first)
-    app.connect("missing-reference", _alias_as_class)
+    app.connect("missing-reference", _resolve_by_short_name)
     app.connect("autodoc-process-bases", _public_bases)
     return {"parallel_read_safe": True}

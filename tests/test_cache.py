@@ -454,7 +454,7 @@ PLUGIN_RESULT = (
 
 @pytest.fixture(scope="module")
 def cachediff(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """tests/helpers/cachediff built against Debian's libcni (scripts/setup.sh installs both)."""
+    """tests/helpers/cachediff built against Debian's libcni (.ci/setup.sh installs both)."""
     out = tmp_path_factory.mktemp("go")
     binary = out / "cachediff"
     env = {**os.environ, "GOPATH": "/usr/share/gocode", "GO111MODULE": "off",
@@ -465,7 +465,7 @@ def cachediff(tmp_path_factory: pytest.TempPathFactory) -> str:
     )
     assert proc.returncode == 0, (
         "building the Go libcni helper failed (needs Debian golang-go and "
-        f"golang-github-appc-cni-dev; scripts/setup.sh installs them):\n{proc.stderr}"
+        f"golang-github-appc-cni-dev; .ci/setup.sh installs them):\n{proc.stderr}"
     )
     return str(binary)
 

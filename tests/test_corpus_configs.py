@@ -27,8 +27,8 @@ from cnilib.errors import (
     InvalidJSONError,
     Severity,
 )
+from tests.paths import CORPUS
 
-CORPUS = Path("/work/shared/corpus")
 CONFIGS = sorted((CORPUS / "configs").iterdir())
 INVALID = sorted((CORPUS / "invalid").iterdir())
 

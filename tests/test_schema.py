@@ -21,9 +21,8 @@ from jsonschema import Draft202012Validator
 from cnilib import schema
 from cnilib.errors import ConfigError, ConfigValidationError, Problem, Severity
 from cnilib.version import SUPPORTED_VERSIONS
+from tests.paths import CORPUS, SHARED
 
-SHARED = Path("/work/shared")
-CORPUS = SHARED / "corpus"
 SCHEMAS = Path(str(schema.schema_dir()))
 PLACEHOLDERS = {"where", "key", "value", "kind", "arg", "version", "limit", "expected",
                 "choices", "pattern"}

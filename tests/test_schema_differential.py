@@ -23,8 +23,8 @@ from referencing.jsonschema import DRAFT202012
 
 from cnilib import schema
 from cnilib.version import SUPPORTED_VERSIONS
+from tests.paths import CORPUS
 
-CORPUS = Path("/work/shared/corpus")
 SCHEMAS = Path(str(schema.schema_dir()))
 
 

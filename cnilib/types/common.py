@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface, ip_address
+from types import MemberDescriptorType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, TypeVar, cast
 
 import attrs
@@ -48,6 +49,7 @@ __all__ = [
     "uint",
     "version_in",
     "field_error",
+    "unchecked",
 ]
 
 #: An IP address (a gateway, a next hop).
@@ -290,6 +292,43 @@ def version_in(versions: tuple[str, ...]) -> Callable[[object, attrs.Attribute[s
             raise field_error(attribute, message)
 
     return check
+
+
+def unchecked(cls: type[_T]) -> Callable[..., _T]:
+    """A positional constructor of ``cls`` that runs no converter and no validator.
+
+    For values whose fields are already what the attrs constructor would store: fields of
+    another checked value (:mod:`cnilib.convert`), or JSON that :mod:`cnilib._codec` has
+    checked field by field. It takes every field, in attrs order, and stores them in their
+    slots (then runs ``__attrs_post_init__``, if any), so the instance is indistinguishable
+    from a checked one; checking again would only repeat work.
+
+    Args:
+        cls: A frozen, slotted attrs class.
+
+    Returns:
+        ``make(field1, field2, ...) -> cls``.
+    """
+    names = [a.name for a in attrs.fields(cast("type[attrs.AttrsInstance]", cls))]
+    # Generated once per class, as attrs generates its own __init__: one call per field, no
+    # loop. A slot's own setter costs half of object.__setattr__ (what attrs calls), which
+    # looks the name up first. The source holds attrs field names only, never data.
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    lines = [f"def make({', '.join(names)}):", "    self = _new(_cls)"]
+    for i, name in enumerate(names):
+        slot = getattr(cls, name, None)
+        if isinstance(slot, MemberDescriptorType):
+            namespace[f"_s{i}"] = slot.__set__
+            lines.append(f"    _s{i}(self, {name})")
+        else:  # not a slot (a dict class): the general way
+            namespace["_set"] = object.__setattr__
+            lines.append(f"    _set(self, {name!r}, {name})")
+    if hasattr(cls, "__attrs_post_init__"):
+        lines.append("    self.__attrs_post_init__()")
+    lines.append("    return self")
+    exec(compile("\n".join(lines), f"<cnilib unchecked {cls.__name__}>", "exec"), namespace)
+    make: Callable[..., _T] = namespace["make"]
+    return make
 
 
 # The layers above (convert, _codec) are imported on first use, once: `import cnilib.types`

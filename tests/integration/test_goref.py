@@ -6,8 +6,8 @@ CNI-DN-… not found in iptables table nat"). Go libcni (the reference program b
 ``shared/bench/goref``, libcni 1.1.2) gets the very same error on the very same conflist, so
 cnilib reports it rather than hiding it (docs/plugins.md, "Known plugin bugs").
 
-These tests need ``/work/goref-bin/goref`` (or ``$CNILIB_GOREF``); they fail, not skip,
-without it.
+These tests need the goref binary (``tests.paths.GOREF``: ``$GOREF`` or ``.venv/bin/goref``);
+they fail, not skip, without it.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from cnilib.errors import PluginError
 from cnilib.protocol import RuntimeConf
 from tests.integration.helpers import Runtime, Scene, assert_nothing_left
 from tests.netns import CNI_BIN, Netns, remember_id, unique_id
+from tests.paths import GOREF
 
 pytestmark = [pytest.mark.netns, pytest.mark.goref]
 
-GOREF = os.environ.get("CNILIB_GOREF", "/work/goref-bin/goref")
 # goref cycle uses these for its one attachment.
 GO_CONTAINER = "bench-0"
 PORT_ERROR = "could not check ipv6 dnat"
@@ -42,7 +42,7 @@ def goref_cycle(conflist: Path, netns: Netns, scratch: Path) -> subprocess.Compl
     assert os.access(GOREF, os.X_OK), (
         f"the Go reference program is missing at {GOREF}: build it from shared/bench/goref "
         "(GOPATH=/usr/share/gocode GO111MODULE=off go build -o goref ./bench/goref) "
-        "or point CNILIB_GOREF at it")
+        "or point $GOREF at it")
     tmp = scratch / "gotmp"
     tmp.mkdir(exist_ok=True)
     # goref keeps its cache in $TMPDIR and exits without removing it when a step fails.

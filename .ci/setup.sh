@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-stop, idempotent bootstrap of a cnilib checkout on Debian (run as root, or with sudo).
 #
-#   scripts/setup.sh            # what scripts/demo.sh and scripts/test.sh call first
+#   .ci/setup.sh            # what .ci/demo.sh and .ci/test.sh call first
 #
 # It installs only what is missing, so a second run takes a few seconds:
 #   1. Debian packages: the CNI plugins and the tools the integration tests use (iproute2,
@@ -58,7 +58,7 @@ if ! "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>
 fi
 
 STAMP="$VENV/.cnilib-setup"
-want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
+want="$(cat pyproject.toml .ci/setup.sh | sha256sum | cut -d' ' -f1)"
 if [[ "$(cat "$STAMP" 2>/dev/null || true)" != "$want" ]] \
         || ! "$VENV/bin/python" -c 'import cnilib, pytest, sphinx, mypy' 2>/dev/null; then
     say "installing cnilib (editable) and the test tools into $VENV"

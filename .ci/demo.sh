@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job, from a bare Debian machine: set-up, then cnilib on the bundled examples.
 #
-#   scripts/demo.sh                 # validate examples/, then (as root) the namespace demo
-#   scripts/demo.sh validate DIR    # any other `cnilib` command line instead
+#   .ci/demo.sh                 # validate examples/, then (as root) the namespace demo
+#   .ci/demo.sh validate DIR    # any other `cnilib` command line instead
 #
 # The namespace demo attaches examples/10-cnilib-demo.conflist to a scratch network namespace,
 # shows the result, CHECKs, pings the gateway, DELs, and removes everything it made.
@@ -10,7 +10,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-bash "$ROOT/scripts/setup.sh"
+bash "$ROOT/.ci/setup.sh"
 PY="$ROOT/.venv/bin/python"
 
 if (($#)); then
