@@ -306,11 +306,14 @@ def write_file(path: str, data: bytes) -> None:
         CacheError: Code ``IO_FAILURE``, naming ``path`` and the system's reason.
     """
     folder = os.path.dirname(path)
+    prefix = f".{os.path.basename(path)}."
     try:
-        if not os.path.isdir(folder):
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
+        except FileNotFoundError:  # the first entry: make the folder (durably) first
             os.makedirs(folder, mode=0o700, exist_ok=True)
             fsync_dir(os.path.dirname(folder))
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+            fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
     except OSError as err:
         raise io_error("write", path, err) from err
     try:

@@ -11,10 +11,10 @@ Rules of this file:
   ``null`` inside an object is the same as the key being absent, as Go decodes it.
 * Every failure leaves as :class:`~cnilib.errors.ResultError` naming the JSON pointer of the
   bad field; cattrs' exceptions (and any ``KeyError``/``TypeError`` under them) never escape.
-* Results are decoded first by a hand-written fast path (one function per class, building
+* Results are decoded first by a hand-written fast path (a few functions per family, building
   values with :func:`~cnilib.types.common.unchecked` constructors): it accepts only what the
   converter accepts, builds the same values, and hands anything unusual (any failure
-  included) to the converter, which decides and locates. ``tests/test_codec_fast.py``
+  included) to the converter, which decides and locates. ``tests/test_fast_paths.py``
   checks the two agree.
 * It is pure: no I/O.
 """

@@ -333,7 +333,7 @@ class Engine:
                    f"{inv.plugin_type!r} could start")
             return steps.NotStarted(PluginTimeoutError(
                 msg, plugin=inv.plugin_type, command=str(inv.command)))
-        return attrs.evolve(inv, timeout=left)
+        return Invocation(inv.plugin_type, inv.path, inv.command, inv.stdin, inv.env, left)
 
     @staticmethod
     def _not_started(inv: Invocation, err: Exception) -> steps.NotStarted:
@@ -348,24 +348,26 @@ class Engine:
     def _record(self, inv: Invocation, outcome: Completed | steps.NotStarted, network: str,
                rollback: bool) -> None:
         """Log one run and call the ``on_invocation`` hook (whose own failures are logged)."""
-        error: CNIError | None
-        if isinstance(outcome, steps.NotStarted):
-            completed, error = None, outcome.error
-            LOGGER.info("%s %s (network %r): not started: %s", inv.command, inv.plugin_type,
-                        network, error)
-        else:
-            completed, error = outcome, reply_error(inv, outcome)
-            LOGGER.info("%s %s (network %r): exit status %d in %.3fs%s%s", inv.command,
-                        inv.plugin_type, network, outcome.exit_status, outcome.duration,
-                        " (timed out)" if outcome.timed_out else "",
-                        " (rollback)" if rollback else "")
-            if outcome.stderr and LOGGER.isEnabledFor(logging.DEBUG):
-                LOGGER.debug("%s %s stderr: %s", inv.command, inv.plugin_type,
-                             outcome.stderr[-4096:].decode("utf-8", "replace"))
+        completed = None if isinstance(outcome, steps.NotStarted) else outcome
+        if LOGGER.isEnabledFor(logging.INFO):
+            if completed is None:
+                LOGGER.info("%s %s (network %r): not started: %s", inv.command,
+                            inv.plugin_type, network, _error_of(outcome))
+            else:
+                LOGGER.info("%s %s (network %r): exit status %d in %.3fs%s%s", inv.command,
+                            inv.plugin_type, network, completed.exit_status,
+                            completed.duration, " (timed out)" if completed.timed_out else "",
+                            " (rollback)" if rollback else "")
         if LOGGER.isEnabledFor(logging.DEBUG):
+            if completed is not None and completed.stderr:
+                LOGGER.debug("%s %s stderr: %s", inv.command, inv.plugin_type,
+                             completed.stderr[-4096:].decode("utf-8", "replace"))
             LOGGER.debug("%s %s path=%s env=%s stdin=%s", inv.command, inv.plugin_type,
                          inv.path, dict(inv.env), inv.stdin.decode("utf-8", "replace"))
         if self.on_invocation is not None:
+            # What the reply means is worked out here only for a hook that wants it; the plan
+            # works it out once for itself.
+            error = _error_of(outcome) if completed is None else reply_error(inv, completed)
             record = InvocationRecord(invocation=inv, completed=completed, error=error,
                                       network=network, rollback=rollback)
             try:
@@ -403,6 +405,10 @@ class Engine:
             return self.cache.attachments(step.container_id)
         msg = f"unknown step {step!r}"  # pragma: no cover - the plans yield only the above
         raise CacheError(msg)
+
+
+def _error_of(outcome: Completed | steps.NotStarted) -> CNIError | None:
+    return outcome.error if isinstance(outcome, steps.NotStarted) else None
 
 
 def _entry(step: steps.SaveCache) -> CacheEntry:

@@ -64,11 +64,13 @@ class _Attempt:
         self.fd: int | None = None
 
     def _open(self) -> int:
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
         try:
-            os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
-            return os.open(
-                self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600
-            )
+            try:
+                return os.open(self.path, flags, 0o600)
+            except FileNotFoundError:  # the first lock ever taken here: make the folder
+                os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+                return os.open(self.path, flags, 0o600)
         except OSError as err:
             msg = f"cannot open lock file {self.path}: {err.strerror or err}"
             raise CacheError(msg) from err

@@ -158,14 +158,18 @@ def parse_add_reply(inv: Invocation, done: Completed, conf_version: str) -> Resu
     """
     from .types import parse_result
 
-    err = reply_error(inv, done)
+    # A run that exited 0 is judged below, on the one decoding of its stdout.
+    failed = done.timed_out or done.truncated or done.exit_status != 0
+    err = reply_error(inv, done) if failed else None
     if err is not None:
         raise err
     stdout = done.stdout.strip()
     if not stdout:
         msg = "failed to unmarshal raw result: unexpected end of JSON input"
         raise _output_error(inv, done, msg)
-    obj, problem = _decode(stdout)
+    obj, problem = _decode(stdout)  # once: both the error check and the result read it
+    if isinstance(obj, dict) and _is_error_shaped(obj):
+        raise _error_object(obj, inv, done)  # exit 0 with an error object, as reply_error
     if problem is not None:
         raise _output_error(inv, done, f"failed to unmarshal raw result: {problem}",
                             _text(stdout, EXCERPT))

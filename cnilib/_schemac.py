@@ -189,8 +189,10 @@ class Compiler(Expressions):
             y = self._var()
             inner = self._emit_v(child, y, ind + "    ", None, depth + 1)
             if inner:
-                body.append(f"{ind}{y} = {var}.get({prop!r}, _M)")
-                body.append(f"{ind}if {y} is not _M:")
+                # Most properties of a schema are absent from a given document: a membership
+                # test is all they cost (jsonschema also tests `in`, then subscripts).
+                body.append(f"{ind}if {prop!r} in {var}:")
+                body.append(f"{ind}    {y} = {var}[{prop!r}]")
                 body += inner
         if forbidden:
             names = self._const(frozenset(forbidden))

@@ -20,8 +20,9 @@ import builtins
 import functools
 import os
 import stat
-from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Final, TypeAlias, cast
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from json.encoder import encode_basestring as _encode_str
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, cast
 
 import attrs
 
@@ -229,7 +230,8 @@ def _check_ipam(value: JSON) -> _Prob | None:
     kind = value.get("type")
     if kind is not None and not isinstance(kind, str):
         return _not("a string", kind, "/type")
-    if kind in (".", "..") or any(c in "/\\\x00" for c in kind or ""):
+    if kind in (".", "..") or (kind is not None
+                               and ("/" in kind or "\\" in kind or "\x00" in kind)):
         # SPEC §1: ipam.type "Must not contain characters disallowed in file paths"; the
         # plugin executes it, so a path would escape CNI_PATH.
         return ("/type", f"invalid IPAM plugin type {kind!r}: not a file name", "plugin-type")
@@ -272,56 +274,125 @@ _CHECKS: Final[dict[str, _Check]] = {
     "cni.dev/valid-attachments": _check_attachments,
 }
 _CHECKED: Final = frozenset(_CHECKS)
+_PLAIN: Final[dict[str, type]] = {"name": str, "cniVersion": str, "prevResult": dict}
 
 
-def _check_plugin(obj: JSONObject, base: str, probs: list[_Prob], pre: str = "") -> None:
+# Plugin types that passed the allowlist: the same few names recur in every file (bounded).
+_SAFE_TYPES: set[str] = set()
+
+
+def _check_plugin(obj: JSONObject) -> list[_Prob]:
     # libcni's rules for one plugin object, plus cnilib's allowlist for `type`
-    # (CVE-2021-20206 class, REFERENCE §9.1 / G1).
+    # (CVE-2021-20206 class, REFERENCE §9.1 / G1). Pointers are relative to the object and
+    # messages unprefixed: a list's caller adds both, only when something is wrong.
+    probs: list[_Prob] = []
     kind = obj.get("type")
-    if kind is None or kind == "":
-        probs.append((base, f"{pre}missing 'type'", "libcni"))
+    if type(kind) is str and kind in _SAFE_TYPES:
+        pass
+    elif kind is None or kind == "":
+        probs.append(("", "missing 'type'", "libcni"))
     elif not isinstance(kind, str):
-        probs.append((f"{base}/type", f"{pre}'type' {_not('a string', kind)[1]}", "libcni"))
+        probs.append(("/type", f"'type' {_not('a string', kind)[1]}", "libcni"))
     else:
         try:
             check_plugin_type(kind)
         except InvalidPluginNameError as err:
-            probs.append((f"{base}/type", f"{pre}{err.msg}", "plugin-type"))
+            probs.append(("/type", err.msg, "plugin-type"))
+        else:
+            if len(_SAFE_TYPES) < 1024:
+                _SAFE_TYPES.add(kind)
     for key in _CHECKED.intersection(obj):
-        found = _CHECKS[key](obj[key])
+        value = obj[key]
+        if type(value) is _PLAIN.get(key):
+            continue  # all that _check_str / _check_prev ask of a string / an object
+        found = _CHECKS[key](value)
         if found is not None:
             sub, msg, rule = found
             where = key + sub.replace("/", ".") if sub else key
-            probs.append((f"{base}/{_esc(key)}{sub}", f"{pre}'{where}' {msg}"
-                          if msg.startswith("must") else f"{pre}{msg}", rule))
+            probs.append((f"/{_esc(key)}{sub}", f"'{where}' {msg}" if msg.startswith("must")
+                          else msg, rule))
+    return probs
 
 
-def _plugin(obj: JSONObject, data: builtins.bytes | None, source: str | None,
+# The loaders build their values field by field, from JSON they have just checked: through
+# the slots' own setters, which is what the attrs constructor does (through
+# object.__setattr__, which looks each name up first), at half the cost.
+_new: Final = object.__new__
+
+
+def _slot_setters(cls: type, names: str) -> tuple[Callable[[object, object], None], ...]:
+    return tuple(getattr(cls, name).__set__ for name in names.split())
+
+
+(_p_type, _p_name, _p_version, _p_caps, _p_ipam, _p_dns, _p_raw, _p_data, _p_source,
+ _p_warnings, _p_bytes) = _slot_setters(
+    PluginConfig, "type name cni_version capabilities ipam dns raw _bytes source warnings bytes")
+(_n_name, _n_version, _n_versions, _n_check, _n_gc, _n_inlined, _n_plugins, _n_raw, _n_bytes,
+ _n_source, _n_warnings) = _slot_setters(
+    NetworkConfigList, "name cni_version cni_versions disable_check disable_gc "
+    "load_only_inlined_plugins plugins raw bytes source warnings")
+
+
+def _plugin(obj: dict[str, Any], data: builtins.bytes | None, source: str | None,
             warnings: tuple[Problem, ...] = ()) -> PluginConfig:
+    # What PluginConfig(...) would build; _check_plugin has made sure that type, name and
+    # cniVersion are strings (or null, Go's "").
     caps = obj.get("capabilities")
     ipam = obj.get("ipam")
     dns = obj.get("dns")
-    return PluginConfig(
-        # _check_plugin has made sure these are strings (or null, Go's "").
-        type=cast(str, obj["type"]),
-        name=cast(str, obj.get("name") or ""),
-        cni_version=cast(str, obj.get("cniVersion") or ""),
-        capabilities={k: v is True for k, v in caps.items()} if isinstance(caps, dict) else {},
-        ipam=ipam if isinstance(ipam, dict) else None,
-        dns=dns if isinstance(dns, dict) else None,
-        raw=obj, bytes=data, source=source, warnings=warnings,
-    )
+    self = _new(PluginConfig)
+    _p_type(self, obj["type"])
+    _p_name(self, obj.get("name") or "")
+    _p_version(self, obj.get("cniVersion") or "")
+    _p_caps(self, {k: v is True for k, v in caps.items()} if type(caps) is dict else {})
+    _p_ipam(self, ipam if type(ipam) is dict else None)
+    _p_dns(self, dns if type(dns) is dict else None)
+    _p_raw(self, obj)
+    _p_data(self, data)
+    _p_source(self, source)
+    _p_warnings(self, warnings)
+    if data is not None:
+        _p_bytes(self, data)  # the cached property's value, known already
+    return self
+
+
+def _network(*, name: str, version: str, versions: tuple[str, ...], flags: Sequence[bool],
+             plugins: tuple[PluginConfig, ...], raw: JSONObject, data: builtins.bytes,
+             source: str | None, warnings: tuple[Problem, ...]) -> NetworkConfigList:
+    # What NetworkConfigList(...) would build (it has no converter and no validator).
+    self = _new(NetworkConfigList)
+    _n_name(self, name)
+    _n_version(self, version)
+    _n_versions(self, versions)
+    _n_check(self, flags[0])
+    _n_gc(self, flags[1])
+    _n_inlined(self, flags[2])
+    _n_plugins(self, plugins)
+    _n_raw(self, raw)
+    _n_bytes(self, data)
+    _n_source(self, source)
+    _n_warnings(self, warnings)
+    return self
+
+
+_SCHEMA_CHECK: list[Callable[..., tuple[Problem, ...]]] = []
 
 
 def _schema_check(obj: JSONObject, kind: Kind, version: str, source: str | None,
                   data: builtins.bytes) -> tuple[Problem, ...]:
-    from . import schema
+    # cnilib.schema is imported on first use, once: an import statement per call costs as
+    # much as validating a small document.
+    if not _SCHEMA_CHECK:
+        from .schema import check
 
-    return schema.check(obj, kind, version, source=source, text=data)
+        _SCHEMA_CHECK.append(check)
+    return _SCHEMA_CHECK[0](obj, kind, version, source=source, text=data)
 
 
 def _as_bytes(data: builtins.bytes | bytearray | memoryview | str,
               source: str | None) -> builtins.bytes:
+    if type(data) is builtins.bytes:  # what the file loaders pass
+        return data
     if isinstance(data, str):
         try:
             return data.encode("utf-8")
@@ -340,7 +411,7 @@ def _conf_from_obj(obj: JSON, data: builtins.bytes, source: str | None,
     if not isinstance(obj, dict):
         probs.append(("", f"expected a JSON object, got {_gotype(obj)}", "libcni"))
         raise _failure(probs, "error parsing configuration", source, data)
-    _check_plugin(obj, "", probs)
+    probs = _check_plugin(obj)
     if probs:
         raise _failure(probs, "error parsing configuration", source, data)
     version = cast(str, obj.get("cniVersion") or "")
@@ -409,7 +480,14 @@ def _conflist_from_obj(obj: JSON, data: builtins.bytes, source: str | None,
     elif not isinstance(name, str):
         probs.append(("/name", f"invalid name type {_gotype(name)}", "libcni"))
     version, versions = _versions(obj, probs)
-    flags = [_flag(obj, key, probs) for key in _LIST_FLAGS]
+    check = obj.get("disableCheck", False)
+    gc = obj.get("disableGC", False)
+    inlined = obj.get("loadOnlyInlinedPlugins", False)
+    flags: Sequence[bool]
+    if type(check) is bool and type(gc) is bool and type(inlined) is bool:
+        flags = (check, gc, inlined)
+    else:  # strings, or an error to report: _flag says which
+        flags = [_flag(obj, key, probs) for key in _LIST_FLAGS]
     given = obj.get("plugins", [])
     items: list[JSONObject] = []
     if "plugins" not in obj and flags[2]:
@@ -420,31 +498,28 @@ def _conflist_from_obj(obj: JSON, data: builtins.bytes, source: str | None,
         probs.append(("/plugins", "no plugins in list", "libcni"))
     else:
         for i, item in enumerate(given):
-            pre = f"failed to parse plugin config {i}: "
             if isinstance(item, dict):
-                _check_plugin(item, f"/plugins/{i}", probs, pre)
                 items.append(item)
+                found = _check_plugin(item)
             else:
-                msg = f"{pre}expected a JSON object, got {_gotype(item)}"
-                probs.append((f"/plugins/{i}", msg, "libcni"))
+                found = [("", f"expected a JSON object, got {_gotype(item)}", "libcni")]
+            if found:
+                pre = f"failed to parse plugin config {i}: "
+                probs.extend((f"/plugins/{i}{sub}", pre + msg, rule) for sub, msg, rule in found)
     if probs or not isinstance(name, str):
         raise _failure(probs, prefix, source, data)
-    plugins = tuple(_plugin(item, None, source) for item in items)
+    plugins = tuple([_plugin(item, None, source) for item in items])
     warnings = _schema_check(obj, "netconflist", version, source, data) if validate else ()
-    return NetworkConfigList(
-        name=name, cni_version=version, cni_versions=versions,
-        disable_check=flags[0], disable_gc=flags[1], load_only_inlined_plugins=flags[2],
-        plugins=plugins, raw=obj, bytes=data, source=source, warnings=warnings,
-    )
+    return _network(name=name, version=version, versions=versions, flags=flags,
+                    plugins=plugins, raw=obj, data=data, source=source, warnings=warnings)
 
 
 # -- files --------------------------------------------------------------------------------
 
 def _read_file(path: str, *, missing: type[CNIError] = ConfigNotFoundError) -> builtins.bytes:
     # G12: a FIFO or device must not block us, a huge file must not be slurped.
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0)
     try:
-        fd = os.open(path, flags)
+        fd = os.open(path, _OPEN_FLAGS)
     except FileNotFoundError as err:
         msg = f"error reading {path}: {err.strerror}"
         raise missing(msg) from err
@@ -460,21 +535,26 @@ def _read_file(path: str, *, missing: type[CNIError] = ConfigNotFoundError) -> b
             msg = f"error reading {path}: larger than {MAX_CONFIG_SIZE} bytes"
             raise ConfigError(msg)
         want = st.st_size + 1
-        chunks = [os.read(fd, want)]
+        data = os.read(fd, want)
         # A short read of a regular file is its end; otherwise it grew: read on, capped.
-        while len(chunks[-1]) == want and sum(map(len, chunks)) <= MAX_CONFIG_SIZE:
-            want = 65536
-            chunks.append(os.read(fd, want))
+        if len(data) == want:
+            chunks = [data]
+            while len(chunks[-1]) == want and sum(map(len, chunks)) <= MAX_CONFIG_SIZE:
+                want = 65536
+                chunks.append(os.read(fd, want))
+            data = b"".join(chunks)
     except OSError as err:
         msg = f"error reading {path}: {err.strerror or err}"
         raise ConfigError(msg) from err
     finally:
         os.close(fd)
-    data = b"".join(chunks)
     if len(data) > MAX_CONFIG_SIZE:
         msg = f"error reading {path}: larger than {MAX_CONFIG_SIZE} bytes"
         raise ConfigError(msg)
     return data
+
+
+_OPEN_FLAGS: Final = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0)
 
 
 def _fspath(path: _StrPath, what: str) -> str:
@@ -526,7 +606,8 @@ def conf_from_file(path: _StrPath, *, validate: bool = True) -> PluginConfig:
             :data:`MAX_CONFIG_SIZE`; or what :func:`conf_from_bytes` raises.
     """
     name = _fspath(path, "path")
-    return conf_from_bytes(_read_file(name), source=name, validate=validate)
+    data = _read_file(name)  # what conf_from_bytes does, minus its input checks
+    return _conf_from_obj(loads(data, source=name), data, name, validate)
 
 
 def conflist_from_bytes(data: builtins.bytes | bytearray | memoryview | str, *,
@@ -568,8 +649,9 @@ def _with_dropins(net: NetworkConfigList, folder: str) -> NetworkConfigList:
                                  severity=Severity.WARNING, file=net.source, line=line,
                                  column=column, rule="dropin-name"))
         else:
-            dropdir = os.path.join(folder, net.name)
-            for path in conf_files(dropdir, (".conf",)):
+            dropdir = _join(folder, net.name)
+            maybe = _may_exist(dropdir, net.name)
+            for path in conf_files(dropdir, (".conf",)) if maybe else ():
                 data = _read_file(path, missing=ConfigError)
                 extra.append(_conf_from_obj(loads(data, source=path), data, path, False))
     if not net.plugins and not extra:
@@ -579,6 +661,35 @@ def _with_dropins(net: NetworkConfigList, folder: str) -> NetworkConfigList:
         return net
     return attrs.evolve(net, plugins=net.plugins + tuple(extra),
                         warnings=net.warnings + tuple(notes))
+
+
+def _dirname(path: str) -> str:
+    # os.path.dirname(path) for a str, as posixpath computes it, without its generic layers.
+    if os.sep != "/":
+        return os.path.dirname(path)
+    head = path[:path.rfind("/") + 1]
+    if head and head != "/" * len(head):
+        head = head.rstrip("/")
+    return head
+
+
+def _may_exist(path: str, name: str) -> bool:
+    # False only when nothing at all is called `name` in the (searchable) folder of `path`,
+    # not even a dangling link: then conf_files(path) would return () too, after an
+    # os.scandir that fails with FileNotFoundError, three times the cost of this question.
+    # Anything else (a directory, a file, a link, an error, a name too long to ask about:
+    # os.access says False for those too) is left to conf_files to report.
+    if len(name) > 255 or len(path) > 1000 or not _ACCESS_OK:  # checked names are ASCII
+        return True
+    try:
+        return os.access(path, os.F_OK, effective_ids=True, follow_symlinks=False)
+    except (OSError, ValueError, NotImplementedError):
+        return True
+
+
+# os.access can ask as open() does (effective ids) about the name itself (no following).
+_ACCESS_OK: Final = (os.access in os.supports_effective_ids
+                     and os.access in os.supports_follow_symlinks)
 
 
 def conflist_from_file(path: _StrPath, *, validate: bool = True) -> NetworkConfigList:
@@ -601,8 +712,9 @@ def conflist_from_file(path: _StrPath, *, validate: bool = True) -> NetworkConfi
             :func:`conflist_from_bytes` raises.
     """
     name = _fspath(path, "path")
-    net = conflist_from_bytes(_read_file(name), source=name, validate=validate)
-    return _with_dropins(net, os.path.dirname(name))
+    data = _read_file(name)  # what conflist_from_bytes does, minus its input checks
+    net = _conflist_from_obj(loads(data, source=name), data, name, validate)
+    return _with_dropins(net, _dirname(name))
 
 
 def conflist_from_conf(conf: PluginConfig) -> NetworkConfigList:
@@ -624,12 +736,23 @@ def conflist_from_conf(conf: PluginConfig) -> NetworkConfigList:
     if not isinstance(conf, PluginConfig):
         msg = f"expected a PluginConfig, got {type(conf).__name__}"
         raise ConfigError(msg)
-    data = b"".join((b'{"cniVersion":', dumps(conf.cni_version), b',"name":',
-                     dumps(conf.name), b',"plugins":[', conf.bytes.strip(), b"]}"))
-    raw: JSONObject = {"cniVersion": conf.cni_version, "name": conf.name,
-                       "plugins": [conf.raw]}
-    return NetworkConfigList(name=conf.name, cni_version=conf.cni_version, plugins=(conf,),
-                             raw=raw, bytes=data, source=conf.source, warnings=conf.warnings)
+    name = conf.name
+    version = conf.cni_version
+    data = b"".join((b'{"cniVersion":', _json_str(version), b',"name":', _json_str(name),
+                     b',"plugins":[', conf.bytes.strip(), b"]}"))
+    raw: JSONObject = {"cniVersion": version, "name": name, "plugins": [conf.raw]}
+    return _network(name=name, version=version, versions=(), flags=_NO_FLAGS,
+                    plugins=(conf,), raw=raw, data=data, source=conf.source,
+                    warnings=conf.warnings)
+
+
+_NO_FLAGS: Final = (False, False, False)
+
+
+def _json_str(value: str) -> builtins.bytes:
+    # dumps(value) for a string, without the encoder's Python layers (what
+    # json.JSONEncoder(ensure_ascii=False).encode does for a str); anything else is dumped.
+    return _encode_str(value).encode("utf-8") if type(value) is str else dumps(value)
 
 
 def conf_files(directory: _StrPath,
@@ -653,16 +776,22 @@ def conf_files(directory: _StrPath,
     """
     folder = _fspath(directory, "directory")
     exts = frozenset(extensions)
+    names = []
     try:
         with os.scandir(folder) as entries:
-            names = [e.name for e in entries
-                     if "." in e.name and e.name[e.name.rfind("."):] in exts and _is_file(e)]
+            for entry in entries:
+                name = entry.name
+                dot = name.rfind(".")
+                if dot >= 0 and name[dot:] in exts and _is_file(entry):
+                    names.append(name)
     except FileNotFoundError:
         return ()
     except (OSError, ValueError) as err:
         msg = f"failed to read config files in {folder}: {getattr(err, 'strerror', None) or err}"
         raise ConfigError(msg) from err
-    return tuple(os.path.join(folder, n) for n in sorted(names))
+    names.sort()
+    prefix = _join(folder, "")
+    return tuple([prefix + name for name in names])
 
 
 def _is_file(entry: os.DirEntry[str]) -> bool:
@@ -670,6 +799,14 @@ def _is_file(entry: os.DirEntry[str]) -> bool:
         return entry.is_file()
     except OSError:
         return False
+
+
+def _join(folder: str, name: str) -> str:
+    # os.path.join(folder, name) for a name without a separator (a directory entry, a
+    # checked network name), without posixpath's generic work: a path is built per file.
+    if os.sep != "/" or name.startswith("/"):
+        return os.path.join(folder, name)
+    return folder + name if not folder or folder.endswith("/") else f"{folder}/{name}"
 
 
 def _find(files: tuple[str, ...], name: str,

@@ -21,6 +21,7 @@ Rules of this file:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from ipaddress import IPv4Interface
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -39,7 +40,7 @@ from .types import (
     Route,
 )
 from .types.common import unchecked
-from .version import result_family
+from .version import SUPPORTED_VERSIONS, result_family
 
 __all__ = ["convert"]
 
@@ -110,7 +111,7 @@ def _to_020(result: Result040 | Result100, ip4: IPConfig040 | IPConfig100 | None
     for route in result.routes:
         # Routes go to the family of their dst, with dst and gw only; a family without an
         # address loses its routes.
-        if route.dst.version == 4:
+        if type(route.dst) is IPv4Interface:
             if ip4 is None:
                 continue
             kept = routes4
@@ -118,8 +119,10 @@ def _to_020(result: Result040 | Result100, ip4: IPConfig040 | IPConfig100 | None
             if ip6 is None:
                 continue
             kept = routes6
-        kept.append(route if route.is_basic else _route(route.dst, route.gw, 0, 0, 0, None,
-                                                         None))
+        # Route.is_basic, inlined: this runs for every route of every conversion down.
+        basic = not (route.mtu or route.advmss or route.priority or route.table is not None
+                     or route.scope is not None)
+        kept.append(route if basic else _route(route.dst, route.gw, 0, 0, 0, None, None))
     return _result020(
         to_version,
         None if ip4 is None else _ipconfig020(ip4.address, ip4.gateway, tuple(routes4)),
@@ -149,7 +152,7 @@ def _100_to_020(result: Result100, to_version: str) -> Result020:
     ip4: IPConfig100 | None = None
     ip6: IPConfig100 | None = None
     for ip in result.ips:
-        if ip.address.version == 4:
+        if type(ip.address) is IPv4Interface:
             if ip4 is None:
                 ip4 = ip
         elif ip6 is None:
@@ -175,8 +178,8 @@ def _100_to_040(result: Result100, to_version: str) -> Result040:
     return _result040(
         to_version,
         tuple([_interface040(i.name, i.mac, i.sandbox) for i in result.interfaces]),
-        tuple([_ipconfig040("4" if ip.address.version == 4 else "6", ip.interface, ip.address,
-                            ip.gateway) for ip in result.ips]),
+        tuple([_ipconfig040("4" if type(ip.address) is IPv4Interface else "6", ip.interface,
+                            ip.address, ip.gateway) for ip in result.ips]),
         result.routes,
         result.dns,
     )
@@ -194,6 +197,13 @@ _CONVERTERS: Final[Mapping[tuple[str, str], Callable[[Any, str], Result]]] = Map
     ("100", "040"): _100_to_040,
     ("100", "100"): _100_to_100,
 })
+# The same table by (from family, exact target version), derived once: the conversion a
+# result asks for is then one lookup.
+_BY_TARGET: Final[dict[tuple[str, str], Callable[[Any, str], Result]]] = {
+    (family, version): _CONVERTERS[family, result_family(version)]
+    for family in ("020", "040", "100") for version in SUPPORTED_VERSIONS
+}
+_RESULT_TYPES: Final = (Result020, Result040, Result100)
 
 
 def convert(result: Result, to_version: str) -> Result:
@@ -215,7 +225,7 @@ def convert(result: Result, to_version: str) -> Result:
             0.1.0/0.2.0 and there is no IPv4 or IPv6 address to keep (``cannot convert: no
             valid IP addresses``).
     """
-    if not isinstance(result, Result020 | Result040 | Result100):
+    if not isinstance(result, _RESULT_TYPES):
         msg = f"cannot convert {type(result).__name__}: not a CNI result"
         raise ConversionError(msg)
     if not isinstance(to_version, str):
@@ -224,9 +234,12 @@ def convert(result: Result, to_version: str) -> Result:
     to = to_version or "0.1.0"
     if result.cni_version == to:
         return result
-    try:
-        target = result_family(to)
-    except IncompatibleVersionError as err:
-        msg = f"no converter for CNI result version {result.cni_version} to {to}"
-        raise ConversionError(msg) from err
-    return _CONVERTERS[result.family, target](result, to)
+    convert_to = _BY_TARGET.get((result.family, to)) if type(to) is str else None
+    if convert_to is None:
+        try:
+            target = result_family(to)
+        except IncompatibleVersionError as err:
+            msg = f"no converter for CNI result version {result.cni_version} to {to}"
+            raise ConversionError(msg) from err
+        convert_to = _CONVERTERS[result.family, target]
+    return convert_to(result, to)

@@ -16,13 +16,11 @@ Rules of this file:
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import math
 import os
 import signal
 import stat
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
@@ -36,7 +34,6 @@ from .protocol import Completed, Invocation
 
 if TYPE_CHECKING:
     import asyncio
-    import concurrent.futures
 
 __all__ = [
     "Executor",
@@ -48,8 +45,6 @@ __all__ = [
 
 _ACCESS_EFFECTIVE = os.access in os.supports_effective_ids
 _MAX_ETXTBSY_DELAY = 1.0
-# Plugins started at once by the asyncio executor (each start takes a thread for ~1 ms).
-_SPAWN_THREADS = 16
 
 
 def find_plugin(plugin_type: str, paths: Sequence[str] | str) -> str:
@@ -260,12 +255,12 @@ class SubprocessExecutor(_Options):
         attempt = 0
         while True:
             try:
-                child = _proc.spawn(inv.path, env)
+                child = _proc.spawn(inv.path, env, inv.stdin)
                 break
             except OSError as err:
                 time.sleep(self._retry_delay(inv.path, err, attempt, deadline))
                 attempt += 1
-        session = _proc.Session.begin(child, inv.stdin, start, timeout, self._limits())
+        session = _proc.Session.begin(child, start, timeout, self._limits())
         try:
             while True:
                 wake = session.advance(time.monotonic())
@@ -321,115 +316,79 @@ class AsyncSubprocessExecutor(_Options):
         attempt = 0
         while True:
             try:
-                child = await _aspawn(inv.path, env)
+                # On the loop, as asyncio's own subprocesses: the start is a few hundred µs of
+                # the loop's time, and a worker thread would cost more CPU than it saves.
+                child = _proc.spawn(inv.path, env, inv.stdin)
                 break
             except OSError as err:
                 await asyncio.sleep(self._retry_delay(inv.path, err, attempt, deadline))
                 attempt += 1
-        session = _proc.Session.begin(child, inv.stdin, start, timeout, self._limits())
+        session = _proc.Session.begin(child, start, timeout, self._limits())
         return await _drive(session)
 
 
-async def _aspawn(path: str, env: Mapping[bytes, bytes]) -> _proc.Child:
-    # Where the spawn releases the GIL, it runs on a worker thread: the event loop goes on
-    # serving the other plugins while the kernel clones and execs, as Go's runtime does
-    # (REFERENCE §10 G2). Elsewhere it runs on the loop, as asyncio's own subprocesses do.
-    import asyncio
-
-    if not _proc.spawn_releases_gil():
-        return _proc.spawn(path, env)
-    job = _spawn_pool().submit(_proc.spawn, path, env)
-    try:
-        return await asyncio.wrap_future(job)
-    except asyncio.CancelledError:
-        # The spawn cannot be interrupted; it takes milliseconds. Wait for it, and kill what
-        # it started before the cancellation goes through.
-        if not job.cancel():
-            with contextlib.suppress(OSError):
-                _proc.discard(job.result())
-        raise
-
-
-_POOL: list[tuple[int, concurrent.futures.ThreadPoolExecutor]] = []
-_POOL_LOCK = threading.Lock()
-
-
-def _spawn_pool() -> concurrent.futures.ThreadPoolExecutor:
-    # One pool per process (a pool inherited through fork has no threads).
-    import concurrent.futures
-
-    pid = os.getpid()
-    with _POOL_LOCK:
-        if not _POOL or _POOL[0][0] != pid:
-            _POOL[:] = [(pid, concurrent.futures.ThreadPoolExecutor(
-                max_workers=_SPAWN_THREADS, thread_name_prefix="cnilib-spawn"))]
-        return _POOL[0][1]
-
-
 async def _drive(session: _proc.Session) -> Completed:
-    # The asyncio loop: register the session's fds with the running loop, wake on readiness
-    # or on the session's next deadline, and unregister each fd before the session closes it.
+    # The loop's own callbacks drive the session: each fd event or timer does the I/O,
+    # advances the session and re-arms the one timer; the coroutine only waits for the end.
+    # Every fd is unregistered before the session closes it.
     import asyncio
 
     loop = asyncio.get_running_loop()
-    readers: set[int] = set()
-    writer: list[int] = []
-    waiter: list[asyncio.Future[None]] = []
-
-    def wake() -> None:
-        if waiter and not waiter[-1].done():
-            waiter[-1].set_result(None)
-
-    def readable(fd: int) -> None:
-        if fd in session.readers:
-            session.on_read(fd)
-        wake()
-
-    def writable() -> None:
-        session.on_write()
-        wake()
+    done: asyncio.Future[None] = loop.create_future()
+    watched: dict[int, bool] = {}  # fd -> watched for writing
+    timer: list[asyncio.TimerHandle] = []
+    armed: list[float | None] = [None]
 
     def forget(fd: int) -> None:
-        if fd in readers:
-            readers.discard(fd)
-            loop.remove_reader(fd)
-        if writer and writer[0] == fd:
-            writer.clear()
-            loop.remove_writer(fd)
+        writing = watched.pop(fd, None)
+        if writing is not None:
+            (loop.remove_writer if writing else loop.remove_reader)(fd)
+
+    def step() -> None:
+        try:
+            wake_at = session.advance(time.monotonic())
+        except Exception as err:  # pragma: no cover - advance handles what the OS may say
+            if not done.done():
+                done.set_exception(err)
+            return
+        if session.done:
+            if not done.done():
+                done.set_result(None)
+            return
+        if session.exited and session.pidfd in watched:
+            forget(session.pidfd)  # stays readable: it has said what it had to say
+        if wake_at != armed[0]:
+            if timer:
+                timer.pop().cancel()
+            armed[0] = wake_at
+            if wake_at is not None:
+                timer.append(loop.call_later(max(wake_at - time.monotonic(), 0.0), step))
+
+    def ready(fd: int) -> None:
+        if fd == session.writer:
+            session.on_write()
+        elif fd in session.readers:
+            session.on_read(fd)
+        step()
 
     session.before_close = forget
     try:
-        while True:
-            wake_at = session.advance(time.monotonic())
-            if session.done:
-                return session.completed()
-            want = set(session.readers)
-            if session.pidfd is not None and not session.exited:
-                want.add(session.pidfd)
-            for fd in readers - want:
-                forget(fd)
-            for fd in want - readers:
-                loop.add_reader(fd, readable, fd)
-                readers.add(fd)
-            if session.writer is not None and not writer:
-                loop.add_writer(session.writer, writable)
-                writer.append(session.writer)
-            waiter.append(loop.create_future())
-            timer = None
-            if wake_at is not None:
-                timer = loop.call_later(max(wake_at - time.monotonic(), 0.0), wake)
-            try:
-                await waiter[-1]
-            finally:
-                waiter.clear()
-                if timer is not None:
-                    timer.cancel()
+        for fd in (*session.readers, session.pidfd):
+            if fd is not None:
+                loop.add_reader(fd, ready, fd)
+                watched[fd] = False
+        if session.writer is not None:
+            loop.add_writer(session.writer, ready, session.writer)
+            watched[session.writer] = True
+        step()
+        await done
+        return session.completed()
     except BaseException:
         # Cancellation (or anything unexpected): nothing of the plugin may survive us.
         session.abort()
         raise
     finally:
-        for fd in list(readers):
+        for fd in list(watched):
             forget(fd)
-        if writer:
-            forget(writer[0])
+        if timer:
+            timer.pop().cancel()

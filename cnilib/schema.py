@@ -346,6 +346,8 @@ def check(
         ConfigError: ``kind`` is not one of :data:`KINDS`.
     """
     problems = validate(instance, kind, version, source=source, text=text)
+    if not problems:
+        return problems
     errors = [p for p in problems if p.severity is Severity.ERROR]
     if errors:
         first = errors[0]

@@ -1,0 +1,293 @@
+"""The fast paths build exactly what the general paths build, or leave the work to them.
+
+cnilib decodes results, converts them and loads configurations through hand-written fast
+paths (unchecked constructors, a result decoder written per family, the JSON scanner called
+directly). Each is only an optimisation: for any input, the value it returns equals what the
+general path (the cattrs converter, the attrs constructors, ``JSONDecoder.decode``) returns,
+and where it does not return, the general path decides, errors included.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, cast
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cnilib import _codec, _json
+from cnilib._json import JSON
+from cnilib.config import (
+    NetworkConfigList,
+    PluginConfig,
+    conf_from_file,
+    conflist_from_bytes,
+    conflist_from_conf,
+    conflist_from_file,
+)
+from cnilib.errors import CNIError, ConfigError
+from cnilib.types import (
+    DNS,
+    Interface040,
+    Interface100,
+    IPConfig020,
+    IPConfig040,
+    IPConfig100,
+    Result,
+    Result020,
+    Result040,
+    Result100,
+    Route,
+    parse_result,
+)
+from cnilib.types.common import unchecked
+from tests import strategies as cst
+from tests.paths import CORPUS
+
+# Values that JSON decoding can produce, chosen to hit every type test of the fast path.
+_ODD: list[JSON] = [None, "", "x", "10.1.0.1", "10.1.0.0/16", "2001:db8::1/64", "fe80::1%eth0",
+                    0, 1, -1, 2**63, 1.5, 1.0, True, False, [], ["a"], [None], {}, {"dst": 1}]
+
+
+def _perturb(value: JSON, data: st.DataObject, depth: int = 0) -> JSON:
+    # A copy of `value` with some members replaced, dropped, nulled or added.
+    if isinstance(value, dict):
+        out: dict[str, JSON] = {}
+        for key, member in value.items():
+            action = data.draw(st.sampled_from(["keep", "keep", "odd", "drop"]))
+            if action == "odd" and key != "cniVersion":
+                out[key] = data.draw(st.sampled_from(_ODD))
+            elif action != "drop" or key == "cniVersion":
+                out[key] = _perturb(member, data, depth + 1)
+        if data.draw(st.booleans()):
+            out[data.draw(st.sampled_from(["extra", "mtu", "gw", "interface", "domain"]))] = (
+                data.draw(st.sampled_from(_ODD)))
+        return out
+    if isinstance(value, list):
+        items: list[JSON] = [_perturb(v, data, depth + 1) for v in value]
+        replace: bool = data.draw(st.booleans())
+        if items and replace:
+            items[data.draw(st.integers(0, len(items) - 1))] = data.draw(st.sampled_from(_ODD))
+        return items
+    return value
+
+
+def _same(fast: object, slow: object) -> None:
+    # Equal, and equal all the way down in type too (a tuple is not a list, 1 is not True).
+    assert type(fast) is type(slow)
+    if attrs.has(type(fast)):
+        for field in attrs.fields(cast("type[attrs.AttrsInstance]", type(fast))):
+            _same(getattr(fast, field.name), getattr(slow, field.name))
+    elif isinstance(fast, tuple):
+        assert isinstance(slow, tuple)
+        assert len(fast) == len(slow)
+        for a, b in zip(fast, slow, strict=True):
+            _same(a, b)
+    else:
+        assert fast == slow
+
+
+@given(cst.results, st.data())
+def test_result_fast_path_builds_what_the_converter_builds(result: Result,
+                                                           data: st.DataObject) -> None:
+    """Any body the fast decoder accepts, the converter accepts, and builds the same value."""
+    body = _perturb(result.to_dict(), data)
+    assert isinstance(body, dict)
+    cl = type(result)
+    try:
+        fast = _codec._fast_result(body, result.cni_version, cl)
+    except Exception:  # the converter decides: parse_result falls back to it
+        return
+    _same(fast, _codec.structure(body, cl))
+
+
+_BODIES: list[JSON] = [
+    {"ips": [{"address": "10.0.0.2/24", "interface": -1}]},
+    {"ips": [{"address": "10.0.0.2/24", "interface": 2**63}]},
+    {"ips": [{"address": "10.0.0.2/24", "interface": 1.0}]},
+    {"ips": [{"address": "10.0.0.2/24", "interface": True}]},
+    {"ips": [{"address": "10.0.0.2/24", "interface": None, "gateway": ""}]},
+    {"ips": [{"address": "10.0.0.2/24", "gateway": None, "version": "4"}]},
+    {"ips": [{"address": "10.0.0.2", "version": None}]},
+    {"ips": [{"address": None}]},
+    {"ips": [{}]},
+    {"ips": [None]},
+    {"ips": {}},
+    {"ips": None, "interfaces": None, "routes": None, "dns": None},
+    {"interfaces": [{"name": "e", "mtu": -1}]},
+    {"interfaces": [{"name": "e", "mtu": None, "mac": None}]},
+    {"interfaces": [{"name": 1}]},
+    {"interfaces": [{"socketPath": "/s", "pciID": "0000:00:01.0", "mtu": 9000}]},
+    {"routes": [{"dst": "10.0.0.0/8"}, {"dst": "10.0.0.0/8", "gw": ""},
+                {"dst": "10.0.0.0/8", "gw": None}, {"dst": "10.0.0.0/8", "mtu": 0}]},
+    {"routes": [{"dst": "10.0.0.0/8", "gw": "10.0.0.1", "table": 0, "scope": 253}]},
+    {"routes": [{"dst": "10.0.0.0/8", "gw": 1}]},
+    {"routes": [{"dst": "10.0.0.0/8", "priority": -1}]},
+    {"routes": [{"gw": "10.0.0.1"}]},
+    {"dns": {"nameservers": ["10.0.0.1"], "domain": None, "search": None}},
+    {"dns": {"nameservers": [1]}},
+    {"dns": {"domain": 1}},
+    {"dns": {"options": "ndots:5"}},
+    {"dns": []},
+    {"ip4": {"ip": "10.0.0.2/24", "routes": [{"dst": "0.0.0.0/0"}]}, "ip6": None},
+    {"ip4": {"ip": "10.0.0.2/24", "gateway": "fe80::1%eth0"}},
+    {"ip4": {"ip": None}},
+    {"ip4": []},
+    {"ip6": {"ip": "2001:db8::2/64", "gateway": ""}},
+]
+
+
+@pytest.mark.parametrize("version", ["0.2.0", "0.4.0", "1.1.0"])
+@pytest.mark.parametrize("body", _BODIES)
+def test_result_fast_path_on_odd_bodies(body: dict[str, JSON], version: str) -> None:
+    cl = _codec.RESULT_CLASSES[version]
+    full = {**body, "cniVersion": version}
+    try:
+        fast = _codec._fast_result(full, version, cl)
+    except Exception:  # the converter decides: parse_result falls back to it
+        return
+    _same(fast, _codec.structure(full, cl))
+
+
+@given(cst.results)
+def test_result_fast_path_takes_every_result_cnilib_writes(result: Result) -> None:
+    """What cnilib writes, the fast decoder reads back, equal (no detour through cattrs)."""
+    body = result.to_dict()
+    assert isinstance(body, dict)
+    fast = _codec._fast_result(body, result.cni_version, type(result))
+    _same(fast, result)
+
+
+def test_results_with_nulls_and_odd_values_still_fail_located() -> None:
+    with pytest.raises(CNIError, match=r"at /ips/0/interface"):
+        parse_result({"cniVersion": "1.0.0", "ips": [{"address": "10.0.0.2/24", "interface": -1}]})
+    r = parse_result({"cniVersion": "1.0.0", "interfaces": [{"name": "eth0", "mac": None}],
+                      "dns": None, "routes": None})
+    assert r == Result100(cni_version="1.0.0", interfaces=(Interface100(name="eth0"),))
+
+
+_CLASSES = [Route, DNS, IPConfig020, Result020, Interface040, IPConfig040, Result040,
+            Interface100, IPConfig100, Result100]
+
+
+@pytest.mark.parametrize("cl", _CLASSES, ids=lambda c: c.__name__)
+def test_unchecked_constructors_build_the_same_frozen_values(cl: type[Any]) -> None:
+    value = cl() if cl not in (Route, IPConfig020, IPConfig040, IPConfig100) else None
+    if value is None:
+        value = (Route(dst="10.0.0.0/8", gw="10.0.0.1", mtu=1400, table=0) if cl is Route else
+                 IPConfig020(ip="10.0.0.2/8", gateway="10.0.0.1") if cl is IPConfig020 else
+                 cl(address="10.0.0.2/8", gateway="10.0.0.1"))
+    fields = [getattr(value, f.name) for f in attrs.fields(cl)]
+    built = unchecked(cl)(*fields)
+    _same(built, value)
+    assert hash(built) == hash(value)
+    assert repr(built) == repr(value)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        built.cni_version = "x"
+
+
+def test_unchecked_runs_post_init_checks() -> None:
+    with pytest.raises(CNIError, match="mtu"):
+        unchecked(Route)(Route(dst="10.0.0.0/8").dst, None, -1, 0, 0, None, None)
+
+
+# -- JSON ------------------------------------------------------------------------------------
+
+_texts = st.one_of(
+    cst.json_values.map(json.dumps),
+    st.builds(lambda v, a, b: a + json.dumps(v, indent=1) + b, cst.json_values,
+              st.sampled_from(["", " ", "\n", "\t\r\n", "\x0c", "x"]),
+              st.sampled_from(["", " ", "\n", " \n\t\r", "\x0c", "x", "]", " 1"])),
+    st.text(max_size=30),
+)
+
+
+def _outcome(decode: Any, text: str) -> tuple[str, object]:
+    try:
+        return ("value", json.dumps(decode(text)))
+    except json.JSONDecodeError as err:
+        return ("error", (err.msg, err.pos))
+    except Exception as err:  # the same exception class and message either way
+        return ("raised", (type(err), str(err)))
+
+
+@given(_texts)
+def test_json_scanner_fast_path_decodes_as_the_decoder(text: str) -> None:
+    """For any text, the direct scan gives the decoder's value or the decoder's error."""
+    assert _outcome(_json._decode, text) == _outcome(_json._DECODER.decode, text)
+
+
+@pytest.mark.parametrize("text", ["", " ", "{}", " {}", "{} ", "{}\n\t\r ", "{}x", "{} x",
+                                  "{}\x0c", "\x0c{}", "1", "1 2", "[1,]", "NaN", '"a"  ',
+                                  '{"a": [1, 2}', "[" * 50 + "]" * 49, "\ufeff{}"])
+def test_json_scanner_fast_path_on_edge_texts(text: str) -> None:
+    assert _outcome(_json._decode, text) == _outcome(_json._DECODER.decode, text)
+
+
+# -- configurations ---------------------------------------------------------------------------
+
+
+def _rebuilt(net: NetworkConfigList) -> NetworkConfigList:
+    # The same values through the attrs constructors.
+    plugins = tuple(PluginConfig(type=p.type, name=p.name, cni_version=p.cni_version,
+                                 capabilities=p.capabilities, ipam=p.ipam, dns=p.dns, raw=p.raw,
+                                 bytes=p._bytes, source=p.source, warnings=p.warnings)
+                    for p in net.plugins)
+    return attrs.evolve(net, plugins=plugins)
+
+
+@pytest.mark.parametrize("path", sorted((CORPUS / "configs").iterdir()), ids=lambda p: p.name)
+def test_loaders_build_what_the_constructors_build(path: Path) -> None:
+    if path.suffix == ".conflist":
+        net = conflist_from_file(path)
+    else:
+        net = conflist_from_conf(conf_from_file(path))
+    again = _rebuilt(net)
+    assert again == net
+    for mine, theirs in zip(net.plugins, again.plugins, strict=True):
+        for field in attrs.fields(PluginConfig):
+            assert getattr(mine, field.name) == getattr(theirs, field.name)
+        assert mine.bytes == theirs.bytes
+    assert attrs.asdict(again, recurse=False) == attrs.asdict(net, recurse=False)
+
+
+def _list(tmp_path: Path, name: str = "n1") -> Path:
+    path = tmp_path / "a.conflist"
+    path.write_text(json.dumps({"cniVersion": "1.0.0", "name": name,
+                                "plugins": [{"type": "bridge"}]}))
+    return path
+
+
+def test_drop_in_folder_that_is_a_dangling_link_has_no_drop_ins(tmp_path: Path) -> None:
+    (tmp_path / "n1").symlink_to(tmp_path / "missing")
+    assert len(conflist_from_file(_list(tmp_path)).plugins) == 1
+
+
+def test_drop_in_folder_that_is_a_link_loop_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "n1").symlink_to(tmp_path / "n1")
+    with pytest.raises(ConfigError, match="failed to read config files"):
+        conflist_from_file(_list(tmp_path))
+
+
+def test_drop_in_folder_name_too_long_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="failed to read config files"):
+        conflist_from_file(_list(tmp_path, "n" * 300))
+
+
+def test_drop_in_folder_behind_a_link_is_read(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "1.conf").write_text('{"type": "tuning"}')
+    os.symlink(real, tmp_path / "n1")
+    assert [p.type for p in conflist_from_file(_list(tmp_path)).plugins] == ["bridge", "tuning"]
+
+
+def test_flags_given_as_strings_take_the_general_path() -> None:
+    net = conflist_from_bytes(b'{"name": "n", "disableCheck": "TRUE", "disableGC": false,'
+                              b' "plugins": [{"type": "bridge"}]}')
+    assert (net.disable_check, net.disable_gc, net.load_only_inlined_plugins) == (True, False,
+                                                                                  False)
