@@ -482,10 +482,12 @@ def _fast_ips040(value: object) -> tuple[IPConfig040, ...]:
         if type(item) is not dict:
             raise _UnusualError
         version = item.get("version", "")
-        if type(version) is not str:
+        address = item.get("address")
+        gateway = item.get("gateway")
+        if type(version) is not str or type(address) is not str:
             raise _UnusualError
-        out.append(_ipconfig040(version, _index(item), _cidr(item.get("address")),
-                                _gateway(item.get("gateway"))))
+        out.append(_ipconfig040(version, _index(item), _parse_cidr(address),
+                                None if gateway is None else _gateway(gateway)))
     return tuple(out)
 
 
@@ -513,8 +515,14 @@ def _fast_ips100(value: object) -> tuple[IPConfig100, ...]:
     for item in _array(value):
         if type(item) is not dict:
             raise _UnusualError
-        out.append(_ipconfig100(_index(item), _cidr(item.get("address")),
-                                _gateway(item.get("gateway"))))
+        index = item.get("interface")
+        address = item.get("address")
+        gateway = item.get("gateway")
+        if (type(address) is not str
+                or (index is not None and (type(index) is not int or not 0 <= index <= _INT_MAX))):
+            raise _UnusualError
+        out.append(_ipconfig100(index, _parse_cidr(address),
+                                None if gateway is None else _gateway(gateway)))
     return tuple(out)
 
 

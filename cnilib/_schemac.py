@@ -270,8 +270,8 @@ class Compiler(Expressions):
                     inner = self._emit_e(child, y, (*path, repr(prop)), at + "    ", w=w,
                                          depth=depth + 1)
                     if inner:
-                        chunk.append(f"{at}{y} = {var}.get({prop!r}, _M)")
-                        chunk.append(f"{at}if {y} is not _M:")
+                        chunk.append(f"{at}if {prop!r} in {var}:")
+                        chunk.append(f"{at}    {y} = {var}[{prop!r}]")
                         chunk += inner
             elif key == "patternProperties":
                 for pat in value:

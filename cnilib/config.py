@@ -22,7 +22,7 @@ import os
 import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from json.encoder import encode_basestring as _encode_str
-from typing import TYPE_CHECKING, Any, Final, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import attrs
 
@@ -242,8 +242,9 @@ def _check_dns(value: JSON) -> _Prob | None:
     if value is None or not isinstance(value, dict):
         return None if value is None else _not("an object", value)
     for key in ("nameservers", "search", "options"):
-        if not _is_strs(value.get(key)):
-            return _not("an array of strings", value[key], f"/{key}")
+        strings = value.get(key)
+        if strings is not None and not _is_strs(strings):
+            return _not("an array of strings", strings, f"/{key}")
     found = _check_str(value.get("domain"))
     return None if found is None else ("/domain", found[1], found[2])
 
@@ -344,7 +345,12 @@ def _plugin(obj: dict[str, Any], data: builtins.bytes | None, source: str | None
     _p_type(self, obj["type"])
     _p_name(self, obj.get("name") or "")
     _p_version(self, obj.get("cniVersion") or "")
-    _p_caps(self, {k: v is True for k, v in caps.items()} if type(caps) is dict else {})
+    if type(caps) is dict:
+        # _check_caps has let through only true, false and null (Go's false).
+        _p_caps(self, dict(caps) if None not in caps.values() else
+                {k: v is True for k, v in caps.items()})
+    else:
+        _p_caps(self, {})
     _p_ipam(self, ipam if type(ipam) is dict else None)
     _p_dns(self, dns if type(dns) is dict else None)
     _p_raw(self, obj)
@@ -414,7 +420,8 @@ def _conf_from_obj(obj: JSON, data: builtins.bytes, source: str | None,
     probs = _check_plugin(obj)
     if probs:
         raise _failure(probs, "error parsing configuration", source, data)
-    version = cast(str, obj.get("cniVersion") or "")
+    # _check_plugin has made sure it is a string or null (a typing.cast would cost a call).
+    version: str = obj.get("cniVersion") or ""  # type: ignore[assignment]
     warnings = _schema_check(obj, "netconf", version, source, data) if validate else ()
     return _plugin(obj, data, source, warnings)
 
@@ -558,6 +565,8 @@ _OPEN_FLAGS: Final = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O
 
 
 def _fspath(path: _StrPath, what: str) -> str:
+    if type(path) is str:
+        return path
     try:
         value = os.fspath(path)
     except TypeError as err:
@@ -782,8 +791,12 @@ def conf_files(directory: _StrPath,
             for entry in entries:
                 name = entry.name
                 dot = name.rfind(".")
-                if dot >= 0 and name[dot:] in exts and _is_file(entry):
-                    names.append(name)
+                if dot >= 0 and name[dot:] in exts:
+                    try:
+                        if entry.is_file():
+                            names.append(name)
+                    except OSError:  # it vanished, or its link cannot be followed: skip it
+                        pass
     except FileNotFoundError:
         return ()
     except (OSError, ValueError) as err:
@@ -792,13 +805,6 @@ def conf_files(directory: _StrPath,
     names.sort()
     prefix = _join(folder, "")
     return tuple([prefix + name for name in names])
-
-
-def _is_file(entry: os.DirEntry[str]) -> bool:
-    try:
-        return entry.is_file()
-    except OSError:
-        return False
 
 
 def _join(folder: str, name: str) -> str:

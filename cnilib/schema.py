@@ -345,6 +345,12 @@ def check(
             (errors and warnings), each located.
         ConfigError: ``kind`` is not one of :data:`KINDS`.
     """
+    if version in _RELEASED:
+        # The common case first: a released version whose validator is compiled already,
+        # and a valid document (what validate() would find, minus its bookkeeping).
+        compiled = _VALIDATORS.get((kind, version))
+        if compiled is not None and compiled[0](instance):
+            return ()
     problems = validate(instance, kind, version, source=source, text=text)
     if not problems:
         return problems

@@ -333,15 +333,16 @@ def unchecked(cls: type[_T]) -> Callable[..., _T]:
 
 # The layers above (convert, _codec) are imported on first use, once: `import cnilib.types`
 # stays light, and a per-call import statement would cost more than a conversion step.
+# (Typed to take any result-like self: a typing.cast per call would cost a call.)
 @functools.cache
-def _convert() -> Callable[[Result, str], Result]:
+def _convert() -> Callable[..., Result]:
     from cnilib.convert import convert
 
     return convert
 
 
 @functools.cache
-def _to_dict() -> Callable[[Result], JSONObject]:
+def _to_dict() -> Callable[..., JSONObject]:
     from cnilib._codec import result_to_dict
 
     return result_to_dict
@@ -374,7 +375,7 @@ class ResultMethods:
             ConversionError: an unknown target version, or a 0.1.0/0.2.0 target and no
                 IPv4 or IPv6 address to keep (``cannot convert: no valid IP addresses``).
         """
-        return _convert()(cast("Result", self), version)
+        return _convert()(self, version)
 
     def to_dict(self) -> JSONObject:
         """The result as libcni writes it: its field names, its omission rules.
@@ -385,7 +386,7 @@ class ResultMethods:
         Returns:
             A fresh JSON object.
         """
-        return _to_dict()(cast("Result", self))
+        return _to_dict()(self)
 
     def to_json(self, indent: int | None = None) -> str:
         """The result as JSON text: compact, or indented (``indent=4`` is libcni's ``Print``).
