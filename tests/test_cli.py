@@ -36,7 +36,9 @@ def test_container_id_matches_cnitool(netns: str, expected: str) -> None:
 
 
 def test_validate_bundled_examples() -> None:
-    status, out, _ = cli("validate")
+    # Named explicitly: under tox cnilib is the installed wheel, which has no examples/ beside
+    # it (the default of ``validate`` is the checkout's examples/).
+    status, out, _ = cli("validate", str(EXAMPLES))
     assert status == 0
     assert "network 'cnilib-demo'" in out
     assert out.rstrip().endswith("4 loaded, 0 failed")
