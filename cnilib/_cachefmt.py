@@ -11,7 +11,7 @@ Rules of this file:
   guessed at. Unknown keys are ignored, as Go does.
 * The file part (:func:`read_file`, :func:`write_file`) reads without following a symlink,
   within a size cap, and writes atomically and durably: temp file in the same folder (0600),
-  fsync, rename, fsync of the folder (REFERENCE §10 G5).
+  fsync, rename, fsync of the folder (G5 in docs/guarantees.md).
 * Every failure is a :class:`~cnilib.errors.CacheError`: code ``DECODING_FAILURE`` for bytes
   that are not a usable entry, ``IO_FAILURE`` for the file system.
 """

@@ -3,11 +3,11 @@
 Rules of this file:
 
 * It is pure. Each plan is a generator over the steps of :mod:`cnilib._steps`; it never
-  spawns, never reads a file, never looks at a clock (h11's rule; STYLE.md "one core, two
+  spawns, never reads a file, never looks at a clock (h11's rule; docs/design.md, "One core, two
   drivers"). ``api.py`` and ``aio.py`` are two short loops that perform the steps.
 * Every decision about an attachment lives here once: ordering (reverse for DEL), version
   gates, prevResult conversion, cache read/write/delete, and the rollback of a failed ADD.
-* Identifiers are validated before the first step (REFERENCE §10 G6).
+* Identifiers are validated before the first step (G6 in docs/guarantees.md).
 * Where a rule differs from libcni, the comment says so and ``docs/running.md`` lists it.
 """
 
@@ -49,9 +49,10 @@ __all__ = ["add", "check", "delete", "cached_result_of", "cached_config_of"]
 
 
 def _to_version(result: Result, version: str) -> tuple[Result, str | None]:
-    # EXCEED (REFERENCE §8 quirk 9): results travel in the network's version, so the next
-    # plugin's prevResult and the caller's result match the configuration. A result that
-    # cannot be expressed in it (e.g. no IP for 0.2.0) is kept as the plugin wrote it.
+    # Unlike libcni (docs/running.md, differences item 2): results travel in the network's
+    # version, so the next plugin's prevResult and the caller's result match the
+    # configuration. A result that cannot be expressed in it (e.g. no IP for 0.2.0) is kept
+    # as the plugin wrote it.
     if result.cni_version == version:
         return result, None
     try:
@@ -72,7 +73,8 @@ def _cached_prev(ctx: Ctx, mode: Literal["check", "del"]) -> Plan[JSONObject | N
         return cached_result(entry.result, ctx.net.cni_version).to_dict()
     except CNIError as err:
         # DEL: libcni deletes the unusable entry and goes on (PR #1072/#1171). CHECK: libcni
-        # fails for good (cni#1055); cnilib goes on without prevResult and warns (EXCEED).
+        # fails for good (cni#1055); cnilib goes on without prevResult and warns
+        # (docs/running.md, differences item 14).
         if mode == "del":
             yield from _delete_entry(*key)
         yield Warn(f'{mode.upper()} of network "{ctx.net.name}" for {key[1]}/{key[2]}: '
@@ -96,7 +98,8 @@ def add(net: Net, rt: RuntimeConf, chain: Chain) -> Plan[Result]:
     On any failure (a plugin, a missing executable, the cache write, a cancellation), the
     plugins that ran are rolled back with DEL in reverse order, the failing one included, as
     it may have done part of its work (DEL is idempotent, SPEC §2) unless ``chain.rollback``
-    is false (libcni's behaviour). The cache is written only on success (REFERENCE §2.6).
+    is false (libcni's behaviour). The cache is written only on success (as libcni's
+    ``AddNetworkList`` does).
 
     Raises:
         AddError: what failed (``cause``) and what the rollback did.
@@ -186,7 +189,8 @@ def check(net: Net, rt: RuntimeConf, chain: Chain) -> Plan[None]:
     ctx = make_ctx(net, chain, rt)
     if net.disable_check:
         # SPEC §3: "If the network configuration defines disableCheck, then always return
-        # success". libcni checks the version first (REFERENCE §8 quirk 1); cnilib does not.
+        # success". libcni checks the version first; cnilib does not (docs/running.md,
+        # differences item 19).
         return
     parse_version(net.cni_version)
     if not supports_check(net.cni_version):
@@ -228,7 +232,7 @@ def _entry(net: Net, rt: RuntimeConf) -> Plan[CachedAttachment | None]:
 
 
 def cached_result_of(net: Net, rt: RuntimeConf) -> Plan[Result | None]:
-    """The cached ADD result in the network's version, or ``None`` (REFERENCE §2.3).
+    """The cached ADD result in the network's version, or ``None`` (libcni ``getCachedResult``).
 
     Raises:
         CacheError: the entry is unreadable or its result cannot be converted.
@@ -245,10 +249,11 @@ def cached_result_of(net: Net, rt: RuntimeConf) -> Plan[Result | None]:
 
 
 def cached_config_of(net: Net, rt: RuntimeConf) -> Plan[tuple[bytes, RuntimeConf] | None]:
-    """The cached configuration bytes and the RuntimeConf to replay them (REFERENCE §2.4).
+    """The cached configuration bytes and the RuntimeConf to replay them.
 
-    ``args`` come from the cache when it has some, ``capability_args`` always; unlike libcni
-    (REFERENCE §8 quirk 4) an empty ``netns`` is filled from the cache.
+    As in libcni's ``getCachedConfig``, ``args`` come from the cache when it has some,
+    ``capability_args`` always; unlike libcni (docs/running.md, differences item 17) an empty
+    ``netns`` is filled from the cache.
 
     Raises:
         CacheError: the entry is unreadable.

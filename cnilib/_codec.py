@@ -62,7 +62,8 @@ _T = TypeVar("_T")
 _INT_MIN: Final = -(2**63)
 _INT_MAX: Final = 2**63 - 1
 
-#: Result class by the exact ``cniVersion`` string (libcni's creators, REFERENCE §3.3).
+#: Result class by the exact ``cniVersion`` string (libcni's creators,
+#: ``pkg/types/create/create.go``).
 RESULT_CLASSES: Final[dict[str, type[Result020 | Result040 | Result100]]] = {
     "0.1.0": Result020,
     "0.2.0": Result020,
@@ -568,7 +569,8 @@ def parse_result(
     body: dict[str, Any] = obj
     cni_version = body.get("cniVersion")
     if cni_version is None or cni_version == "":
-        # REFERENCE §4.4: a result without a version is in the config's version.
+        # libcni fixupResultVersion (containernetworking/cni#895): a result without a version is
+        # in the config's version.
         cni_version = version or "0.1.0"
         body = {**body, "cniVersion": cni_version}
     elif type(cni_version) is not str:
@@ -595,7 +597,8 @@ def _sorted_keys(value: Any) -> Any:
 
 
 def result_to_dict(result: Result020 | Result040 | Result100) -> JSONObject:
-    """A result as libcni writes it (REFERENCE §3.3 field names and omission rules).
+    """A result as libcni writes it (the field names and omission rules of
+    libcni's ``pkg/types/{020,040,100}/types.go``).
 
     1.0.0/1.1.0 results get their keys sorted at every level, as libcni marshals them
     through a map; older families keep libcni's struct order.

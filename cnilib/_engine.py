@@ -63,8 +63,8 @@ LOGGER = logging.getLogger("cnilib")
 #: Plugin directories when neither ``path`` nor ``CNI_PATH`` says otherwise.
 DEFAULT_PATH = ("/opt/cni/bin", "/usr/lib/cni")
 
-#: Seconds a whole chain may take, per verb (REFERENCE §10 G2; kubelet allows 220 s for a pod's
-#: network setup, containerd gives teardown one minute).
+#: Seconds a whole chain may take, per verb (G2 in docs/guarantees.md; kubelet allows 220 s
+#: for a pod's network setup, containerd gives teardown one minute).
 DEFAULT_TIMEOUTS: Mapping[Command, float | None] = {
     Command.ADD: 120.0,
     Command.DEL: 120.0,
@@ -74,7 +74,8 @@ DEFAULT_TIMEOUTS: Mapping[Command, float | None] = {
     Command.VERSION: 10.0,
 }
 
-#: Seconds the rollback of a failed ADD may take; its own, fresh deadline (REFERENCE §9.4).
+#: Seconds the rollback of a failed ADD may take; its own, fresh deadline (as containerd's
+#: fix for lost IPs, containerd/containerd#5438).
 CLEANUP_TIMEOUT = 60.0
 
 #: The observability hook: called after every plugin run with what happened.
@@ -85,7 +86,7 @@ T = TypeVar("T")
 
 @attrs.frozen
 class LockRequest:
-    """Which lock a job holds for its whole run (REFERENCE §10 G7).
+    """Which lock a job holds for its whole run (G7).
 
     ``attachment``: the attachment's lock (shared with GC's); ``gc``: GC's exclusive lock.
     """

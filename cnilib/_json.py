@@ -6,7 +6,7 @@ Rules of this file:
   :class:`~cnilib.errors.InvalidJSONError` (with line and column) for anything else, including
   what Python's ``json`` would let through: ``NaN``/``Infinity``, lone surrogates, numbers that
   overflow a float, integers beyond Python's digit limit, and nesting that exhausts the stack
-  (REFERENCE §9.8). No other exception leaves it, whatever the bytes.
+  (G4 in docs/guarantees.md). No other exception leaves it, whatever the bytes.
 * Integers are kept exact (libcni loses precision above 2**53; cnilib passes them through).
 * :func:`dumps` writes compact UTF-8 with keys in their original order.
 * It is pure.

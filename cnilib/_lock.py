@@ -1,4 +1,4 @@
-"""File locks that serialise cache users across threads and processes (REFERENCE §10 G7).
+"""File locks that serialise cache users across threads and processes (G7, docs/guarantees.md).
 
 Rules of this file:
 

@@ -82,7 +82,8 @@ def gc(
     errors: list[CNIError] = []
     entries: Sequence[CachedAttachment] = ()
     try:
-        # libcni silently skips GC when the cache cannot be listed (REFERENCE §8 quirk 2).
+        # libcni silently skips GC when the cache cannot be listed (docs/running.md,
+        # differences item 20).
         entries = cast("Sequence[CachedAttachment]", (yield ListCache("")))
     except CNIError as err:
         err.add_note("while listing cached attachments for GC")
@@ -134,7 +135,8 @@ def status(net: Net, chain: Chain) -> Plan[None]:
 # --- VERSION, validation ----------------------------------------------------------------------
 
 def version_info(plugin_type: str, chain: Chain) -> Plan[PluginInfo]:
-    """Ask one plugin which versions it supports (SPEC §2 "VERSION", REFERENCE §3.6)."""
+    """Ask one plugin which versions it supports (SPEC.md, section "VERSION"; libcni
+    ``GetVersionInfo`` in ``pkg/invoke/exec.go``)."""
     trace = trace_env(None, chain.trace_context)
     path = yield from find(plugin_type)
     env = cni_env(Command.VERSION, None, chain.paths)
@@ -147,7 +149,7 @@ def validate(net: Net, chain: Chain) -> Plan[tuple[str, ...]]:
     """VERSION every plugin and check it supports the network's version exactly.
 
     Returns the capability names the plugins declare ``true``, de-duplicated, in order
-    (libcni's order is random, REFERENCE §8 quirk 16).
+    (libcni's order is random; docs/running.md, differences item 21).
 
     Raises:
         MultipleErrors: for a list, every problem found (each plugin is asked).
@@ -179,7 +181,7 @@ def validate(net: Net, chain: Chain) -> Plan[tuple[str, ...]]:
 
 
 def attachments(container_id: str = "") -> Plan[tuple[CachedAttachment, ...]]:
-    """Every cached attachment, or those of one container (REFERENCE §2.5)."""
+    """Every cached attachment, or those of one container (libcni ``GetCachedAttachments``)."""
     if container_id:
         check_container_id(container_id)
     return tuple(cast("Sequence[CachedAttachment]", (yield ListCache(container_id))))

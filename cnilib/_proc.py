@@ -6,14 +6,14 @@ Rules of this file:
   as its stdio and no other fd, SIGPIPE and SIGXFSZ back to their defaults and no signal
   blocked. With glibc it calls ``posix_spawn`` through ctypes, which releases the GIL while the
   kernel clones and execs, so the asyncio driver can spawn from a worker thread and its loop
-  keeps running (REFERENCE §10 G2); elsewhere it falls back to :mod:`subprocess`.
+  keeps running (G2 in docs/guarantees.md); elsewhere it falls back to :mod:`subprocess`.
 * :class:`Session` owns a started child and decides everything about it (what to read, when
   to signal, when it is over); it never blocks. The sync and async drivers in ``invoke.py``
   are two thin loops that wait for the fds and the clock and then call it.
 * The child is detected as exited *without* being reaped (``waitid(WNOWAIT)``, woken by a
   pidfd), so its pid, hence its process-group id, cannot be reused while the group is killed.
 * Memory is bounded: stdout up to a cap (then discarded and flagged), stderr as a tail
-  (REFERENCE §10 G3).
+  (G3).
 * Only typed errors leave: a bad environment is :class:`~cnilib.errors.InvalidIdentifierError`,
   a child that cannot start is :class:`~cnilib.errors.ExecutionError`.
 """
@@ -85,7 +85,7 @@ def build_env(base: Mapping[str, str] | None, overlay: Mapping[str, str]) -> dic
 
     Raises:
         InvalidIdentifierError: A key that is empty or holds ``=`` or NUL, a value that holds
-            NUL, or a key or value that is not a string (REFERENCE §9.8: Python would raise a
+            NUL, or a key or value that is not a string (G4: Python would raise a
             bare ``ValueError`` at exec time).
     """
     if base is None:
@@ -108,7 +108,7 @@ def build_env(base: Mapping[str, str] | None, overlay: Mapping[str, str]) -> dic
 def check_path(path: object) -> None:
     """Refuse an executable path that could not name a file we mean to run.
 
-    A relative path would make :mod:`subprocess` search ``$PATH`` (REFERENCE §10 G1).
+    A relative path would make :mod:`subprocess` search ``$PATH`` (G1).
 
     Raises:
         ExecutionError: ``path`` is not an absolute path without NUL.

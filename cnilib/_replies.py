@@ -1,4 +1,4 @@
-"""What a plugin's reply means: a result, an error, or version info (SPEC §5, REFERENCE §4.2).
+"""What a plugin's reply means: a result, an error, or version info (SPEC.md "Result Types").
 
 Rules of this file:
 
@@ -6,7 +6,8 @@ Rules of this file:
 * Every error it builds is a :class:`~cnilib.errors.PluginError` (or subclass) carrying the
   plugin's own ``code``/``msg``/``details`` and the runtime context: plugin type, verb, exit
   status and a bounded stderr tail (httpx's "context attached at the boundary").
-* Messages keep libcni's wording where libcni has one (REFERENCE §4.2), so logs read alike.
+* Messages keep libcni's wording where libcni has one (``pkg/invoke/raw_exec.go``), so logs read
+  alike.
 * No input, however odd, makes anything but a :class:`~cnilib.errors.CNIError` escape.
 """
 
@@ -33,7 +34,7 @@ __all__ = [
     "cached_result",
 ]
 
-#: Bytes of stderr kept on an error (REFERENCE §10 G3: bounded memory and log size).
+#: Bytes of stderr kept on an error (G3 in docs/guarantees.md: bounded memory and log size).
 STDERR_TAIL = 4096
 #: Characters of stdout quoted in an error message.
 EXCERPT = 512
@@ -83,7 +84,7 @@ def _error_object(obj: JSONObject, inv: Invocation, done: Completed) -> PluginEr
              "code must be a non-negative integer, msg and details strings")
         return _fail(PluginOutputError, m, inv, done)
     if not msg:
-        # EXCEED (REFERENCE §8 quirk 7): libcni turns {} into an empty message.
+        # Unlike libcni, which turns {} into an empty message (docs/running.md, differences item 9).
         msg = f"netplugin failed with an empty error message: {exit_text(done.exit_status)}"
     return _fail(PluginError, msg, inv, done, code=code, details=details)
 
@@ -100,7 +101,8 @@ def _is_error_shaped(obj: JSON) -> bool:
 
 
 def reply_error(inv: Invocation, done: Completed) -> PluginError | None:
-    """The error a run reports, or ``None`` if it succeeded (REFERENCE §4.2 table).
+    """The error a run reports, or ``None`` if it succeeded (libcni ``pluginErr``, in
+    ``pkg/invoke/raw_exec.go``).
 
     * killed at its deadline: :class:`PluginTimeoutError`;
     * stdout cut at the executor's cap: :class:`PluginOutputError`;
@@ -108,7 +110,7 @@ def reply_error(inv: Invocation, done: Completed) -> PluginError | None:
       code, msg and details), else stderr quoted, else "no error message";
       stdout that is not a JSON error object gives :class:`PluginOutputError`;
     * exit 0 with an error-shaped object (``code`` and ``msg``) on stdout: that error
-      (EXCEED: libcni takes it as an empty success, REFERENCE §9.5).
+      (libcni takes it as an empty success; docs/running.md, differences item 8).
     """
     if done.timed_out:
         # The plan's own Invocation may not carry the driver's timeout; the run's duration does.
@@ -188,7 +190,8 @@ def parse_add_reply(inv: Invocation, done: Completed, conf_version: str) -> Resu
 
 
 def parse_version_reply(inv: Invocation, done: Completed) -> PluginInfo:
-    """The plugin's VERSION answer (SPEC §5 "VERSION Success", REFERENCE §3.6).
+    """The plugin's VERSION answer (SPEC.md, section "VERSION Success"; libcni
+    ``PluginDecoder`` in ``pkg/version/plugin.go``).
 
     A plugin so old that it answers ``unknown CNI_COMMAND: VERSION`` supports only 0.1.0.
 
@@ -219,7 +222,7 @@ def check_reply(inv: Invocation, done: Completed) -> None:
 
 
 def cached_result(data: JSONObject, conf_version: str) -> Result:
-    """A cached result, converted to the network's version (REFERENCE §2.3).
+    """A cached result, converted to the network's version (libcni ``getCachedResult``).
 
     A cached result without ``cniVersion`` is 0.1.0, as libcni's ``CreateFromBytes`` reads it.
 

@@ -2,12 +2,12 @@
 
 Rules of this file:
 
-* It is pure: values and tiny sub-plans, no I/O (STYLE.md "one core, two drivers").
+* It is pure: values and tiny sub-plans, no I/O (docs/design.md, "One core, two drivers").
 * A plan (:mod:`cnilib._chains`, :mod:`cnilib._netops`) is a generator that *yields* the steps
   defined here and *receives* their outcomes through ``send()``; a failed step comes back
   through ``throw()``. The drivers (``api.py``, ``aio.py``) perform the steps.
-* :func:`make_ctx` validates everything a chain is given before its first step (G6): no step
-  is ever asked with an unchecked identifier.
+* :func:`make_ctx` validates everything a chain is given before its first step (G6 in
+  docs/guarantees.md): no step is ever asked with an unchecked identifier.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class Run:
     """Run one plugin; outcome: :class:`~cnilib.protocol.Completed` or :class:`NotStarted`.
 
     The driver fills in ``timeout`` from the chain's deadline; ``rollback`` runs get a fresh
-    cleanup deadline (REFERENCE §10 G2).
+    cleanup deadline (G2).
     """
 
     invocation: Invocation
@@ -87,7 +87,7 @@ class LoadCache:
 
 @attrs.frozen
 class SaveCache:
-    """Write one attachment's cache entry (libcni ``cniCacheV1``, REFERENCE §2.2)."""
+    """Write one attachment's cache entry (libcni ``cniCacheV1``, ``libcni/api.go``)."""
 
     network: str
     container_id: str
@@ -219,7 +219,7 @@ def run(inv: Invocation, *, rollback: bool = False) -> Plan[Completed]:
 
 def desc(plugin: PluginConfig) -> str:
     """``type="<t>"`` or ``type="<t>" name="<n>"``, libcni's way of naming a plugin."""
-    # libcni's wording: type="<t>" name="<n>" (REFERENCE §1.5).
+    # libcni's wording: type="<t>" name="<n>" (``AddNetworkList`` in ``libcni/api.go``).
     name = getattr(plugin, "name", None)
     return f'type="{plugin.type}"' + (f' name="{name}"' if name else "")
 
@@ -231,7 +231,8 @@ def check_attachment(name: str, rt: RuntimeConf) -> str:
         InvalidIdentifierError: an identifier or ``CNI_ARGS`` is invalid.
         ConfigError: the capability arguments are not JSON.
     """
-    # Same order as libcni's ADD: container ID, network name, interface name (REFERENCE §1.8).
+    # Same order as libcni's ADD: container ID, network name, interface name
+    # (libcni ``addNetwork``).
     check_container_id(rt.container_id)
     check_network_name(name)
     check_interface_name(rt.ifname)

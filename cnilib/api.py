@@ -443,7 +443,7 @@ class CNIConfig(Engine):
         return self._drive(self._job_local(chains.cached_config_of(view, rt), view.name))
 
     def get_cached_attachments(self, container_id: str = "") -> tuple[CacheEntry, ...]:
-        """Every cached attachment, or those of one container (libcni semantics, §2.5).
+        """Every cached attachment, or those of one container (libcni ``GetCachedAttachments``).
 
         Raises:
             InvalidIdentifierError: ``container_id`` is given and invalid.

@@ -2,13 +2,13 @@
 
 Rules of this file:
 
-* The format is byte-compatible with Go libcni (REFERENCE §2.2): the same path
+* The format is byte-compatible with Go libcni (``libcni/api.go``): the same path
   (``<root>/results/<net>-<cid>-<ifname>``), key order, base64 ``config``, omitted empties,
   sorted keys inside ``result`` and ``capabilityArgs``, Go's escaping of ``<``, ``>``, ``&``.
-* The three identifiers are checked before any path is built, on every call (REFERENCE §9.3,
-  §10 G6), and a file is only taken for the attachment its stored triple names.
+* The three identifiers are checked before any path is built, on every call (G6 in
+  docs/guarantees.md), and a file is only taken for the attachment its stored triple names.
 * Writes are atomic and durable: temp file in the same folder (0600), fsync, rename, fsync of
-  the folder (REFERENCE §10 G5). Reads refuse symlinks, non-regular files and oversized files.
+  the folder (G5). Reads refuse symlinks, non-regular files and oversized files.
 * Unusable entries raise :class:`~cnilib.errors.CacheError`, never pass silently: code
   ``DECODING_FAILURE`` for a corrupt or unknown entry, ``IO_FAILURE`` for an I/O failure.
 * Locks (:meth:`ResultCache.lock`, :meth:`ResultCache.gc_lock`) are ``flock`` files beside
@@ -54,7 +54,7 @@ def _pairs(value: object) -> tuple[tuple[str, str], ...]:
 
 @attrs.frozen(kw_only=True)
 class CacheEntry:
-    """One cached attachment: libcni's ``cniCacheV1`` record (REFERENCE §2.2).
+    """One cached attachment: libcni's ``cniCacheV1`` record (``libcni/api.go``).
 
     Args:
         network_name: The network (list) name.
@@ -67,7 +67,7 @@ class CacheEntry:
         capability_args: The runtime's whole capability arguments (not filtered).
         result: The final result as a JSON object, or ``None`` (e.g. an empty plugin list).
         legacy: Read from a pre-2019 file that holds only the bare result: ``config`` is
-            empty and unknown (REFERENCE §2.3).
+            empty and unknown (as libcni's ``getCachedResult`` reads it).
 
     Raises:
         InvalidIdentifierError: An identifier breaks its rule, or a ``cni_args`` pair is not
@@ -144,7 +144,7 @@ class CacheEntry:
 
 
 class ResultCache:
-    """The cache of results, configs and runtime arguments of attachments (REFERENCE §2).
+    """The cache of results, configs and runtime arguments of attachments (docs/cache.md).
 
     Args:
         root: The cache root (libcni's ``CacheDir``, by default ``/var/lib/cni``). Entries
@@ -177,7 +177,7 @@ class ResultCache:
 
         Raises:
             InvalidIdentifierError: An identifier breaks its rule; checked before anything
-                else, so no crafted name can point outside ``results/`` (REFERENCE §9.3).
+                else, so no crafted name can point outside ``results/`` (G6).
         """
         check_network_name(network_name)
         check_container_id(container_id)
@@ -193,7 +193,7 @@ class ResultCache:
         """The cached entry of one attachment.
 
         A legacy file (the bare result JSON, no ``kind``) is returned with ``legacy=True`` and
-        an empty ``config`` (REFERENCE §2.3).
+        an empty ``config`` (libcni still reads its result).
 
         Returns:
             The entry, or ``None`` when there is none, or when the file holds the entry of
@@ -241,7 +241,7 @@ class ResultCache:
         """Every cached attachment, or those of one container (libcni GetCachedAttachments).
 
         Files that are unreadable, legacy, corrupt, not named after their own triple, or of
-        another container are skipped (REFERENCE §2.5).
+        another container are skipped (as libcni skips them).
 
         Args:
             container_id: Only this container's attachments; ``""`` for all.

@@ -4,9 +4,10 @@ Rules of this file:
 
 * ``run(argv, *, environ, stdout, stderr)`` is the whole program; ``main()`` only binds it to
   the process (jsonschema's CLI style), so tests call ``run`` with their own streams.
-* The verbs behave as Go's ``cnitool`` (REFERENCE §6): ``NETCONFPATH``, ``CNI_PATH``,
-  ``CNI_ARGS``, ``CAP_ARGS``, ``CNI_IFNAME``; the container ID is ``cnitool-`` plus 20 hex
-  digits of the SHA-512 of the absolute netns path, so both tools address the same attachment.
+* The verbs behave as Go's ``cnitool`` (``cnitool/`` in containernetworking/cni):
+  ``NETCONFPATH``, ``CNI_PATH``, ``CNI_ARGS``, ``CAP_ARGS``, ``CNI_IFNAME``; the container ID
+  is ``cnitool-`` plus 20 hex digits of the SHA-512 of the absolute netns path, so both tools
+  address the same attachment.
 * Every failure is printed as one line on stderr and exits 1; nothing else is raised.
 """
 
@@ -33,7 +34,7 @@ _VERBS = ("add", "check", "del", "gc", "status")
 
 
 def container_id_for(netns: str) -> str:
-    """The container ID cnitool derives from a netns path (REFERENCE §6 step 5).
+    """The container ID cnitool derives from a netns path (as ``cnitool`` does).
 
     >>> container_id_for("/var/run/netns/testing")
     'cnitool-77383ca0a0715733ca6f'
@@ -157,7 +158,7 @@ def _verb(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> 
     timeout: float | None = args.timeout
     if args.command == "add":
         result = cni.add_network_list(net, rt, timeout=timeout)
-        # cnitool prints the result indented by four spaces (REFERENCE §6).
+        # cnitool prints the result indented by four spaces (Go's ``result.Print``).
         out.write(result.to_json(indent=4))
         out.write("\n")
     elif args.command == "check":

@@ -2,15 +2,16 @@
 
 Rules of this file:
 
-* It owns SPEC §1 and libcni's ``conf.go`` (REFERENCE §1.4): the values
+* It owns SPEC.md "Network configuration format" and libcni's ``libcni/conf.go``: the values
   :class:`PluginConfig` and :class:`NetworkConfigList` and every loader. Names mirror libcni.
 * Bytes are the source of truth: a file's bytes are kept verbatim; an inlined plugin's bytes
   are its compact re-serialisation with keys in their original order and numbers exact
-  (libcni re-encodes through float64 and sorts keys, REFERENCE §1.4 step 7; we exceed).
+  (libcni re-encodes through float64 and sorts keys; we keep the bytes).
 * libcni's structural rules are always enforced; the spec's schema (``cnilib.schema``) runs
   too unless ``validate=False``. Every refusal is located: file, JSON pointer, line, column.
 * Its only I/O is reading files, through ``_read_file``: regular files only, never blocking
-  (``O_NONBLOCK`` + ``fstat``), at most :data:`MAX_CONFIG_SIZE` bytes (REFERENCE §10 G12).
+  (``O_NONBLOCK`` + ``fstat``), at most :data:`MAX_CONFIG_SIZE` bytes (G12 in
+  docs/guarantees.md).
 * Only :class:`~cnilib.errors.CNIError` subclasses leave it, whatever the bytes.
 """
 
@@ -62,7 +63,7 @@ __all__ = [
     "describe",
 ]
 
-#: Configuration files larger than this are refused (REFERENCE §10 G3/G12).
+#: Configuration files larger than this are refused (G3, G12).
 MAX_CONFIG_SIZE: Final = 1 << 20
 
 _StrPath: TypeAlias = "str | os.PathLike[str]"
@@ -175,7 +176,7 @@ def _failure(probs: list[_Prob], prefix: str, source: str | None,
     return ConfigValidationError(msg, tuple(problems))
 
 
-# -- libcni's structural rules (REFERENCE §1.2, §1.4) -------------------------------------
+# -- libcni's structural rules (libcni/conf.go, pkg/types/types.go) -----------------------
 
 def _gotype(value: object) -> str:
     # The Go type names libcni prints for a decoded JSON value, kept for message parity.
@@ -203,7 +204,7 @@ def _is_strs(value: JSON) -> bool:
 # Each check gets the value of one protocol key of a plugin object and returns the first
 # problem as (pointer below that key, message, rule), or None. JSON null is accepted: it
 # decodes to Go's zero value. These are what decoding into Go's types.PluginConf refuses
-# (REFERENCE §1.2), plus the SPEC §1 file-name rule for ipam.type.
+# (pkg/types/types.go), plus the SPEC.md file-name rule for ipam.type.
 _Check: TypeAlias = "Callable[[JSON], _Prob | None]"
 
 
@@ -284,7 +285,7 @@ _SAFE_TYPES: set[str] = set()
 
 def _check_plugin(obj: JSONObject) -> list[_Prob]:
     # libcni's rules for one plugin object, plus cnilib's allowlist for `type`
-    # (CVE-2021-20206 class, REFERENCE §9.1 / G1). Pointers are relative to the object and
+    # (CVE-2021-20206 class, G1). Pointers are relative to the object and
     # messages unprefixed: a list's caller adds both, only when something is wrong.
     probs: list[_Prob] = []
     kind = obj.get("type")
@@ -439,7 +440,7 @@ def _flag(obj: JSONObject, key: str, probs: list[_Prob]) -> bool:
 
 
 def _versions(obj: JSONObject, probs: list[_Prob]) -> tuple[str, tuple[str, ...]]:
-    # SPEC §1 "Version considerations"; libcni's rules and messages, REFERENCE §1.4 step 3-4.
+    # SPEC.md "Version considerations"; libcni's rules and messages (NetworkConfFromBytes).
     version = obj.get("cniVersion", "")
     if not isinstance(version, str):
         probs.append(("/cniVersion", f"invalid cniVersion type {_gotype(version)}", "libcni"))
@@ -621,7 +622,7 @@ def conf_from_file(path: _StrPath, *, validate: bool = True) -> PluginConfig:
 
 def conflist_from_bytes(data: builtins.bytes | bytearray | memoryview | str, *,
                         source: str | None = None, validate: bool = True) -> NetworkConfigList:
-    """Parse a network configuration list (libcni ``ConfListFromBytes``, REFERENCE §1.4).
+    """Parse a network configuration list (libcni ``ConfListFromBytes``).
 
     Selects the version (SPEC §1: "the highest supported version" of ``cniVersion`` and
     ``cniVersions``). Drop-in plugins are a property of files: see :func:`conflist_from_file`.
@@ -645,7 +646,7 @@ def conflist_from_bytes(data: builtins.bytes | bytearray | memoryview | str, *,
 
 
 def _with_dropins(net: NetworkConfigList, folder: str) -> NetworkConfigList:
-    # SPEC §1 loadOnlyInlinedPlugins; libcni NetworkPluginConfsFromFiles (REFERENCE §1.4).
+    # SPEC.md loadOnlyInlinedPlugins; libcni NetworkPluginConfsFromFiles (libcni/conf.go).
     extra: list[PluginConfig] = []
     notes: list[Problem] = []
     if not net.load_only_inlined_plugins:
@@ -819,7 +820,7 @@ def _find(files: tuple[str, ...], name: str,
           skipped: list[Problem]) -> tuple[str, builtins.bytes, JSONObject] | None:
     # First file (sorted) whose "name" is `name`. A file that cannot be read or parsed is
     # skipped and remembered: it must not stop other networks from loading (G12; libcni
-    # aborts the whole search, REFERENCE §1.4 / §8.14).
+    # aborts the whole search, LoadNetworkConf in libcni/conf.go).
     for path in files:
         try:
             data = _read_file(path, missing=ConfigError)
@@ -884,7 +885,7 @@ def load_conf(directory: _StrPath, name: str, *, validate: bool = True) -> Plugi
 
 
 def load_conflist(directory: _StrPath, name: str, *, validate: bool = True) -> NetworkConfigList:
-    """Find a network by name (libcni ``LoadNetworkConf``/``LoadConfList``, REFERENCE §1.4).
+    """Find a network by name (libcni ``LoadNetworkConf``/``LoadConfList``).
 
     ``.conflist`` files are searched first, in sorted order, and the first with that name
     wins (with its drop-ins, see :func:`conflist_from_file`); else ``.conf``/``.json`` files,

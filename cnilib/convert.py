@@ -1,4 +1,5 @@
-"""Conversion of results between spec versions (SPEC §5; libcni's converters, REFERENCE §3.4).
+"""Conversion of results between spec versions (SPEC.md "Result Types"; libcni's
+converters in ``pkg/types/040/types.go`` and ``pkg/types/100/types.go``).
 
 Rules of this file:
 
@@ -77,7 +78,8 @@ def _100_to_100(result: Result100, to_version: str) -> Result100:
 
 def _020_to_040(result: Result020, to_version: str) -> Result040:
     # ip4 becomes ips[0] (version "4"), ip6 the next entry (version "6"); routes are ip4's then
-    # ip6's, every field kept; no interfaces and no interface index (REFERENCE §3.4).
+    # ip6's, every field kept; no interfaces and no interface index (libcni's
+    # convertFrom02x).
     ips: list[IPConfig040] = []
     routes: list[Route] = []
     for family, conf in (("4", result.ip4), ("6", result.ip6)):
@@ -101,7 +103,8 @@ def _020_to_100(result: Result020, to_version: str) -> Result100:
 
 def _to_020(result: Result040 | Result100, ip4: IPConfig040 | IPConfig100 | None,
             ip6: IPConfig040 | IPConfig100 | None, to_version: str) -> Result020:
-    # What 0.1.0/0.2.0 keep of the chosen addresses and of the routes (REFERENCE §3.4).
+    # What 0.1.0/0.2.0 keep of the chosen addresses and of the routes (libcni's
+    # convertTo02x).
     if ip4 is None and ip6 is None:
         # 0.1.0/0.2.0 results must carry an address; libcni's exact message.
         msg = "cannot convert: no valid IP addresses"

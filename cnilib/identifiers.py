@@ -6,9 +6,9 @@ Rules of this file:
   "Parameters", SPEC §3 "Attachment Parameters") and the plugin ``type`` that names an
   executable (SPEC §1, CVE-2021-20206).
 * Failures are :class:`~cnilib.errors.InvalidIdentifierError` with libcni's codes and messages
-  (REFERENCE §1.8), or :class:`~cnilib.errors.InvalidPluginNameError` for a plugin ``type``.
+  (``pkg/utils/utils.go``), or :class:`~cnilib.errors.InvalidPluginNameError` for a plugin ``type``.
 * ``CNI_ARGS`` is ``K=V;K2=V2`` with no escaping, so ``;``, ``=`` and NUL inside a key or value
-  are refused, never passed through (REFERENCE §9.6, G10).
+  are refused, never passed through (G10 in docs/guarantees.md).
 * It is pure and imports nothing but :mod:`cnilib.errors`.
 """
 
@@ -79,7 +79,8 @@ def check_network_name(name: str) -> None:
     """Check a network name (SPEC §1 ``name``; libcni ``ValidateNetworkName``).
 
     The same pattern as container IDs; a valid name therefore never holds a path separator,
-    which is what makes ``<dir>/<name>/`` safe to build (REFERENCE §1.4).
+    which is what makes ``<dir>/<name>/`` safe to build (libcni's ``libcni/conf.go``
+    joins the drop-in folder from an unchecked name).
 
     Args:
         name: The network name to check.
@@ -190,7 +191,7 @@ def format_cni_args(
 
     SPEC §2: "Alphanumeric key-value pairs separated by semicolons; for example,
     ``FOO=BAR;ABC=123``". The format has no escaping, so a ``;``, ``=`` or NUL inside a key or
-    value would change the meaning (REFERENCE §9.6: ``foo;IP=10.0.0.5`` asks host-local for an
+    value would change the meaning (G10: ``foo;IP=10.0.0.5`` asks host-local for an
     address); cnilib refuses them, where libcni joins them blindly.
 
     Args:
@@ -223,7 +224,7 @@ def format_cni_args(
 def parse_cni_args(
     value: str, *, allow_empty_values: bool = False
 ) -> tuple[tuple[str, str], ...]:
-    """Parse a ``CNI_ARGS`` value strictly, as cnitool does (REFERENCE §6).
+    """Parse a ``CNI_ARGS`` value strictly, as cnitool does.
 
     The string is split on ``;``, then each pair on ``=``; each pair must have exactly two
     non-empty parts. So ``A=B=C``, a trailing ``;`` and ``A=`` are refused. ``""`` is no pairs.

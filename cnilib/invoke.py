@@ -8,9 +8,9 @@ Rules of this file:
 * ``run`` never raises because a plugin failed, hung or was killed; it raises
   :class:`~cnilib.errors.ExecutionError` only when the process cannot be started at all.
 * Only files that are regular, executable and directly inside a configured absolute directory
-  are ever executed, and only for a ``type`` that passes an ASCII allowlist (REFERENCE §10 G1,
-  §9.1 CVE-2021-20206).
-* Every run is bounded in time and memory and leaves no process behind (REFERENCE §10 G2,
+  are ever executed, and only for a ``type`` that passes an ASCII allowlist (G1 in
+  docs/guarantees.md; CVE-2021-20206).
+* Every run is bounded in time and memory and leaves no process behind (G2,
   G3): see ``docs/execution.md``.
 """
 
@@ -52,9 +52,9 @@ def find_plugin(plugin_type: str, paths: Sequence[str] | str) -> str:
 
     A candidate is ``<dir>/<type>``; it is taken if it is (or is a symlink to) a regular file
     that this process may execute. Unlike libcni, a non-executable file is skipped rather than
-    returned (REFERENCE §4.1). Entries of ``paths`` that are empty, relative or hold NUL are
-    ignored: libcni would resolve them against the current directory, which is how a plugin
-    gets run from wherever the runtime happens to be (REFERENCE §9.1).
+    returned (libcni's ``FindInPath``, ``pkg/invoke/find.go``). Entries of ``paths`` that are
+    empty, relative or hold NUL are ignored: libcni would resolve them against the current
+    directory, which is how a plugin gets run from wherever the runtime happens to be (G1).
 
     Args:
         plugin_type: The plugin ``type``.
@@ -179,8 +179,8 @@ class _Options:
         )
 
     def _retry_delay(self, path: str, err: OSError, attempt: int, deadline: float | None) -> float:
-        # REFERENCE §4.2: libcni retries "text file busy" (a plugin being installed while it
-        # is run, cni#763). Unlike libcni, exhausting the retries is an error, not success.
+        # libcni's pkg/invoke/raw_exec.go retries "text file busy" (a plugin being installed
+        # while it is run, cni#763). Unlike libcni, exhausting the retries is an error, not success.
         delay = min(self.etxtbsy_delay * 2.0**attempt, _MAX_ETXTBSY_DELAY)
         last = attempt + 1 >= self.etxtbsy_attempts
         late = deadline is not None and time.monotonic() + delay >= deadline

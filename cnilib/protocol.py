@@ -5,11 +5,11 @@ Rules of this file:
 * It is pure: no process, no file, no clock. Values in, values out (h11's rule).
 * :class:`Invocation` is everything an executor needs to run one plugin once;
   :class:`Completed` is everything it brings back. Nothing else crosses the executor seam.
-* Request derivation follows SPEC §3 "Deriving request configuration"; where libcni differs
-  (REFERENCE §1.6) the difference is opt-in through ``strict=False`` and listed in
-  ``docs/running.md``.
-* The environment is built exactly as libcni builds it (REFERENCE §1.7): all six ``CNI_*``
-  variables, every time, plus the W3C trace variables when the caller supplies them.
+* Request derivation follows SPEC.md, section "Deriving request configuration from plugin
+  configuration"; where libcni's ``buildOneConfig`` (``libcni/api.go``) differs, the
+  difference is opt-in through ``strict=False`` and listed in ``docs/running.md``.
+* The environment is built exactly as libcni builds it (``pkg/invoke/args.go``): all six
+  ``CNI_*`` variables, every time, plus the W3C trace variables when the caller supplies them.
 * What a reply *means* (result, error, version info) lives in :mod:`cnilib._replies`.
 """
 
@@ -51,7 +51,8 @@ class Command(enum.StrEnum):
     VERSION = "VERSION"
 
 
-#: The VERSION request: always the newest version cnilib speaks (REFERENCE §3.6).
+#: The VERSION request: always the newest version cnilib speaks (as libcni's
+#: ``GetVersionInfo``).
 VERSION_REQUEST = b'{"cniVersion":"1.1.0"}'
 
 _ATTACHMENT_COMMANDS = frozenset({Command.ADD, Command.CHECK, Command.DEL})
@@ -216,7 +217,7 @@ def runtime_config(
 
     Every capability the plugin declares ``true`` *and* the runtime supplies is copied, under
     its CONVENTIONS.md name; capabilities set to ``false`` and arguments the plugin did not
-    declare are left out (REFERENCE §1.6 step 3).
+    declare are left out (libcni's ``injectRuntimeConfig``).
     """
     return {
         cap: capability_args[cap]
@@ -243,7 +244,8 @@ def build_request(
     valid_attachments: Sequence[GCAttachment] | None = None,
     strict: bool = True,
 ) -> JSONObject:
-    """Derive the request one plugin receives on stdin (SPEC §3, REFERENCE §1.6).
+    """Derive the request one plugin receives on stdin (SPEC.md "Deriving request
+    configuration from plugin configuration"; libcni ``buildOneConfig``).
 
     ``cniVersion`` and ``name`` are always inserted, even when empty. For ADD, CHECK and DEL,
     ``runtimeConfig`` is the declared capabilities ∩ the capability arguments (left out when
@@ -254,7 +256,7 @@ def build_request(
     With ``strict`` (the default, following SPEC §3) the reserved keys of the plugin's own
     configuration (``capabilities``, ``runtimeConfig``, ``prevResult``, ``cni.dev/*``) are not
     sent. With ``strict=False`` they pass through as libcni lets them, and only the keys it
-    injects are replaced (REFERENCE §1.6 step 4).
+    injects are replaced (G9 in docs/guarantees.md).
 
     Args:
         plugin: The plugin's configuration object as written.
@@ -295,7 +297,7 @@ def cni_env(
     *,
     cni_args: str = "",
 ) -> dict[str, str]:
-    """The six ``CNI_*`` variables of one run, as libcni sets them (REFERENCE §1.7).
+    """The six ``CNI_*`` variables of one run, as libcni sets them (``pkg/invoke/args.go``).
 
     All six are always present, possibly empty: ADD, CHECK and DEL carry the attachment; GC and
     STATUS carry only the verb and ``CNI_PATH``; VERSION carries ``dummy`` values for old skel
@@ -330,9 +332,9 @@ def check_trace_context(trace_context: Mapping[str, str]) -> dict[str, str]:
 
     Keys are ``traceparent``, ``tracestate`` and ``baggage`` in any case (the W3C header
     names); the result maps ``TRACEPARENT``, ``TRACESTATE`` and ``BAGGAGE``, the variables
-    libcni sets (REFERENCE §0). ``traceparent`` must follow W3C Trace Context §3.2
-    (``00-<32 hex>-<16 hex>-<2 hex>``, not all-zero ids, version not ``ff``); ``tracestate``
-    needs a ``traceparent``.
+    libcni ``main`` sets (containernetworking/cni#1173). ``traceparent`` must follow W3C
+    Trace Context §3.2 (``00-<32 hex>-<16 hex>-<2 hex>``, not all-zero ids, version not
+    ``ff``); ``tracestate`` needs a ``traceparent``.
 
     Raises:
         InvalidIdentifierError: an unknown key, a malformed value, or a value with control

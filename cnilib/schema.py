@@ -1,4 +1,5 @@
-"""Validate CNI documents against cnilib's JSON Schemas (SPEC §1, §5; REFERENCE §2.2).
+"""Validate CNI documents against cnilib's JSON Schemas (SPEC.md sections
+"Network configuration format" and "Result Types"; libcni's cache entry).
 
 Rules of this file:
 

@@ -1,4 +1,5 @@
-"""The plugin side: write a CNI plugin in Python (SPEC §2, §5; REFERENCE §5, libcni ``pkg/skel``).
+"""The plugin side: write a CNI plugin in Python (SPEC.md "Execution Protocol";
+libcni ``pkg/skel/skel.go``).
 
 Rules of this file:
 
@@ -115,7 +116,7 @@ class CNIFuncs:
 
 
 # The variables in libcni's fixed reading order, and the verbs that require each
-# (REFERENCE §5 step 1). CNI_COMMAND is required for every verb, known or not.
+# (pkg/skel/skel.go). CNI_COMMAND is required for every verb, known or not.
 _VARS = ("CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_ARGS", "CNI_PATH",
          "CNI_NETNS_OVERRIDE")
 _ATTACH = frozenset({"ADD", "CHECK", "DEL"})
@@ -157,7 +158,7 @@ def _read_env(environ: Mapping[str, str]) -> tuple[str, CmdArgs]:
             if required:
                 missing.append(name)
         elif required and name in _VALIDATORS:
-            # libcni validates as it reads and stops at the first bad value (REFERENCE §5).
+            # libcni validates as it reads and stops at the first bad value.
             try:
                 _VALIDATORS[name](value)
             except CNIError as err:
@@ -214,7 +215,7 @@ def _config_version(conf: JSONObject) -> str:
 
 def _gate(cmd: str, version: str, info: PluginInfo) -> None:
     # CHECK from 0.4.0, GC and STATUS from 1.1.0, for the config and for the plugin
-    # (REFERENCE §5 step 4); the exact-match check follows in _call.
+    # (pkg/skel/skel.go); the exact-match check follows in _call.
     minimum = _MIN_VERSION[cmd]
     try:
         if not greater_than_or_equal_to(version, minimum):
@@ -309,7 +310,7 @@ def dispatch(
 ) -> tuple[int, bytes, bytes]:
     """Run one plugin invocation, purely (libcni ``skel.PluginMainFuncs`` without the I/O).
 
-    The algorithm is libcni's (REFERENCE §5):
+    The algorithm is libcni's (``pkg/skel/skel.go``):
 
     1. Read ``CNI_COMMAND``, ``CNI_CONTAINERID``, ``CNI_NETNS``, ``CNI_IFNAME``, ``CNI_ARGS``,
        ``CNI_PATH``, ``CNI_NETNS_OVERRIDE`` in that order. An empty value is missing. A

@@ -5,7 +5,8 @@ Rules of this file:
 * It owns every comparison of CNI version strings; no other module parses them.
 * Ordering is numeric, like libcni's ``version.ParseVersion`` (``""`` is 0.1.0, ``"1"`` is
   1.0.0, ``"1.0"`` equals ``"1.0.0"``), while "supported" means an exact string match, as in
-  libcni's version reconciler. Both facts are interoperability contracts (REFERENCE §3.2).
+  libcni's version reconciler. Both facts are interoperability contracts (libcni's
+  ``pkg/version/plugin.go`` and ``pkg/version/reconcile.go``).
 * It is pure: no I/O.
 """
 
@@ -42,7 +43,7 @@ __all__ = [
 SPEC_VERSION: Final = "1.1.0"
 
 #: Every released spec version, oldest first; a version is supported when it is in here by
-#: exact string (REFERENCE §3.1, libcni ``version.All``).
+#: exact string (libcni ``version.All``, ``pkg/version/version.go``).
 SUPPORTED_VERSIONS: Final = ("0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
 
 #: Versions whose results have the legacy ``ip4``/``ip6`` shape.
@@ -52,7 +53,7 @@ _PARTS: Final = ("major", "minor", "micro")
 
 
 def _atoi(part: str, which: str, version: str) -> int:
-    # Go's strconv.Atoi: optional sign, ASCII digits only, no spaces (REFERENCE §3.2).
+    # Go's strconv.Atoi: optional sign, ASCII digits only, no spaces (libcni ``ParseVersion``).
     body = part[1:] if part[:1] in ("+", "-") else part
     if not body or not body.isascii() or not body.isdigit() or len(body) > 18:
         msg = f'failed to convert {which} version part "{part}"'
@@ -104,7 +105,7 @@ def select_version(cni_version: str | None, cni_versions: Sequence[str] | None =
     SPEC §1: "the runtime MUST select the highest version it supports" from ``cniVersion`` and
     ``cniVersions``. Versions above :data:`SPEC_VERSION` are not ones cnilib can speak, so they
     are dropped; when nothing is left, the plain ``cniVersion`` is kept as written (libcni
-    does the same, REFERENCE §1.4 step 4), so that an old runtime can still report it.
+    does the same in ``libcni/conf.go``), so that an old runtime can still report it.
 
     Args:
         cni_version: The ``cniVersion`` key (``None`` or ``""`` when absent).
@@ -143,7 +144,7 @@ def result_family(version: str) -> str:
     """The result family a supported version belongs to: ``"020"``, ``"040"`` or ``"100"``.
 
     An empty version is 0.1.0 (SPEC §1). Membership is by exact string, as libcni's result
-    creators decide (REFERENCE §3.3).
+    creators decide (``pkg/types/create/create.go``).
 
     Raises:
         IncompatibleVersionError: the version is not one of :data:`SUPPORTED_VERSIONS`.
@@ -250,7 +251,7 @@ def plugin_supports(*versions: str) -> PluginInfo:
 
 
 def parse_plugin_info(data: bytes | str | Any) -> PluginInfo:
-    """Decode a VERSION reply, with libcni's rules (REFERENCE §3.6).
+    """Decode a VERSION reply, with libcni's rules (``PluginDecoder``, ``pkg/version/plugin.go``).
 
     Accepts bytes, text or already-decoded JSON. An empty ``supportedVersions`` in a 0.2.0
     reply means ``["0.1.0", "0.2.0"]``, the only versions a 0.2.0 plugin could know.

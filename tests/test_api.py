@@ -181,7 +181,8 @@ def test_spec_appendix_add_check_del_golden_stdin(tmp_path: Path) -> None:
 
 
 def test_environment_has_all_six_cni_vars(tmp_path: Path) -> None:
-    """REFERENCE §1.7: every run gets exactly the six CNI_* variables (trace when given)."""
+    """As libcni's pkg/invoke/args.go: every run gets exactly the six CNI_* variables (trace
+    when given)."""
     cni, fx = make(tmp_path)
     cni.add_network_list(chain("a"), RT)
     assert dict(fx.invocations[0].env) == {
@@ -190,7 +191,8 @@ def test_environment_has_all_six_cni_vars(tmp_path: Path) -> None:
 
 
 def test_version_query_env_and_stdin(tmp_path: Path) -> None:
-    """REFERENCE §3.6: VERSION stdin is {"cniVersion":"1.1.0"}; env has the dummy values."""
+    """As libcni's GetVersionInfo: VERSION stdin is {"cniVersion":"1.1.0"}; env has the dummy
+    values."""
     cni, fx = make(tmp_path, lambda inv: version_reply("0.4.0", "1.0.0"))
     info = cni.get_version_info("bridge")
     assert info.supported_versions == ("0.4.0", "1.0.0")
@@ -206,7 +208,7 @@ def test_version_query_env_and_stdin(tmp_path: Path) -> None:
 
 def test_results_travel_in_the_network_version(tmp_path: Path) -> None:
     """A plugin answering 0.4.0 in a 1.0.0 list: the next prevResult and the caller's result
-    are 1.0.0 (libcni would pass 0.4.0 on, REFERENCE §8 quirk 9)."""
+    are 1.0.0 (libcni would pass 0.4.0 on; docs/running.md, differences item 2)."""
     def handler(inv: Invocation) -> Any:
         if inv.command is Command.ADD and inv.plugin_type == "old":
             return make_result("0.4.0")
@@ -275,7 +277,7 @@ def test_status_reports_the_first_unavailable_plugin(tmp_path: Path) -> None:
     assert all(i.env["CNI_CONTAINERID"] == "" for i in fx.invocations)
 
 
-# --- the cache (REFERENCE §2.6) ---------------------------------------------------------------
+# --- the cache (when libcni/api.go writes and removes it) -------------------------------------
 
 
 def test_cache_written_on_add_read_by_check_and_del_deleted_after(tmp_path: Path) -> None:
@@ -299,7 +301,7 @@ def test_cache_written_on_add_read_by_check_and_del_deleted_after(tmp_path: Path
 
 
 def test_failed_add_leaves_an_older_entry_untouched(tmp_path: Path) -> None:
-    """REFERENCE §2.6: ADD failure never writes the cache."""
+    """As libcni: ADD failure never writes the cache."""
     cni, _ = make(tmp_path)
     net = chain("a")
     cni.add_network_list(net, RT)
@@ -311,7 +313,7 @@ def test_failed_add_leaves_an_older_entry_untouched(tmp_path: Path) -> None:
 
 
 def test_failed_del_keeps_the_entry_and_stops(tmp_path: Path) -> None:
-    """SPEC §3 "Deleting": halt on error; REFERENCE §2.6: the entry is kept for a retry."""
+    """SPEC.md "Deleting an attachment": halt on error; as libcni, the entry is kept."""
     def handler(inv: Invocation) -> Any:
         if inv.command is Command.DEL and inv.plugin_type == "b":
             return error_reply(11, "busy", "try later")
@@ -347,8 +349,8 @@ def test_corrupt_cache_never_blocks_del(tmp_path: Path, garbage: bytes,
 
 def test_corrupt_cache_does_not_block_check(tmp_path: Path,
                                             caplog: pytest.LogCaptureFixture) -> None:
-    """EXCEED: libcni's CHECK fails forever on a corrupt entry; cnilib checks without
-    prevResult, warns, and leaves the entry for DEL."""
+    """docs/running.md, differences item 14: libcni's CHECK fails forever on a corrupt entry;
+    cnilib checks without prevResult, warns, and leaves the entry for DEL."""
     cni, fx = make(tmp_path)
     path = Path(cni.cache.path_for("net1", "c1", "eth0"))
     path.parent.mkdir(parents=True)
@@ -379,7 +381,7 @@ BAD_RTS = [RuntimeConf("c1", "/n", "x/../../../../../victim"),
 @pytest.mark.parametrize("rt", BAD_RTS)
 def test_identifiers_checked_on_every_path_before_any_file(tmp_path: Path,
                                                            rt: RuntimeConf) -> None:
-    """G6 / REFERENCE §9.3: ADD, CHECK, DEL and every getter refuse a crafted identifier
+    """G6 (docs/guarantees.md): ADD, CHECK, DEL and every getter refuse a crafted identifier
     before any plugin runs or any file (cache, lock, canary) is touched."""
     canary = tmp_path / "victim"
     canary.write_text("keep")
@@ -634,7 +636,7 @@ def test_disable_gc_runs_nothing(tmp_path: Path) -> None:
 
 
 def test_validate_collects_every_problem(tmp_path: Path) -> None:
-    """REFERENCE §1.5: exact version support per plugin; every error collected."""
+    """As libcni's ValidateNetworkList: exact version support per plugin; every error collected."""
     handlers = {"a": lambda inv: version_reply("0.4.0"), "b": lambda inv: version_reply("1.1.0"),
                 "c": lambda inv: error_reply(4, "unknown CNI_COMMAND")}
     cni, _ = make(tmp_path, handlers)

@@ -1,11 +1,11 @@
-"""The result cache: libcni's ``cniCacheV1`` bytes, atomic writes, defensive reads (REFERENCE §2).
+"""The result cache: libcni's ``cniCacheV1`` bytes, atomic writes, defensive reads (docs/cache.md).
 
 Rules of this file:
 
-* Byte-exact expectations are written out literally (from REFERENCE §2.2 and Go's
-  ``encoding/json`` rules), never produced by the code under test.
+* Byte-exact expectations are written out literally (from libcni's ``cacheAdd`` output
+  and Go's ``encoding/json`` rules), never produced by the code under test.
 * Every refusal of a bad identifier is shown to happen before the file system is touched: the
-  cache root stays empty and a canary file outside it survives (REFERENCE §9.3, G6).
+  cache root stays empty and a canary file outside it survives (G6 in docs/guarantees.md).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from cnilib._json import JSONObject, loads
 from cnilib.cache import CacheEntry, ResultCache
 from cnilib.errors import CacheError, ErrorCode, InvalidIdentifierError
 
-#: REFERENCE §2.2's verified example, written by Go libcni.
+#: An entry written by Go libcni (AddNetworkList on a two-plugin 1.0.0 list).
 GO_EXAMPLE = (
     b'{"kind":"cniCacheV1","containerId":"c","config":"eyJjbmlWZXJzaW9uIjoiMS4wLjAiLCJuYW1lIjoib'
     b'jEiLCJwbHVnaW5zIjpbeyJ0eXBlIjoicmVjQSJ9LHsidHlwZSI6InJlY0IifV19","ifName":"eth0","network'
@@ -67,7 +67,7 @@ def write_raw(cache: ResultCache, name: str, data: bytes) -> Path:
 
 
 def test_go_example_round_trips_byte_for_byte(cache: ResultCache) -> None:
-    """REFERENCE §2.2: a file Go wrote is read, and written back, identically."""
+    """libcni's cniCacheV1: a file Go wrote is read, and written back, identically."""
     parsed = CacheEntry.from_bytes(GO_EXAMPLE)
     assert parsed.config == CONFIG
     assert parsed.netns == "/x"
@@ -239,7 +239,8 @@ def test_missing_entry_is_none(cache: ResultCache) -> None:
 
 @pytest.mark.parametrize("data", [b"", b"\x00\x01", b'{"kind":7}', b"null"])
 def test_corrupt_file_is_reported_with_its_path(cache: ResultCache, data: bytes) -> None:
-    """REFERENCE §9.2: an empty or corrupt file (a crash under libcni) is a CacheError naming it."""
+    """containernetworking/cni#1055: an empty or corrupt file (a crash under libcni) is a
+    CacheError naming it."""
     path = write_raw(cache, "n1-c-eth0", data)
     with pytest.raises(CacheError) as info:
         cache.load("n1", "c", "eth0")
@@ -248,7 +249,7 @@ def test_corrupt_file_is_reported_with_its_path(cache: ResultCache, data: bytes)
 
 
 def test_legacy_file_is_a_bare_result(cache: ResultCache) -> None:
-    """REFERENCE §2.3: a pre-2019 file holds only the result; it is readable, marked legacy."""
+    """libcni getCachedResult: a pre-2019 file holds only the result; readable, marked legacy."""
     result: JSONObject = {"cniVersion": "0.3.1", "ips": [{"version": "4", "address": "1.2.3.4/24"}]}
     write_raw(cache, "n1-c-eth0", b'{"cniVersion":"0.3.1","ips":[{"version":"4",'
                                   b'"address":"1.2.3.4/24"}]}')
@@ -257,7 +258,7 @@ def test_legacy_file_is_a_bare_result(cache: ResultCache) -> None:
         network_name="n1", container_id="c", ifname="eth0", config=b"", result=result,
         legacy=True,
     )
-    assert cache.attachments() == ()  # REFERENCE §2.5: legacy files are not attachments
+    assert cache.attachments() == ()  # as GetCachedAttachments: legacy files are not attachments
 
 
 def test_entry_of_another_attachment_is_not_taken(cache: ResultCache) -> None:
@@ -382,7 +383,7 @@ TRAVERSALS = [
 def test_bad_identifiers_never_touch_the_file_system(
     tmp_path: Path, net: str, cid: str, ifname: str
 ) -> None:
-    """REFERENCE §9.3 / G6: every entry point checks the triple before building a path."""
+    """G6: every entry point checks the triple before building a path."""
     canary = tmp_path / "canary"
     canary.write_text("alive", encoding="utf-8")
     root = tmp_path / "root" / "cache"
@@ -411,7 +412,8 @@ def test_bad_identifiers_never_touch_the_file_system(
 
 
 def test_attachments_lists_valid_entries_sorted(cache: ResultCache) -> None:
-    """REFERENCE §2.5: sorted by file name; unusable, legacy and misnamed files skipped."""
+    """As libcni GetCachedAttachments: sorted by file name; unusable, legacy and misnamed files
+    skipped."""
     b = entry(network_name="net2", container_id="c1")
     a = entry(network_name="net1", container_id="c1", ifname="eth1")
     other = entry(network_name="net1", container_id="c2")

@@ -31,7 +31,7 @@ def cli(*argv: str, environ: dict[str, str] | None = None) -> tuple[int, str, st
      ("/var/run/netns/cnitest", "cnitool-20c433bb2b1d6ede56d6")],
 )
 def test_container_id_matches_cnitool(netns: str, expected: str) -> None:
-    """REFERENCE §6: the container ID is cnitool's, so both tools address one attachment."""
+    """The container ID is cnitool's, so both tools address one attachment."""
     assert expected == container_id_for(netns)
 
 

@@ -1,4 +1,4 @@
-"""Network configuration loading (SPEC §1; libcni conf.go, REFERENCE §1.4 and §3.5)."""
+"""Network configuration loading (SPEC.md "Network configuration format"; libcni/conf.go)."""
 
 from __future__ import annotations
 
@@ -245,7 +245,7 @@ def test_inlined_plugin_bytes_are_compact_ordered_and_exact() -> None:
     ],
 )
 def test_conflist_rules(doc: str, pointer: str, message: str) -> None:
-    """REFERENCE §1.4 "Conflist parsing rules", enforced with or without validation."""
+    """libcni NetworkConfFromBytes's parsing rules, enforced with or without validation."""
     for validate in (True, False):
         with pytest.raises(ConfigValidationError) as info:
             conflist_from_bytes(doc, source="l.conflist", validate=validate)

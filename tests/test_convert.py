@@ -1,4 +1,4 @@
-"""Conversion between spec versions (SPEC §5; libcni's converters, REFERENCE §3.4)."""
+"""Conversion between spec versions (SPEC.md "Result Types"; libcni's converters)."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def test_go_result_100_and_110_differ_in_version_only() -> None:
 
 
 def test_rich_110_to_020_keeps_first_address_of_each_family_and_basic_routes() -> None:
-    """REFERENCE §3.4, the verified output: the 2nd IPv4 address and route extras are lost."""
+    """What Go libcni prints for this conversion: the 2nd IPv4 address and route extras are lost."""
     rich = Result100(
         cni_version="1.1.0",
         interfaces=[Interface100(name="eth0", mtu=1500, sandbox="/var/run/netns/blue")],
@@ -113,7 +113,7 @@ def test_rich_110_to_020_keeps_first_address_of_each_family_and_basic_routes() -
     )
 
 
-# --- the rules of REFERENCE §3.4, one by one --------------------------------------------------
+# --- the rules of libcni's converters, one by one ------------------------------------------
 
 
 def test_020_up_puts_ip4_first_then_ip6_and_keeps_every_route_field() -> None:

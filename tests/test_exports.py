@@ -113,7 +113,8 @@ LAZY_UPWARD = frozenset({
     ("types.common", "convert"),
 })
 
-#: Modules that decide rather than do: no processes, no event loop (STYLE §3.1, §4 rule 1).
+#: Modules that decide rather than do: no processes, no event loop (docs/design.md,
+#: "Sans-IO core, thin edges").
 PURE = frozenset({
     "errors", "_json", "_locate", "_schemanode", "version", "identifiers", "_schemaexpr",
     "_schemac", "_cachefmt",
@@ -342,7 +343,7 @@ def test_lazy_upward_exceptions_are_still_needed() -> None:
 
 
 def test_pure_modules_start_no_process_and_no_loop() -> None:
-    """The sans-IO core imports neither subprocess nor asyncio (STYLE §4 rule 1)."""
+    """The sans-IO core imports neither subprocess nor asyncio (docs/design.md)."""
     offenders: list[str] = []
     for module, path in _source_modules().items():
         if module in PURE:
@@ -393,7 +394,7 @@ def test_package_carries_py_typed_and_schemas() -> None:
     assert schemas.joinpath("1.0.0").joinpath("netconflist.json").is_file()
     if os.environ.get("CNILIB_TEST_INSTALLED") == "1":
         # Under tox: the built wheel is what runs, and it carries the schemas itself, so the
-        # checkout fallback of schema.py cannot hide a packaging miss (STYLE §3.6).
+        # checkout fallback of schema.py cannot hide a packaging miss.
         # (.tox/ lives inside the checkout, so compare with the checkout's package itself.)
         assert (ROOT / "cnilib").resolve() != PACKAGE_DIR
         assert (PACKAGE_DIR / "__init__.py").is_file()

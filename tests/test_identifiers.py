@@ -1,6 +1,6 @@
 """Identifier rules and CNI_ARGS (SPEC §2 "Parameters", §3 "Attachment Parameters").
 
-Messages and codes are libcni's (REFERENCE §1.8); CNI_ARGS parsing is cnitool's (REFERENCE §6).
+Messages and codes are libcni's (pkg/utils/utils.go); CNI_ARGS parsing is cnitool's.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Finding and running plugins with real processes (REFERENCE §10 G1, G2, G3, G10).
+"""Finding and running plugins with real processes (G1, G2, G3, G10 in docs/guarantees.md).
 
 Rules of this file:
 
@@ -281,7 +281,7 @@ def test_hung_plugin_with_grandchild_holding_stdout(
 def test_exited_plugin_whose_grandchild_holds_stdout(
     make_plugin: MakePlugin, tmp_path: Path
 ) -> None:
-    """REFERENCE §9.4: the plugin exited; a grandchild holding stdout cannot hang the call."""
+    """G2: the plugin exited; a grandchild holding stdout cannot hang the call."""
     pidfile = tmp_path / "pid"
     path = make_plugin("leaky", sh(f"echo $$ > {pidfile}\n(exec sleep 1000) &\necho '{{}}'\n"))
     start = time.monotonic()
@@ -367,7 +367,7 @@ def test_default_base_environment_is_os_environ(
 def test_unrepresentable_environment_is_refused_before_start(
     make_plugin: MakePlugin, tmp_path: Path, env: dict[str, str]
 ) -> None:
-    """REFERENCE §9.8: NUL or '=' in the environment is a typed error, and nothing runs."""
+    """G4: NUL or '=' in the environment is a typed error, and nothing runs."""
     canary = tmp_path / "ran"
     path = make_plugin("canary", sh(f"touch {canary}\n"))
     with pytest.raises(InvalidIdentifierError):
@@ -418,7 +418,8 @@ def _busy_script(tmp_path: Path) -> tuple[str, int]:
 
 
 def test_text_file_busy_is_retried(tmp_path: Path) -> None:
-    """REFERENCE §4.2: ETXTBSY (a plugin still being written) is retried until it can run."""
+    """As libcni (containernetworking/cni#763): ETXTBSY (a plugin still being written) is
+    retried until it can run."""
     path, fd = _busy_script(tmp_path)
     closer = threading.Timer(0.3, os.close, args=(fd,))
     closer.start()
@@ -478,7 +479,7 @@ def test_async_timeout_kills_the_group(make_plugin: MakePlugin, tmp_path: Path) 
 
 
 def test_async_grandchild_holding_stdout(make_plugin: MakePlugin, tmp_path: Path) -> None:
-    """REFERENCE §9.4, asyncio: the drain grace applies after the plugin exits."""
+    """G2, asyncio: the drain grace applies after the plugin exits."""
     pidfile = tmp_path / "pid"
     path = make_plugin("leaky", sh(f"echo $$ > {pidfile}\n(exec sleep 1000) &\necho '{{}}'\n"))
     done = asyncio.run(AFAST.run(inv(path, timeout=None)))
@@ -576,7 +577,7 @@ def test_find_follows_symlinks_to_regular_files(bins: tuple[Path, Path]) -> None
 
 
 def test_find_message_is_libcnis(bins: tuple[Path, Path]) -> None:
-    """REFERENCE §4.1: failed to find plugin "<t>" in path [<p1> <p2>]."""
+    """libcni FindInPath's message: failed to find plugin "<t>" in path [<p1> <p2>]."""
     first, second = bins
     with pytest.raises(PluginNotFoundError) as info:
         find_plugin("macvlan", [str(first), str(second)])
@@ -589,7 +590,7 @@ def test_find_message_is_libcnis(bins: tuple[Path, Path]) -> None:
 def test_find_ignores_relative_and_empty_directories(
     bins: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """REFERENCE §9.1: relative or empty CNI_PATH entries would search the current directory."""
+    """G1: relative or empty CNI_PATH entries would search the current directory."""
     first, _ = bins
     _exe(first / "host-local")
     monkeypatch.chdir(first)

@@ -1,4 +1,4 @@
-"""Attachment and GC locks across threads and processes (REFERENCE §10 G7).
+"""Attachment and GC locks across threads and processes (G7 in docs/guarantees.md).
 
 Rules of this file:
 

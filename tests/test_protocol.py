@@ -59,11 +59,11 @@ def _done(exit_status: int = 0, stdout: bytes = b"", stderr: bytes = b"", **kw: 
     return Completed(exit_status, stdout, stderr, 0.01, **kw)
 
 
-# --- request derivation (SPEC §3, REFERENCE §1.6) -------------------------------------------
+# --- request derivation (SPEC.md, libcni buildOneConfig; G9) ------------------------------------
 
 
 def test_request_matches_libcni_golden_minus_documented_deviations() -> None:
-    """REFERENCE §1.6's verified libcni stdin, except: no ``capabilities`` (SPEC §3) and exact
+    """The stdin Go libcni sent for this plugin, except: no ``capabilities`` (SPEC §3) and exact
     big integers (cnilib does not round through float64)."""
     plugin = loads(b'{"type": "recA", "bridge": "cni0", "html": "<a&b>", '
                    b'"big": 12345678901234567890, "f": 1.0, '
@@ -146,7 +146,7 @@ def test_gc_request_carries_valid_attachments_and_alias() -> None:
     assert without == {"cniVersion": "1.1.0", "name": "n", "type": "t"}
 
 
-# --- environment (REFERENCE §1.7) -------------------------------------------------------------
+# --- environment (libcni pkg/invoke/args.go) ------------------------------------------------
 
 
 def test_env_rows_are_libcni_rows() -> None:
@@ -193,7 +193,7 @@ def test_bad_trace_context_is_refused(context: dict[str, str]) -> None:
         check_trace_context(context)
 
 
-# --- replies (REFERENCE §4.2) -------------------------------------------------------------
+# --- replies (libcni pkg/invoke/raw_exec.go) ---------------------------------------------
 
 
 def test_error_without_output() -> None:
@@ -231,7 +231,7 @@ def test_plugin_specific_codes_are_kept() -> None:
 
 
 def test_empty_error_object_still_says_something() -> None:
-    """libcni turns ``{}`` into an empty message (REFERENCE §8 quirk 7); cnilib does not."""
+    """libcni turns ``{}`` into an empty message; cnilib does not (docs/running.md, item 9)."""
     err = reply_error(_inv(), _done(2, b"{}"))
     assert err is not None
     assert err.msg == "netplugin failed with an empty error message: exit status 2"
@@ -257,7 +257,7 @@ def test_timeout_and_truncation() -> None:
 
 
 def test_exit_zero_with_error_object_is_an_error() -> None:
-    """EXCEED (REFERENCE §9.5): libcni takes it as an empty success; cnilib does not."""
+    """docs/running.md, differences item 8: libcni takes it as an empty success; cnilib does not."""
     err = reply_error(_inv(Command.DEL), _done(0, b'{"code":11,"msg":"busy"}'))
     assert err is not None
     assert err.retryable
@@ -365,7 +365,7 @@ def _drive(plan: Generator[steps.Step, object, Any], replies: dict[str, Complete
 
 
 def test_add_plan_steps_and_cache_write() -> None:
-    """SPEC §3 "Adding": find, run, in order; the final result is stored (REFERENCE §2.6)."""
+    """SPEC §3 "Adding": find, run, in order; the final result is stored (as libcni)."""
     ok = _done(0, dumps(RESULT))
     replies = {"bridge:ADD": ok, "tuning:ADD": ok, "portmap:ADD": ok}
     rt = RuntimeConf("c1", "/run/netns/c1", "eth0")

@@ -1,4 +1,4 @@
-"""Every real ADD result in the shared corpus parses and converts (REFERENCE §3.3, §3.4).
+"""Every real ADD result in the corpus parses and converts (libcni's result types).
 
 Results with no ``cniVersion`` are read in the version of their file name, as a runtime reads
 them in the configuration's version (libcni ``fixupResultVersion``). Conversion may fail only

@@ -302,7 +302,7 @@ def conflist(version: str = "1.1.0", **extra: Any) -> dict[str, Any]:
      {("error", "/prevResult", "type")}),
     ("netconf", "1.1.0", {"type": "t", "name": "n", "prevResult": {"ips": [{"address": "x"}]}},
      {("warning", "/prevResult/ips/0/address", "pattern")}),
-    # results per family (REFERENCE §3.3)
+    # results per family (libcni pkg/types/{020,040,100})
     ("result", "1.0.0", {"ips": [{"version": "4", "address": "10.0.0.2/24"}]},
      {("warning", "/ips/0/version", "not")}),
     ("result", "0.4.0", {"ips": [{"address": "10.0.0.2/24"}]},
@@ -328,13 +328,13 @@ def conflist(version: str = "1.1.0", **extra: Any) -> dict[str, Any]:
     ("error", "1.1.0", {"code": -1, "msg": "m"}, {("error", "/code", "minimum")}),
     ("error", "1.1.0", {"code": "7", "msg": "m"}, {("error", "/code", "type")}),
     ("error", "1.1.0", {"msg": "m"}, {("warning", "", "required")}),
-    # VERSION replies (REFERENCE §3.6)
+    # VERSION replies (libcni pkg/version/plugin.go)
     ("version", "0.2.0", {"cniVersion": "0.2.0"}, set()),
     ("version", "1.0.0", {"cniVersion": "1.0.0"}, {("error", "", "required")}),
     ("version", "1.0.0", {"cniVersion": "1.0.0", "supportedVersions": []},
      {("error", "/supportedVersions", "minItems")}),
     ("version", "1.0.0", {"supportedVersions": ["1.0.0"]}, {("error", "", "required")}),
-    # the cache entry (REFERENCE §2.2)
+    # the cache entry (libcni cniCacheV1)
     ("cache", "", {"kind": "cniCacheV1", "containerId": "c", "config": "eyJ4Ijox",
                    "ifName": "eth0", "networkName": "n", "cniArgs": [["K", "V"]]}, set()),
     ("cache", "", {"kind": "cniCacheV1", "containerId": "c", "config": "not base64",

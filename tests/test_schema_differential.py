@@ -151,7 +151,7 @@ def _corpus() -> list[tuple[str, Any]]:
         name = path.name
         kind = "error" if "-error-" in name else "version" if "-version-" in name else "result"
         out.append((kind, json.loads(path.read_bytes())))
-    # libcni cache entries (REFERENCE §2.2) wrapping the corpus results.
+    # libcni cache entries (cniCacheV1) wrapping the corpus results.
     for kind, doc in list(out):
         if kind == "result":
             out.append(("cache", {

@@ -1,4 +1,7 @@
-"""The plugin side: cnilib.skel's pure dispatcher and its I/O shell (SPEC §2, §5; REFERENCE §5)."""
+"""The plugin side: cnilib.skel's pure dispatcher and its I/O shell.
+
+SPEC.md "Execution Protocol" and "Result Types"; libcni's pkg/skel/skel.go.
+"""
 
 from __future__ import annotations
 
@@ -241,7 +244,7 @@ def test_missing_version_means_010() -> None:
 
 
 def test_supported_means_exact_string() -> None:
-    # "1.0" equals 1.0.0 numerically but is not supported (REFERENCE §3.2).
+    # "1.0" equals 1.0.0 numerically but is not supported (libcni pkg/version).
     _, out, _ = run(env(), conf("1.0"))
     assert error_of(out)["code"] == 1
 

@@ -1,4 +1,4 @@
-"""Typed results: construction, parsing, JSON output (SPEC §5; REFERENCE §3.3)."""
+"""Typed results: construction, parsing, JSON output (SPEC.md "Result Types"; libcni pkg/types)."""
 
 from __future__ import annotations
 
@@ -252,7 +252,7 @@ def test_text_that_is_not_json_is_a_result_error(data: bytes | str) -> None:
         parse_result(data)
 
 
-# --- JSON output: libcni's names and omission rules (REFERENCE §3.3) --------------------------
+# --- JSON output: libcni's names and omission rules (pkg/types/*/types.go) ---------------------
 
 
 def test_020_and_040_always_write_dns_and_100_leaves_empty_dns_out() -> None:
@@ -333,7 +333,8 @@ def test_parse_of_to_json_is_identity(result: Result) -> None:
 
 @given(cst.results)
 def test_parse_of_to_dict_is_identity_without_a_body_version(result: Result) -> None:
-    """A result without cniVersion is read in the version the runtime assumes (REFERENCE §4.4)."""
+    """A result without cniVersion is read in the version the runtime assumes (libcni
+    fixupResultVersion)."""
     body = result.to_dict()
     del body["cniVersion"]
     assert result == parse_result(body, result.cni_version)

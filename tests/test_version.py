@@ -1,4 +1,4 @@
-"""Version parsing, ordering and selection (SPEC §1 "Version considerations", REFERENCE §3)."""
+"""Version parsing, ordering and selection (SPEC.md "Version considerations"; pkg/version)."""
 
 from __future__ import annotations
 

@@ -79,8 +79,8 @@ def parse_result(data: bytes | str | JSON, version: str | None = None) -> Result
 
     The family is chosen by the body's ``cniVersion``. A body without one (or with ``""``
     or ``null``) is taken to be in ``version``, which a runtime sets to the configuration's
-    version (libcni ``fixupResultVersion``, REFERENCE §4.4); ``null`` is an empty result.
-    A ``null`` field is the same as an absent one, as in Go.
+    version (libcni ``fixupResultVersion``, containernetworking/cni#895); ``null`` is an
+    empty result. A ``null`` field is the same as an absent one, as in Go.
 
     Args:
         data: UTF-8 JSON bytes, JSON text, or an already-decoded JSON value.

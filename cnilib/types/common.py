@@ -6,7 +6,7 @@ Rules of this file:
   (constructors raise :class:`~cnilib.errors.ResultError`, a ``ValueError``).
 * Addresses are :mod:`ipaddress` values. An address with a prefix is an ``IPv4Interface`` or
   ``IPv6Interface``, so the host bits written by the plugin are kept, as Go's
-  ``types.ParseCIDR`` keeps them (REFERENCE §3.3); ``.network`` gives the network.
+  ``types.ParseCIDR`` keeps them (``pkg/types/types.go``); ``.network`` gives the network.
 * Text is parsed as strictly as Go's ``net.ParseCIDR`` / ``net.ParseIP``: ``a.b.c.d/n`` with a
   decimal prefix, no zone, no netmask form. Parsed texts are memoised (bounded), since the
   same gateways and routes recur in every result of a network.
@@ -221,7 +221,7 @@ class Route:
     """A route created by the attachment (SPEC §5 ``routes``).
 
     Every family decodes the whole route; 0.1.0/0.2.0 results keep only ``dst`` and ``gw``
-    when converted down to them (REFERENCE §3.4).
+    when converted down to them (libcni's ``convertTo02x``).
 
     Attributes:
         dst: The destination, host bits kept as written (``.network`` for the network).
@@ -381,7 +381,8 @@ class ResultMethods:
         """The result as libcni writes it: its field names, its omission rules.
 
         0.1.0-0.4.0 always write ``dns`` (``{}`` when empty); 1.0.0/1.1.0 leave an empty
-        ``dns`` out and sort keys, as libcni marshals them through a map (REFERENCE §3.3).
+        ``dns`` out and sort keys, as libcni marshals them through a map
+        (``pkg/types/100/types.go``).
 
         Returns:
             A fresh JSON object.

@@ -3,7 +3,7 @@
 Rules of this file:
 
 * One wire shape: ``{cniVersion, ip4?: {ip, gateway?, routes?}, ip6?: {...}, dns}``
-  (REFERENCE §3.3). Field order is the JSON order libcni writes.
+  (libcni ``pkg/types/020/types.go``). Field order is the JSON order libcni writes.
 * Like libcni, it does not check that ``ip4`` holds an IPv4 address, nor that a result has an
   address at all; converting *to* 0.1.0/0.2.0 is what needs one (:mod:`cnilib.convert`).
 * No logic beyond constructor checks; conversion lives in :mod:`cnilib.convert`.

@@ -3,7 +3,8 @@
 Rules of this file:
 
 * One wire shape: ``{cniVersion, interfaces?, ips?: [{version, interface?, address,
-  gateway?}], routes?, dns}`` (REFERENCE §3.3). Field order is the JSON order libcni writes.
+  gateway?}], routes?, dns}`` (libcni ``pkg/types/040/types.go``). Field order is the JSON
+  order libcni writes.
 * ``ips[].version`` is kept as written, even when it is not ``"4"``/``"6"`` or disagrees with
   the address: libcni does the same, and conversion to 0.2.0 then skips that address.
 * No logic beyond constructor checks; conversion lives in :mod:`cnilib.convert`.

@@ -3,7 +3,8 @@
 Rules of this file:
 
 * One wire shape: ``{cniVersion, interfaces?: [{name, mac?, mtu?, sandbox?, socketPath?,
-  pciID?}], ips?: [{interface?, address, gateway?}], routes?, dns?}`` (REFERENCE §3.3).
+  pciID?}], ips?: [{interface?, address, gateway?}], routes?, dns?}``
+  (libcni ``pkg/types/100/types.go``).
   An empty ``dns`` is left out and keys are written sorted, as libcni marshals through a map.
 * 1.0.0 and 1.1.0 share every type; only ``cni_version`` tells them apart.
 * No logic beyond constructor checks; conversion lives in :mod:`cnilib.convert`.

@@ -131,7 +131,7 @@ def test_unusable_output(runtime: Runtime, scene: Scene, mode: str) -> None:
 
 
 def test_error_object_with_exit_status_0(runtime: Runtime, scene: Scene) -> None:
-    # libcni takes this for an empty success (REFERENCE §9.5); cnilib believes the error.
+    # libcni takes this for an empty success (pkg/invoke/raw_exec.go); cnilib believes the error.
     net = scene.conflist([plugin(scene, which="a"),
                           plugin(scene, MISBEHAVE, which="m", mode="error-exit0", on=["ADD"],
                                  errorCode=11)])
@@ -193,8 +193,8 @@ def test_corrupt_cache(runtime: Runtime, scene: Scene) -> None:
 
     with pytest.raises(CacheError):
         runtime.get_network_list_cached_result(net, rt)
-    # DEL tolerates it (libcni too, REFERENCE §2.6): the plugins run without prevResult and
-    # the unusable entry is gone afterwards.
+    # DEL tolerates it (libcni main too, containernetworking/cni#1072): the plugins run
+    # without prevResult and the unusable entry is gone afterwards.
     runtime.del_network_list(net, rt)
 
     (delete,) = [r for r in read_records(scene.record_file) if r["command"] == "DEL"]

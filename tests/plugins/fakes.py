@@ -166,7 +166,7 @@ def _write(data: bytes) -> None:
 
 
 def _grandchild(conf: dict[str, Any], seconds: float) -> None:
-    # A grandchild in our process group that keeps our stdout open (REFERENCE §9.4).
+    # A grandchild in our process group that keeps our stdout open (G2 in docs/guarantees.md).
     child = subprocess.Popen(["sleep", str(seconds)], stdin=subprocess.DEVNULL)
     pid_file = conf.get("pidFile")
     if isinstance(pid_file, str) and pid_file:

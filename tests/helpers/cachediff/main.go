@@ -1,4 +1,4 @@
-// cachediff: Go libcni's side of tests/test_cache.py's differential test (REFERENCE §2.2).
+// cachediff: Go libcni's side of tests/test_cache.py's differential test (G5 in docs/guarantees.md).
 //
 // Build (Debian golang-go and golang-github-appc-cni-dev):
 //
