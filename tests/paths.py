@@ -1,10 +1,14 @@
-"""Where the suite finds material that lives outside the repository.
+"""Where the suite finds its material. Everything it needs is in the repository.
 
-* ``SHARED``: the team's shared folder (the CNI spec, the corpus, the Go reference's source).
-  CI clones the repository with a copy of ``shared/`` beside it, so the default is
-  ``<repo>/../shared``; ``$CNILIB_SHARED`` overrides it.
-* ``GOREF``: the Go libcni reference program that ``.ci/setup.sh`` builds into
-  ``.venv/bin/goref``; ``$GOREF`` overrides it.
+* ``CORPUS``: the real-world corpus in ``tests/data/corpus`` (``configs/``, ``invalid/``,
+  ``results/``; provenance and licences in its ``SOURCES.md``).
+* :func:`corpus_files`: the files of one corpus folder, plus any *extra* files a corpus folder
+  outside the repository holds (``$CNILIB_EXTRA_CORPUS``, else ``<repo>/../shared/corpus``
+  when it exists): more cases, never a requirement. Files the repository already has, by
+  name, are not taken twice. Tests that count files or load a folder by name use ``CORPUS``
+  alone, so extra files cannot change their expectations.
+* ``GOREF``: the Go libcni reference program that ``.ci/setup.sh`` builds from
+  ``tests/helpers/goref`` into ``.venv/bin/goref``; ``$GOREF`` overrides it.
 """
 
 from __future__ import annotations
@@ -13,12 +17,31 @@ import os
 import shutil
 from pathlib import Path
 
-__all__ = ["ROOT", "SHARED", "CORPUS", "GOREF"]
+__all__ = ["ROOT", "CORPUS", "EXTRA_CORPUS", "GOREF", "corpus_files"]
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("CNILIB_SHARED") or ROOT.parent / "shared")
-CORPUS = SHARED / "corpus"
+CORPUS = ROOT / "tests" / "data" / "corpus"
+EXTRA_CORPUS = Path(os.environ.get("CNILIB_EXTRA_CORPUS") or ROOT.parent / "shared" / "corpus")
 GOREF = (os.environ.get("GOREF") or os.environ.get("CNILIB_GOREF")
          or (str(ROOT / ".venv" / "bin" / "goref")
              if (ROOT / ".venv" / "bin" / "goref").exists() else None)
          or shutil.which("goref") or str(ROOT / ".venv" / "bin" / "goref"))
+
+
+def corpus_files(folder: str) -> list[Path]:
+    """The files of ``CORPUS/<folder>``, then the extra ones, each group sorted by name.
+
+    Args:
+        folder: ``"configs"``, ``"invalid"`` or ``"results"``.
+
+    Returns:
+        The repository's files, followed by the files of ``EXTRA_CORPUS/<folder>`` whose
+        names the repository does not have (none when that folder does not exist).
+    """
+    own = sorted(p for p in (CORPUS / folder).iterdir() if p.is_file())
+    names = {p.name for p in own}
+    extra_dir = EXTRA_CORPUS / folder
+    extra = (sorted(p for p in extra_dir.iterdir() if p.is_file() and p.name not in names)
+             if extra_dir.is_dir() and extra_dir.resolve() != (CORPUS / folder).resolve()
+             else [])
+    return own + extra

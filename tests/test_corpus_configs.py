@@ -1,7 +1,7 @@
 """The real-world corpus: every configs/* loads, every invalid/* fails with a located error.
 
-Go libcni loads every file of ``configs/`` (shared/corpus/README.md), so cnilib must too; where a
-file breaks a spec rule libcni tolerates, validation reports it as a warning. Files of
+Go libcni loads every file of ``configs/`` (tests/data/corpus/README.md), so cnilib must too;
+where a file breaks a spec rule libcni tolerates, validation reports it as a warning. Files of
 ``invalid/`` are refused by both loaders, with the file and (when it applies) line and column.
 """
 
@@ -27,10 +27,14 @@ from cnilib.errors import (
     InvalidJSONError,
     Severity,
 )
-from tests.paths import CORPUS
+from tests.paths import CORPUS, corpus_files
 
+# The repository's corpus (counted and loaded by folder), and every case to run each test on
+# (the same, plus the extra files of a corpus beside the repository, if any).
 CONFIGS = sorted((CORPUS / "configs").iterdir())
 INVALID = sorted((CORPUS / "invalid").iterdir())
+ALL_CONFIGS = corpus_files("configs")
+ALL_INVALID = corpus_files("invalid")
 
 
 def _load(path: Path) -> NetworkConfigList:
@@ -44,7 +48,7 @@ def test_the_corpus_is_there() -> None:
     assert len(INVALID) == 23
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", ALL_CONFIGS, ids=lambda p: p.name)
 def test_every_config_loads(path: Path) -> None:
     net = _load(path)
     doc = loads(path.read_bytes())
@@ -63,7 +67,7 @@ def test_every_config_loads(path: Path) -> None:
         assert (doc.get("name") or "", doc["type"]) == (net.name, net.plugins[0].type)
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", ALL_CONFIGS, ids=lambda p: p.name)
 def test_every_config_loads_without_validation_too(path: Path) -> None:
     if path.suffix == ".conflist":
         assert conflist_from_file(path, validate=False).warnings == ()
@@ -84,7 +88,8 @@ def test_five_configs_have_no_name() -> None:
     assert len(NAMED) == 112
 
 
-@pytest.mark.parametrize("path", NAMED, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [p for p in ALL_CONFIGS if isinstance(_name(p), str)],
+                         ids=lambda p: p.name)
 def test_every_named_config_loads_by_name(path: Path, tmp_path: Path) -> None:
     name = _name(path)
     assert isinstance(name, str)
@@ -124,7 +129,7 @@ def test_spec_rules_libcni_tolerates_are_warnings() -> None:
         assert all(w.file == str(CORPUS / "configs" / name) for w in net.warnings)
 
 
-@pytest.mark.parametrize("path", INVALID, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", ALL_INVALID, ids=lambda p: p.name)
 @pytest.mark.parametrize("load", [conf_from_file, conflist_from_file],
                          ids=["conf", "conflist"])
 def test_every_invalid_file_fails_located(path: Path, load: object) -> None:

@@ -46,7 +46,7 @@ from cnilib.types import (
 )
 from cnilib.types.common import unchecked
 from tests import strategies as cst
-from tests.paths import CORPUS
+from tests.paths import corpus_files
 
 # Values that JSON decoding can produce, chosen to hit every type test of the fast path.
 _ODD: list[JSON] = [None, "", "x", "10.1.0.1", "10.1.0.0/16", "2001:db8::1/64", "fe80::1%eth0",
@@ -240,7 +240,7 @@ def _rebuilt(net: NetworkConfigList) -> NetworkConfigList:
     return attrs.evolve(net, plugins=plugins)
 
 
-@pytest.mark.parametrize("path", sorted((CORPUS / "configs").iterdir()), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", corpus_files("configs"), ids=lambda p: p.name)
 def test_loaders_build_what_the_constructors_build(path: Path) -> None:
     if path.suffix == ".conflist":
         net = conflist_from_file(path)

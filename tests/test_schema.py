@@ -21,7 +21,7 @@ from jsonschema import Draft202012Validator
 from cnilib import schema
 from cnilib.errors import ConfigError, ConfigValidationError, Problem, Severity
 from cnilib.version import SUPPORTED_VERSIONS
-from tests.paths import CORPUS, SHARED
+from tests.paths import CORPUS, ROOT, corpus_files
 
 SCHEMAS = Path(str(schema.schema_dir()))
 PLACEHOLDERS = {"where", "key", "value", "kind", "arg", "version", "limit", "expected",
@@ -101,8 +101,11 @@ def test_every_schema_compiles(kind: schema.Kind, version: str) -> None:
 
 # -- the corpus ----------------------------------------------------------------------------
 
+# The repository's corpus (counted), and every case to run each test on (plus extra files of a
+# corpus beside the repository, if any).
 CONFIGS = sorted((CORPUS / "configs").iterdir())
 INVALID = sorted((CORPUS / "invalid").iterdir())
+ALL_CONFIGS = corpus_files("configs")
 
 # What the corpus must warn about: the quirks SOURCES.md names.
 EXPECTED_WARNINGS = {
@@ -121,7 +124,7 @@ EXPECTED_WARNINGS = {
 }
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", ALL_CONFIGS, ids=lambda p: p.name)
 def test_every_corpus_config_validates_without_error(path: Path) -> None:
     text = path.read_bytes()
     doc = json.loads(text)
@@ -178,13 +181,18 @@ def test_the_invalid_corpus_is_mostly_broken_json() -> None:
 # -- the SPEC.md examples ------------------------------------------------------------------
 
 def spec_examples() -> list[tuple[str, Any]]:
-    text = (SHARED / "spec" / "SPEC.md").read_text("utf-8")
-    section1 = text[text.index("#### Example configuration"):
-                    text.index("### Version considerations")]
-    section5 = text[text.index("## Section 5: Result Types"):]
+    """The whole documents among SPEC.md's examples, as extracted in tests/data/spec.
+
+    Left out: the plugin object of "Deriving runtimeConfig" (manifest kind ``plugin``), a
+    fragment without the ``name`` a whole configuration has.
+    """
+    folder = ROOT / "tests" / "data" / "spec"
+    manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
     out = []
-    for block in re.findall(r"```(?:json|jsonc)\n(.*?)```", section1 + section5, re.S):
-        body = re.sub(r"^\s*//.*$", "", block, flags=re.M)  # jsonc comments
+    for entry in manifest:
+        if entry["kind"] == "plugin":
+            continue
+        body = (folder / entry["file"]).read_text("utf-8")
         out.append((body, json.loads(body)))
     return out
 

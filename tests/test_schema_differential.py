@@ -23,7 +23,7 @@ from referencing.jsonschema import DRAFT202012
 
 from cnilib import schema
 from cnilib.version import SUPPORTED_VERSIONS
-from tests.paths import CORPUS
+from tests.paths import corpus_files
 
 SCHEMAS = Path(str(schema.schema_dir()))
 
@@ -144,10 +144,10 @@ versions = st.sampled_from(SUPPORTED_VERSIONS)
 
 def _corpus() -> list[tuple[str, Any]]:
     out = []
-    for path in sorted((CORPUS / "configs").iterdir()):
+    for path in corpus_files("configs"):
         kind = "netconflist" if path.suffix == ".conflist" else "netconf"
         out.append((kind, json.loads(path.read_bytes())))
-    for path in sorted((CORPUS / "results").iterdir()):
+    for path in corpus_files("results"):
         name = path.name
         kind = "error" if "-error-" in name else "version" if "-version-" in name else "result"
         out.append((kind, json.loads(path.read_bytes())))

@@ -4,10 +4,11 @@ Not a test (the suite never times anything). Run it as::
 
     .venv/bin/python tests/benchmarks/bench_foundation.py [--goref PATH] [--rounds N]
 
-It builds a directory of 1,000 configuration files from the shared corpus (each copy renamed so
-every network is distinct), then alternates, round after round, between Go's ``goref load``
-and cnilib's ``conf_files`` + ``conflist_from_file`` / ``conflist_from_conf`` with schema
-validation on, and likewise for ``goref convert`` against ``parse_result`` + ``as_version``.
+It builds a directory of 1,000 configuration files from the repository's corpus,
+``tests/data/corpus`` (each copy renamed so every network is distinct), then alternates,
+round after round, between Go's ``goref load`` and cnilib's ``conf_files`` +
+``conflist_from_file`` / ``conflist_from_conf`` with schema validation on, and likewise for
+``goref convert`` against ``parse_result`` + ``as_version``.
 Ratios are taken per round from measurements made side by side, and the median ratio is
 printed (the machines are shared and noisy; absolute times mean little).
 """
@@ -27,7 +28,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-SHARED = REPO.parent / "shared"
+CORPUS = REPO / "tests" / "data" / "corpus"
 
 
 def find_goref(explicit: str | None) -> str:
@@ -36,12 +37,12 @@ def find_goref(explicit: str | None) -> str:
                  shutil.which("goref")):
         if cand and os.access(cand, os.X_OK):
             return cand
-    sys.exit("goref not found: build it as shared/bench/README.md says, or pass --goref")
+    sys.exit("goref not found: bash .ci/setup.sh builds it into .venv/bin, or pass --goref")
 
 
 def make_corpus(dest: Path, count: int) -> int:
     """Write ``count`` configs into ``dest``, cycling through the corpus; returns plugins total."""
-    src = sorted((SHARED / "corpus" / "configs").iterdir())
+    src = sorted((CORPUS / "configs").iterdir())
     n = 0
     i = 0
     while n < count:
@@ -97,7 +98,7 @@ def main() -> None:
     ap.add_argument("--convert-n", type=int, default=20000)
     args = ap.parse_args()
     binary = find_goref(args.goref)
-    result_file = SHARED / "corpus" / "results" / "016-multus-cache-100-1.0.0.json"
+    result_file = CORPUS / "results" / "016-multus-cache-100-1.0.0.json"
     with tempfile.TemporaryDirectory(prefix="cnilib-bench-") as tmp:
         files = make_corpus(Path(tmp), args.files)
         # Warm both sides once (page cache, lazy schema compilation) before measuring.
