@@ -10,8 +10,8 @@
 #   2. .venv/ (python3 -m venv) with cnilib installed editable and every tool the suite runs
 #      (the dependency groups of pyproject.toml: pytest, hypothesis, ruff, mypy, sphinx, myst,
 #      plus tox). Re-done only when pyproject.toml or this script changes.
-#   3. The Go reference program (../shared/bench/goref) as .venv/bin/goref, when ../shared is
-#      there; rebuilt only when its source is newer.
+#   3. The Go reference program (tests/helpers/goref) as .venv/bin/goref; rebuilt only when its
+#      source is newer.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -72,20 +72,18 @@ if [[ "$(cat "$STAMP" 2>/dev/null || true)" != "$want" ]] \
 fi
 
 # -- 3. The Go reference program ----------------------------------------------------------------
-SHARED="$(cd "$ROOT/.." && pwd)/shared"
-OUT_DIR="$VENV/bin"
-if [[ -d "$SHARED/bench/goref" ]]; then
-    if [[ ! -x "$OUT_DIR/goref" ]] \
-            || [[ -n "$(find "$SHARED/bench/goref" -newer "$OUT_DIR/goref" -name '*.go' -print -quit)" ]]; then
-        say "building the Go reference program into $OUT_DIR/goref"
-        # Debian's libcni sources live in /usr/share/gocode (GOPATH mode, no module download).
-        # The build cache goes under build/ so that a read-only $HOME (or none) is no problem.
-        (cd "$SHARED" && GOPATH=/usr/share/gocode GO111MODULE=off \
-            GOCACHE="${GOCACHE:-$ROOT/build/go-cache}" \
-            go build -o "$OUT_DIR/goref" ./bench/goref)
-    fi
-else
-    say "no $SHARED/bench/goref: skipping the Go reference program (the goref tests need it)"
+# tests/helpers/goref (Go libcni doing what cnilib does, for the differential tests and the
+# benchmarks) as .venv/bin/goref, rebuilt whenever a source file is newer than the binary.
+# Debian's libcni sources live in /usr/share/gocode (GOPATH mode, no module download). The
+# build cache goes under build/ so that a read-only $HOME (or none) is no problem.
+GOREF_SRC="$ROOT/tests/helpers/goref"
+GOREF_BIN="$VENV/bin/goref"
+if [[ ! -x "$GOREF_BIN" ]] \
+        || [[ -n "$(find "$GOREF_SRC" -name '*.go' -newer "$GOREF_BIN" -print -quit)" ]]; then
+    say "building the Go reference program into $GOREF_BIN"
+    (cd "$ROOT" && GOPATH=/usr/share/gocode GO111MODULE=off \
+        GOCACHE="${GOCACHE:-$ROOT/build/go-cache}" \
+        go build -o "$GOREF_BIN" ./tests/helpers/goref)
 fi
 
 say "setup done: $VENV"

@@ -2,12 +2,12 @@
 
 Debian's portmap 1.1.1 fails CHECK for every IPv4-only container that has port mappings: it
 looks up the container's IPv4 DNAT chain in ip6tables too ("could not check ipv6 dnat: chain
-CNI-DN-… not found in iptables table nat"). Go libcni (the reference program built from
-``shared/bench/goref``, libcni 1.1.2) gets the very same error on the very same conflist, so
-cnilib reports it rather than hiding it (docs/plugins.md, "Known plugin bugs").
+CNI-DN-… not found in iptables table nat"). Go libcni (the reference program
+``tests/helpers/goref``, over Debian's libcni 1.1.2) gets the very same error on the very same
+conflist, so cnilib reports it rather than hiding it (docs/plugins.md, "Known plugin bugs").
 
-These tests need the goref binary (``tests.paths.GOREF``: ``$GOREF`` or ``.venv/bin/goref``);
-they fail, not skip, without it.
+These tests need the goref binary (``tests.paths.GOREF``: ``$GOREF`` or ``.venv/bin/goref``,
+which ``.ci/setup.sh`` builds); they fail, not skip, without it.
 """
 
 from __future__ import annotations
@@ -40,9 +40,8 @@ PORT_ERROR = "could not check ipv6 dnat"
 def goref_cycle(conflist: Path, netns: Netns, scratch: Path) -> subprocess.CompletedProcess[str]:
     """``goref cycle CONFLIST NETNS 1``: ADD, CHECK and DEL with Go libcni."""
     assert os.access(GOREF, os.X_OK), (
-        f"the Go reference program is missing at {GOREF}: build it from shared/bench/goref "
-        "(GOPATH=/usr/share/gocode GO111MODULE=off go build -o goref ./bench/goref) "
-        "or point $GOREF at it")
+        f"the Go reference program is missing at {GOREF}: bash .ci/setup.sh builds it from "
+        "tests/helpers/goref, or point $GOREF at one")
     tmp = scratch / "gotmp"
     tmp.mkdir(exist_ok=True)
     # goref keeps its cache in $TMPDIR and exits without removing it when a step fails.
