@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from ipaddress import IPv4Interface
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, Literal, overload
 
 from .errors import ConversionError, IncompatibleVersionError
 from .types import (
@@ -209,11 +209,24 @@ _BY_TARGET: Final[dict[tuple[str, str], Callable[[Any, str], Result]]] = {
 _RESULT_TYPES: Final = (Result020, Result040, Result100)
 
 
+@overload
+def convert(result: Result, to_version: Literal["1.0.0", "1.1.0"]) -> Result100: ...
+@overload
+def convert(result: Result, to_version: Literal["0.3.0", "0.3.1", "0.4.0"]) -> Result040: ...
+@overload
+def convert(result: Result, to_version: Literal["", "0.1.0", "0.2.0"]) -> Result020: ...
+@overload
+def convert(result: Result, to_version: str) -> Result: ...
+
+
 def convert(result: Result, to_version: str) -> Result:
     """``result`` in the spec version ``to_version`` (SPEC §5; libcni ``Convert``).
 
     ``""`` means 0.1.0. The same version returns ``result`` itself (it is frozen). Versions
     are matched by exact string, as libcni does: ``"1.0"`` is not a version to convert to.
+    A literal ``to_version`` tells type checkers the family of the answer (``"1.1.0"`` gives
+    a :class:`~cnilib.types.Result100`), as :meth:`~cnilib.types.common.ResultMethods.as_version`
+    does.
 
     Args:
         result: A result of any family.

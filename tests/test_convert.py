@@ -222,12 +222,12 @@ def test_unknown_targets_are_libcnis_error(target: str) -> None:
 @pytest.mark.parametrize("bad", [None, 1, b"1.0.0"])
 def test_non_string_targets_are_conversion_errors(bad: object) -> None:
     with pytest.raises(ConversionError):
-        convert(go_test_result(), bad)  # type: ignore[arg-type]
+        convert(go_test_result(), bad)  # type: ignore[call-overload]
 
 
 def test_only_results_convert() -> None:
     with pytest.raises(ConversionError, match="not a CNI result"):
-        convert({"cniVersion": "1.0.0"}, "0.4.0")  # type: ignore[arg-type]
+        convert({"cniVersion": "1.0.0"}, "0.4.0")  # type: ignore[call-overload]
 
 
 @pytest.mark.parametrize(("source", "target"),
@@ -312,3 +312,19 @@ def test_conversion_is_path_independent_within_newer_families(
     except ConversionError:
         return
     assert direct == result.as_version(hop).as_version(target)
+
+
+@given(cst.results)
+def test_a_literal_version_narrows_any_result_to_its_family(result: Result) -> None:
+    """Every result converts up to 0.4.0 and to 1.0.0/1.1.0, and the static type says which
+    family comes back: ``as_version`` and ``convert`` are overloaded on literal versions, and
+    mypy --strict checks the annotations below (no cast, no isinstance)."""
+    current: Result100 = result.as_version("1.1.0")
+    older: Result100 = convert(result, "1.0.0")
+    legacy: Result040 = result.as_version("0.4.0")
+    assert (type(current), current.cni_version) == (Result100, "1.1.0")
+    assert (type(older), older.cni_version) == (Result100, "1.0.0")
+    assert (type(legacy), legacy.cni_version) == (Result040, "0.4.0")
+    assert current.as_version("1.0.0") == older
+    if isinstance(result, Result100):
+        assert [ip.address for ip in current.ips] == [ip.address for ip in result.ips]

@@ -8,7 +8,7 @@ Rules of this file:
 * The API reference documents every public module, and every public class and function has a
   docstring of its own (Sphinx -W -n then checks that each one renders and links).
 * Pages that restate code (the error tree, the import layers) restate it exactly.
-* The README opens with the two commands, and they exist.
+* The README says what cnilib is, how to install it, then the two commands (which exist).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import inspect
 import io
 import os
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -175,11 +176,21 @@ def test_changelog_page_includes_the_changelog() -> None:
     assert headings[0] == "Unreleased"
 
 
-def test_readme_opens_with_the_two_commands() -> None:
-    """The README starts with the demo and the test command, and both scripts are runnable."""
+def test_readme_says_what_then_how_to_install_then_the_two_commands() -> None:
+    """The README opens with what cnilib is, then installing it, then the demo and the test
+    command (both scripts runnable), then usage."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    first = _fences(readme)[0]
-    assert readme.startswith("```")
+    assert readme.startswith("# cnilib\n\ncnilib is ")
+    sections = re.findall(r"^## (.+)$", readme, re.MULTILINE)
+    assert sections[:3] == ["Installing", "The two commands", "Usage"]
+    install = readme[readme.index("## Installing"):readme.index("## The two commands")]
+    assert "pip install ." in install
+    assert ".whl" in install
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    for requirement in project["dependencies"]:  # each runtime dependency is named
+        assert f"`{re.split(r'[<>=!~; ]', requirement)[0]}`" in install
+    section = readme[readme.index("## The two commands"):readme.index("## Usage")]
+    first = _fences(section)[0]
     commands = [line.split("#")[0].strip() for line in first[1].splitlines()]
     assert commands == ["bash .ci/demo.sh", "bash .ci/test.sh"]
     for command in commands:

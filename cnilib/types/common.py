@@ -20,7 +20,7 @@ import functools
 from collections.abc import Callable, Iterable
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface, ip_address
 from types import MemberDescriptorType
-from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias, TypeVar, cast, overload
 
 import attrs
 from cattrs import AttributeValidationNote
@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from cnilib._json import JSONObject
 
     from . import Result
+    from .v020 import Result020
+    from .v040 import Result040
+    from .v100 import Result100
 
 __all__ = [
     "IPAddress",
@@ -360,10 +363,24 @@ class ResultMethods:
     if TYPE_CHECKING:
         cni_version: str
 
+    @overload
+    def as_version(self, version: Literal["1.0.0", "1.1.0"]) -> Result100: ...
+    @overload
+    def as_version(self, version: Literal["0.3.0", "0.3.1", "0.4.0"]) -> Result040: ...
+    @overload
+    def as_version(self, version: Literal["", "0.1.0", "0.2.0"]) -> Result020: ...
+    @overload
+    def as_version(self, version: str) -> Result: ...
+
     def as_version(self, version: str) -> Result:
         """This result in another spec version (SPEC §5; libcni ``GetAsVersion``).
 
         ``""`` means 0.1.0. The same version returns this very result (it is frozen).
+
+        This is also the typed way to narrow a result of any family to the one a program
+        works with: given a literal version, type checkers know the family of the answer, so
+        ``result.as_version("1.1.0")`` is a :class:`~cnilib.types.Result100` whatever the
+        plugin answered (a version held in a ``str`` variable gives the union ``Result``).
 
         Args:
             version: The target version, one of :data:`cnilib.version.SUPPORTED_VERSIONS`.
