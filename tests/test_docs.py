@@ -9,16 +9,24 @@ Rules of this file:
   docstring of its own (Sphinx -W -n then checks that each one renders and links).
 * Pages that restate code (the error tree, the import layers) restate it exactly.
 * The README says what cnilib is, how to install it, then the two commands (which exist).
+* Every ```python block of the README and of docs/*.md runs, alone, from the repository root,
+  and prints the ```text block right after it if there is one; a block that cannot run here
+  (it needs root, plugins, or is a plugin executable) says why on the line before its fence,
+  ``<!-- not run: ... -->``. Every block, run or not, passes ``mypy --strict`` (one mypy run).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 import io
 import os
 import re
+import subprocess
+import sys
 import tomllib
+import types
 from pathlib import Path
 
 import pytest
@@ -198,3 +206,104 @@ def test_readme_says_what_then_how_to_install_then_the_two_commands() -> None:
         assert script.is_file()
         assert os.access(script, os.X_OK)
         assert script.read_text(encoding="utf-8").startswith("#!/usr/bin/env bash\n")
+
+
+# -- every Python example of the README and of docs/ -------------------------------------------
+
+_PYTHON = ("python", "py", "python3", "{code-block} python")
+# The line right before a fence that is shown but not run, and why (an HTML comment: invisible
+# on GitHub and in the Sphinx output).
+_NOT_RUN = re.compile(r"<!-- not run: (?P<why>[^\n]*?) -->\n\Z")
+
+
+@dataclasses.dataclass(frozen=True)
+class Example:
+    """One ```python block: where it is, its code, the output shown under it, why not run."""
+
+    page: str
+    number: int
+    line: int
+    code: str
+    expected: str | None
+    not_run: str | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.page} python block {self.number} (line {self.line})"
+
+
+def _examples() -> list[Example]:
+    found = []
+    for path in [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]:
+        text = path.read_text(encoding="utf-8")
+        page = path.relative_to(ROOT).as_posix()
+        fences = _fences(text)
+        number = 0
+        for i, (info, body, start, end) in enumerate(fences):
+            if info not in _PYTHON:
+                continue
+            number += 1
+            expected = None
+            if i + 1 < len(fences):
+                nxt_info, nxt_body, nxt_start, _ = fences[i + 1]
+                if nxt_info == "text" and text[end:nxt_start].strip() == "":
+                    expected = nxt_body
+            marker = _NOT_RUN.search(text[:start])
+            not_run = marker["why"] if marker else None
+            if info.startswith("{code-block}"):
+                not_run = not_run or "shown only ({code-block})"
+            found.append(Example(page, number, text.count("\n", 0, start) + 1, body, expected,
+                                 not_run))
+    return found
+
+
+EXAMPLES = _examples()
+# The tutorial's blocks share one namespace; test_tutorial_runs_and_prints_what_it_shows runs
+# them in order. Every other block stands alone.
+RUNNABLE = [e for e in EXAMPLES if e.not_run is None and e.page != "docs/tutorial.md"]
+
+
+def test_examples_are_found_and_every_skip_says_why() -> None:
+    pages = {e.page for e in EXAMPLES}
+    assert {"README.md", "docs/index.md", "docs/tutorial.md", "docs/versions.md"} <= pages
+    assert len(RUNNABLE) >= 8
+    for example in EXAMPLES:
+        assert example.not_run is None or len(example.not_run) > 10, example.name
+
+
+@pytest.mark.parametrize("example", RUNNABLE, ids=lambda e: f"{e.page}-{e.number}")
+def test_example_runs_and_prints_what_it_shows(example: Example,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each block that needs no root runs on its own, from the repository root (the examples
+    use ``examples/`` by a relative path), and prints the ```text block shown under it."""
+    monkeypatch.chdir(ROOT)
+    module = types.ModuleType("docs_example")  # a real module: dataclasses look it up
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(example.code, example.name, "exec"), module.__dict__)
+    if example.expected is not None:
+        assert out.getvalue() == example.expected
+
+
+def test_every_example_passes_mypy_strict(tmp_path: Path) -> None:
+    """Every block, run or not, type-checks with ``mypy --strict`` and the project's settings:
+    one module per block (the tutorial's blocks, which share a namespace, as one module), all
+    in one mypy run."""
+    modules: dict[str, str] = {}
+    tutorial = [e for e in EXAMPLES if e.page == "docs/tutorial.md"]
+    modules["docs_tutorial.py"] = "".join(
+        f"# {e.name}\n{e.code}\n" for e in tutorial)
+    for e in EXAMPLES:
+        if e.page != "docs/tutorial.md":
+            stem = re.sub(r"\W", "_", e.page.removesuffix(".md")).lower()
+            modules[f"{stem}_{e.number}.py"] = f"# {e.name}\n{e.code}"
+    for file, code in modules.items():
+        (tmp_path / file).write_text(code, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"),
+         "--strict", "--cache-dir", str(tmp_path / ".mypy_cache"), *sorted(modules)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"no issues found in {len(modules)} source files" in proc.stdout
