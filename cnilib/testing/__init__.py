@@ -4,7 +4,8 @@ Rules of this package:
 
 * ``cnilib.testing`` is a facade: every public name of the kit is importable from it, and
   each is defined in a submodule named for what it holds. ``_fakes`` holds the in-process
-  executors (:class:`FakeExecutor`, :class:`AsyncFakeExecutor`) and the reply builders.
+  executors (:class:`FakeExecutor`, :class:`AsyncFakeExecutor`) and the reply builders;
+  :mod:`cnilib.testing.plugins` the executable test plugins and their installer.
 * Nothing here is imported by ``import cnilib``: the kit keeps its own namespace.
 """
 
@@ -24,6 +25,17 @@ from ._fakes import (
     timed_out,
     version_reply,
 )
+from .plugins import (
+    CONTROL_ENV,
+    DEBUG,
+    PLUGINS,
+    RECORD,
+    SLEEP,
+    install_plugin,
+    install_plugins,
+    read_log,
+    write_control,
+)
 
 __all__ = [
     "Reply",
@@ -38,4 +50,13 @@ __all__ = [
     "timed_out",
     "make_result",
     "version_reply",
+    "PLUGINS",
+    "RECORD",
+    "SLEEP",
+    "DEBUG",
+    "CONTROL_ENV",
+    "install_plugin",
+    "install_plugins",
+    "write_control",
+    "read_log",
 ]

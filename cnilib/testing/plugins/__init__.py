@@ -1,0 +1,203 @@
+"""Test plugins written on :mod:`cnilib.skel`, for any runtime's test suite.
+
+Three plugins speak the spec up to 1.1.0, GC and STATUS included:
+
+* ``cnilib-test-record`` (:mod:`cnilib.testing.plugins.record`): logs every call and does what
+  a *control file* says (result, error, exit code, stderr, sleep, supported versions);
+* ``cnilib-test-sleep`` (:mod:`cnilib.testing.plugins.sleep`): sleeps, then answers politely,
+  for timeouts and cancellation;
+* ``cnilib-test-debug`` (:mod:`cnilib.testing.plugins.debug`): the CNI project's ``debug``
+  plugin, logging each request as text and passing ``prevResult`` through.
+
+Each is a console script of the cnilib distribution, and :func:`install_plugin` writes a small
+executable wrapper for one of them into a plugin directory, which is what a runtime's tests
+need: a file named for the plugin ``type`` on the plugin path.
+
+Rules of this file:
+
+* It only writes and reads files: the installer, the control file writer and the log reader.
+  The plugins' code lives in their own modules, which run as plugin processes.
+* A wrapper's first line is ``sys.executable`` and it puts the very ``cnilib`` that installed
+  it first on ``sys.path``, so plugin and test run the same code, from a checkout or a wheel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cnilib.errors import ConfigError, InvalidIdentifierError
+from cnilib.identifiers import check_plugin_type
+
+__all__ = [
+    "PLUGINS",
+    "RECORD",
+    "SLEEP",
+    "DEBUG",
+    "CONTROL_ENV",
+    "install_plugin",
+    "install_plugins",
+    "write_control",
+    "read_log",
+]
+
+#: The plugin ``type`` (and console script) of the recording plugin.
+RECORD = "cnilib-test-record"
+#: The plugin ``type`` (and console script) of the sleeping plugin.
+SLEEP = "cnilib-test-sleep"
+#: The plugin ``type`` (and console script) of the debug plugin.
+DEBUG = "cnilib-test-debug"
+
+#: Each shipped plugin's name and the module whose ``main()`` runs it.
+PLUGINS: Mapping[str, str] = {
+    RECORD: "cnilib.testing.plugins.record",
+    SLEEP: "cnilib.testing.plugins.sleep",
+    DEBUG: "cnilib.testing.plugins.debug",
+}
+
+#: The variable naming the recording plugin's control file when the request does not (VERSION
+#: has no request to read it from).
+CONTROL_ENV = "CNILIB_TEST_CONTROL"
+
+# A shebang line holds one word, and Linux reads at most 255 bytes of it.
+_SHEBANG_MAX = 200
+
+
+def _cnilib_root() -> str:
+    import cnilib
+
+    return str(Path(cnilib.__file__).resolve().parent.parent)
+
+
+def _wrapper(interpreter: str, module: str, environ: Mapping[str, str]) -> str:
+    return (
+        f"#!{interpreter}\n"
+        f"# A CNI test plugin: runs {module}.main() (written by cnilib.testing.install_plugin).\n"
+        "import os\n"
+        "import sys\n"
+        f"sys.path.insert(0, {_cnilib_root()!r})\n"
+        f"os.environ.update({dict(environ)!r})\n"
+        f"from {module} import main\n"
+        "main()\n"
+    )
+
+
+def install_plugin(
+    directory: str | os.PathLike[str],
+    plugin: str,
+    *,
+    name: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    python: str | None = None,
+) -> Path:
+    """Write an executable wrapper for one shipped test plugin into a plugin directory.
+
+    Args:
+        directory: The plugin directory (created if missing).
+        plugin: Which plugin: :data:`RECORD`, :data:`SLEEP` or :data:`DEBUG`.
+        name: The file name, that is the plugin ``type`` a configuration uses; the plugin's
+            own name by default. Install one plugin under several names to tell instances of
+            a chain apart.
+        environ: Variables set in the plugin process before it runs, e.g.
+            ``{CONTROL_ENV: "/tmp/control.json"}`` (VERSION reads no request, so this is how
+            it finds its control file).
+        python: The interpreter; ``sys.executable`` by default.
+
+    Returns:
+        The path of the executable.
+
+    Raises:
+        ConfigError: ``plugin`` is not a shipped plugin, or the interpreter's path cannot go
+            on a shebang line (spaces, too long).
+        InvalidPluginNameError: ``name`` is not a safe plugin type.
+        InvalidIdentifierError: an ``environ`` entry could not be an environment variable.
+    """
+    module = PLUGINS.get(plugin)
+    if module is None:
+        msg = f"unknown test plugin {plugin!r}; expected one of {', '.join(PLUGINS)}"
+        raise ConfigError(msg)
+    target_name = name or plugin
+    check_plugin_type(target_name)
+    interpreter = python or sys.executable
+    if len(interpreter) > _SHEBANG_MAX or any(c.isspace() for c in interpreter):
+        msg = f"cannot use {interpreter!r} on a shebang line; pass python= another path"
+        raise ConfigError(msg)
+    for key, value in (environ or {}).items():
+        if not key or "=" in key or "\0" in key or "\0" in value:
+            msg = f"cannot set environment variable {key!r} in a plugin"
+            raise InvalidIdentifierError(msg)
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / target_name
+    _write_atomically(target, _wrapper(interpreter, module, environ or {}).encode(), 0o755)
+    return target
+
+
+def install_plugins(directory: str | os.PathLike[str]) -> dict[str, Path]:
+    """Install every shipped test plugin under its own name into ``directory``.
+
+    Returns:
+        The executables, by plugin ``type``.
+    """
+    return {plugin: install_plugin(directory, plugin) for plugin in PLUGINS}
+
+
+def write_control(path: str | os.PathLike[str], control: Mapping[str, Any]) -> Path:
+    """Write a control file for ``cnilib-test-record``, atomically.
+
+    The file is replaced in one rename, so a plugin running at that moment reads either the
+    old control or the new one, never half of one. Its keys are described in
+    :mod:`cnilib.testing.plugins.record`.
+
+    Args:
+        path: Where to write it.
+        control: The control object.
+
+    Returns:
+        The path, for chaining into a configuration (``"controlFile": str(path)``).
+
+    Raises:
+        TypeError: ``control`` is not JSON-serialisable.
+    """
+    target = Path(path)
+    data = json.dumps(dict(control), indent=2).encode() + b"\n"
+    _write_atomically(target, data, 0o644)
+    return target
+
+
+def _write_atomically(target: Path, data: bytes, mode: int) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, mode | stat.S_IRUSR | stat.S_IWUSR)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_log(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The calls ``cnilib-test-record`` logged in ``path``, in order (``[]`` if none yet).
+
+    Each entry has ``plugin`` (the name it was run as), ``command``, ``env`` (the ``CNI_*``
+    and trace variables), ``stdin`` (the decoded request; its text when it is not JSON;
+    ``None`` for VERSION, which reads none), ``pid`` and ``time``.
+
+    Args:
+        path: The control file's ``log``.
+
+    Returns:
+        One dict per call.
+    """
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
