@@ -30,6 +30,13 @@ from .identifiers import check_container_id, check_interface_name, check_network
 from .version import PluginInfo, greater_than_or_equal_to
 
 if TYPE_CHECKING:
+    from ._delegate import (
+        delegate_add,
+        delegate_check,
+        delegate_del,
+        delegate_gc,
+        delegate_status,
+    )
     from .types import Result
 
 __all__ = [
@@ -43,7 +50,33 @@ __all__ = [
     "NetConf",
     "parse_netconf",
     "same_netns",
+    "delegate_add",
+    "delegate_check",
+    "delegate_del",
+    "delegate_gc",
+    "delegate_status",
 ]
+
+# The delegation helpers run other plugins, so they need the executor: they live in
+# cnilib._delegate, imported on first use (PEP 562) so that a plugin that never delegates
+# never loads it.
+_DELEGATION = frozenset({"delegate_add", "delegate_check", "delegate_del", "delegate_gc",
+                         "delegate_status"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _DELEGATION:
+        from . import _delegate
+
+        value = getattr(_delegate, name)
+        globals()[name] = value
+        return value
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _DELEGATION)
 
 
 @attrs.frozen(kw_only=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from cnilib.testing import install_plugins as install_test_plugins
 from tests.integration.helpers import Runtime, Scene, unique_id
 from tests.netns import (
     make_bridge_name,
@@ -45,6 +46,7 @@ __all__ = [
 def scene(scratch_dir: Path) -> Scene:
     """A fresh :class:`Scene` with the test plugins installed."""
     install_plugins(scratch_dir / "bin")
+    install_test_plugins(scratch_dir / "bin")
     return Scene(root=scratch_dir, bin_dir=scratch_dir / "bin", cache_dir=scratch_dir / "cache",
                  ipam_dir=scratch_dir / "ipam", record_file=scratch_dir / "calls.jsonl",
                  network=unique_id("net"))

@@ -10,8 +10,8 @@ Three plugins speak the spec up to 1.1.0, GC and STATUS included:
   plugin, logging each request as text and passing ``prevResult`` through.
 
 Each is a console script of the cnilib distribution, and :func:`install_plugin` writes a small
-executable wrapper for one of them into a plugin directory, which is what a runtime's tests
-need: a file named for the plugin ``type`` on the plugin path.
+executable wrapper for one of them (or for a plugin script of your own) into a plugin directory,
+which is what a runtime's tests need: a file named for the plugin ``type`` on the plugin path.
 
 Rules of this file:
 
@@ -75,54 +75,68 @@ def _cnilib_root() -> str:
     return str(Path(cnilib.__file__).resolve().parent.parent)
 
 
-def _wrapper(interpreter: str, module: str, environ: Mapping[str, str]) -> str:
+def _wrapper(interpreter: str, run: str, environ: Mapping[str, str]) -> str:
     return (
         f"#!{interpreter}\n"
-        f"# A CNI test plugin: runs {module}.main() (written by cnilib.testing.install_plugin).\n"
+        "# A CNI plugin wrapper written by cnilib.testing.install_plugin.\n"
         "import os\n"
         "import sys\n"
         f"sys.path.insert(0, {_cnilib_root()!r})\n"
         f"os.environ.update({dict(environ)!r})\n"
-        f"from {module} import main\n"
-        "main()\n"
+        f"{run}\n"
     )
 
 
 def install_plugin(
     directory: str | os.PathLike[str],
-    plugin: str,
+    plugin: str | os.PathLike[str],
     *,
     name: str | None = None,
     environ: Mapping[str, str] | None = None,
     python: str | None = None,
 ) -> Path:
-    """Write an executable wrapper for one shipped test plugin into a plugin directory.
+    """Write an executable wrapper for a plugin into a plugin directory.
+
+    The wrapper runs the plugin with ``python`` (the interpreter running the tests by
+    default) and the ``cnilib`` that wrote it, so a runtime's test suite gets a plugin file on
+    its plugin path without installing anything system-wide.
 
     Args:
         directory: The plugin directory (created if missing).
-        plugin: Which plugin: :data:`RECORD`, :data:`SLEEP` or :data:`DEBUG`.
-        name: The file name, that is the plugin ``type`` a configuration uses; the plugin's
-            own name by default. Install one plugin under several names to tell instances of
-            a chain apart.
+        plugin: A shipped test plugin (:data:`RECORD`, :data:`SLEEP`, :data:`DEBUG`), or the
+            path of a Python script that is a plugin (your own, written on
+            :mod:`cnilib.skel`), run as ``__main__``.
+        name: The file name, that is the plugin ``type`` a configuration uses: by default the
+            shipped plugin's name, or the script's name without ``.py``. Install one plugin
+            under several names to tell instances of a chain apart.
         environ: Variables set in the plugin process before it runs, e.g.
             ``{CONTROL_ENV: "/tmp/control.json"}`` (VERSION reads no request, so this is how
-            it finds its control file).
+            the recording plugin finds its control file then).
         python: The interpreter; ``sys.executable`` by default.
 
     Returns:
         The path of the executable.
 
     Raises:
-        ConfigError: ``plugin`` is not a shipped plugin, or the interpreter's path cannot go
-            on a shebang line (spaces, too long).
+        ConfigError: ``plugin`` is neither a shipped plugin nor an existing file, or the
+            interpreter's path cannot go on a shebang line (spaces, too long).
         InvalidPluginNameError: ``name`` is not a safe plugin type.
         InvalidIdentifierError: an ``environ`` entry could not be an environment variable.
     """
-    module = PLUGINS.get(plugin)
-    if module is None:
-        msg = f"unknown test plugin {plugin!r}; expected one of {', '.join(PLUGINS)}"
-        raise ConfigError(msg)
-    target_name = name or plugin
+    module = PLUGINS.get(os.fspath(plugin))
+    if module is not None:
+        run = f"from {module} import main\nmain()"
+        default_name = os.fspath(plugin)
+    else:
+        script = Path(plugin)
+        if not script.is_file():
+            msg = (f"unknown plugin {os.fspath(plugin)!r}: neither a shipped test plugin "
+                   f"({', '.join(PLUGINS)}) nor a script")
+            raise ConfigError(msg)
+        resolved = str(script.resolve())
+        run = f"import runpy\nrunpy.run_path({resolved!r}, run_name='__main__')"
+        default_name = script.name.removesuffix(".py")
+    target_name = name or default_name
     check_plugin_type(target_name)
     interpreter = python or sys.executable
     if len(interpreter) > _SHEBANG_MAX or any(c.isspace() for c in interpreter):
@@ -135,7 +149,7 @@ def install_plugin(
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / target_name
-    _write_atomically(target, _wrapper(interpreter, module, environ or {}).encode(), 0o755)
+    _write_atomically(target, _wrapper(interpreter, run, environ or {}).encode(), 0o755)
     return target
 
 
