@@ -134,7 +134,11 @@ def install_plugin(
                    f"({', '.join(PLUGINS)}) nor a script")
             raise ConfigError(msg)
         resolved = str(script.resolve())
-        run = f"import runpy\nrunpy.run_path({resolved!r}, run_name='__main__')"
+        # Run as __main__ with argv[0] left as the wrapper's path (the plugin type the runtime
+        # ran), which runpy.run_path would replace with the script's.
+        run = (f"with open({resolved!r}, 'rb') as f:\n"
+               f"    code = compile(f.read(), {resolved!r}, 'exec')\n"
+               f"exec(code, {{'__name__': '__main__', '__file__': {resolved!r}}})")
         default_name = script.name.removesuffix(".py")
     target_name = name or default_name
     check_plugin_type(target_name)

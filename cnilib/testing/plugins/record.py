@@ -8,8 +8,8 @@ with :func:`cnilib.testing.read_log`).
 The control file is named by the request's ``controlFile`` key, else by the
 ``CNILIB_TEST_CONTROL`` variable (VERSION reads no request: it only has the variable, which
 :func:`cnilib.testing.install_plugin` can bake into a wrapper). A control file that does not
-exist (yet) is an empty one; one that is not a JSON object with the keys below makes every call
-fail with code 7. It is read at every call, so a test may rewrite it between calls
+exist (yet) is an empty one; one that is not a JSON object with only the keys below makes every
+call fail with code 7. It is read at every call, so a test may rewrite it between calls
 (:func:`cnilib.testing.write_control` does so atomically)::
 
     {
@@ -102,6 +102,9 @@ def _load_control(request: dict[str, Any]) -> dict[str, Any]:
         raise _bad_control(path, str(err)) from err
     if not isinstance(control, dict):
         raise _bad_control(path, "not a JSON object")
+    unknown = sorted(set(control) - {"log", "supportedVersions", "*", *_VERBS})
+    if unknown:
+        raise _bad_control(path, f"unknown keys {', '.join(unknown)}")
     versions = control.get("supportedVersions", list(SUPPORTED_VERSIONS))
     if not (isinstance(versions, list) and versions
             and all(isinstance(v, str) for v in versions)):
