@@ -8,9 +8,7 @@ unusable output). What is left here needs more than a control file can say:
   the executor's stdout cap;
 * ``hang``: start a grandchild that keeps stdout open, then sleep; both for ``seconds``
   (600 by default), the grandchild's pid appended to ``pidFile``: the process group must be
-  killed at the deadline;
-* ``orphan``: start that grandchild, print a valid result and exit 0 at once: the runtime must
-  not wait for the grandchild to close stdout.
+  killed at the deadline.
 
 Rules of this file:
 

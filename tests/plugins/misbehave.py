@@ -64,10 +64,6 @@ def _misbehave(conf: dict[str, Any], mode: str, version: str) -> NoReturn:
         _grandchild(conf, seconds)
         time.sleep(seconds)
         sys.exit(0)
-    if mode == "orphan":
-        _grandchild(conf, seconds)
-        _write(json.dumps({"cniVersion": version}).encode())
-        sys.exit(0)
     sys.stderr.write(f"cnilib-misbehave: unknown mode {mode!r}\n")
     sys.exit(2)
 

@@ -85,22 +85,6 @@ def test_huge_default_is_64_mib(plugin: Path, tmp_path: Path) -> None:
     assert json.loads(done.stdout)["cniVersion"] == "1.1.0"
 
 
-def test_orphan_holds_stdout(plugin: Path, tmp_path: Path, pidfile: Path) -> None:
-    conf = base(tmp_path, mode="orphan", seconds=30, pidFile=str(pidfile))
-    with subprocess.Popen([str(plugin)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          env=_env("ADD"), start_new_session=True) as proc:
-        assert proc.stdin is not None
-        assert proc.stdout is not None
-        proc.stdin.write(json.dumps(conf).encode())
-        proc.stdin.close()
-        assert proc.wait(timeout=30) == 0
-        (grandchild,) = _pids(pidfile)
-        assert _alive(grandchild)
-        assert os.getpgid(grandchild) == proc.pid  # killable with the plugin's group
-        os.killpg(proc.pid, signal.SIGKILL)
-        assert json.loads(proc.stdout.read()) == {"cniVersion": "1.1.0"}
-
-
 def test_hang_with_grandchild(plugin: Path, tmp_path: Path, pidfile: Path) -> None:
     conf = base(tmp_path, mode="hang", seconds=30, pidFile=str(pidfile))
     with subprocess.Popen([str(plugin)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
