@@ -11,8 +11,11 @@ import sys
 import textwrap
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cnilib import skel
 from cnilib._json import JSONObject
@@ -82,6 +85,32 @@ def test_environment_is_inherited_with_the_verb_overridden(
     assert (inv.command, inv.stdin, inv.timeout) == (command, stdin, 5)
     assert inv.env == {**caller_env, "CNI_COMMAND": str(command)}
     assert os.environ["CNI_COMMAND"] == "CHECK"  # the caller's own environment is unchanged
+
+
+_values = st.text(st.characters(codec="utf-8", exclude_characters="\0"), min_size=1,
+                  max_size=20)
+_HELPERS = {"ADD": skel.delegate_add, "CHECK": skel.delegate_check, "DEL": skel.delegate_del,
+            "GC": skel.delegate_gc, "STATUS": skel.delegate_status}
+
+
+@given(
+    caller=st.dictionaries(st.sampled_from(["CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS",
+                                            "CNI_IFNAME", "CNI_ARGS", "CNI_NETNS_OVERRIDE"]),
+                           _values),
+    other=_values,
+    verb=st.sampled_from(sorted(_HELPERS)),
+)
+def test_delegate_environment_law(caller: dict[str, str], other: str, verb: str) -> None:
+    """Whatever the caller's environment, the delegate gets its CNI_* variables with only
+    CNI_COMMAND replaced by the verb, and the caller's own environment stays as it was."""
+    before = {k: v for k, v in os.environ.items() if not k.startswith("CNI_")}
+    env = {**before, **caller, "CNI_PATH": "/opt/cni", "OTHER_VARIABLE": other}
+    fake = FakeExecutor()
+    with mock.patch.dict(os.environ, env, clear=True):
+        _HELPERS[verb]("my-ipam", REQUEST, executor=fake)
+        assert dict(os.environ) == env
+    (inv,) = fake.invocations
+    assert inv.env == {**caller, "CNI_PATH": "/opt/cni", "CNI_COMMAND": verb}
 
 
 def test_add_returns_the_result_in_the_request_version(caller_env: dict[str, str]) -> None:
