@@ -30,6 +30,13 @@ from .identifiers import check_container_id, check_interface_name, check_network
 from .version import PluginInfo, greater_than_or_equal_to
 
 if TYPE_CHECKING:
+    from ._delegate import (
+        delegate_add,
+        delegate_check,
+        delegate_del,
+        delegate_gc,
+        delegate_status,
+    )
     from .types import Result
 
 __all__ = [
@@ -43,7 +50,33 @@ __all__ = [
     "NetConf",
     "parse_netconf",
     "same_netns",
+    "delegate_add",
+    "delegate_check",
+    "delegate_del",
+    "delegate_gc",
+    "delegate_status",
 ]
+
+# The delegation helpers run other plugins, so they need the executor: they live in
+# cnilib._delegate, imported on first use (PEP 562) so that a plugin that never delegates
+# never loads it.
+_DELEGATION = frozenset({"delegate_add", "delegate_check", "delegate_del", "delegate_gc",
+                         "delegate_status"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _DELEGATION:
+        from . import _delegate
+
+        value = getattr(_delegate, name)
+        globals()[name] = value
+        return value
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _DELEGATION)
 
 
 @attrs.frozen(kw_only=True)
@@ -280,23 +313,10 @@ def _about(about: str, info: PluginInfo) -> bytes:
     return f"{about}\nCNI protocol versions supported: {versions}\n".encode()
 
 
-def _version_reply(stdin: bytes, info: PluginInfo) -> bytes:
-    # SPEC §5 "VERSION Success": cniVersion is "the value of cniVersion specified on input".
-    # libcni never reads stdin here, so an unreadable request falls back to the plugin's own.
-    version = info.cni_version
-    if stdin:
-        try:
-            conf = loads(stdin)
-        except InvalidJSONError:
-            conf = None
-        if isinstance(conf, dict):
-            asked = conf.get("cniVersion")
-            if isinstance(asked, str) and asked:
-                version = asked
-    body: JSONObject = {"cniVersion": version}
-    if info.supported_versions:
-        body["supportedVersions"] = list(info.supported_versions)
-    return dumps(body) + b"\n"
+def _version_reply(info: PluginInfo) -> bytes:
+    # libcni's skel never reads stdin for VERSION, so a plugin run by hand answers at once;
+    # the reply is written in the plugin's own version (SPEC §5 "VERSION Success").
+    return dumps(info.to_dict()) + b"\n"
 
 
 def dispatch(
@@ -325,7 +345,8 @@ def dispatch(
        supports, by exact string (code 1 ``incompatible CNI versions``). CHECK needs a config
        at 0.4.0 or later and a plugin version at least the config's; GC and STATUS the same
        from 1.1.0 (code 1 ``config|plugin version does not allow <VERB>``). VERSION writes the
-       plugin's versions. Any other verb: code 4 ``unknown CNI_COMMAND: <verb>``.
+       plugin's versions without looking at stdin. Any other verb: code 4
+       ``unknown CNI_COMMAND: <verb>``.
 
     Deviations from libcni, on purpose:
 
@@ -337,12 +358,10 @@ def dispatch(
       ``types.PrintResult`` for this themselves. A plain JSON object is written as is.
     * The error object carries ``cniVersion`` (SPEC §5 "Error"): the request's when it has
       one, else the plugin's own. libcni omits it; runtimes ignore it.
-    * VERSION answers with the request's ``cniVersion`` when stdin holds one (SPEC §5); libcni
-      always says 1.1.0.
 
     Args:
         environ: The process environment (only the ``CNI_*`` variables are read).
-        stdin: The request bytes (ignored by VERSION).
+        stdin: The request bytes (never looked at by VERSION).
         funcs: The plugin's callbacks.
         version_info: The versions the plugin supports (:func:`~cnilib.version.plugin_supports`).
         about: Text shown when the plugin is run by hand, without ``CNI_COMMAND``.
@@ -363,7 +382,7 @@ def dispatch(
                 return 0, b"", _about(about, version_info)
             raise
         if cmd == "VERSION":
-            return 0, _version_reply(stdin, version_info), b""
+            return 0, _version_reply(version_info), b""
         conf = _decode_request(stdin)
         args = attrs.evolve(args, stdin_data=stdin)
         if cmd not in ("ADD", "DEL", "CHECK", "GC", "STATUS"):
@@ -411,8 +430,9 @@ def same_netns(path: str) -> bool:
 def plugin_main(funcs: CNIFuncs, version_info: PluginInfo, about: str = "") -> None:
     """The ``main`` of a plugin: environment and stdin in, stdout, stderr and exit code out.
 
-    stdin is not read when there is no ``CNI_COMMAND`` (the plugin was run by hand) or when
-    it is a terminal.
+    stdin is not read for VERSION (as libcni's skel: a plugin run by hand with
+    ``CNI_COMMAND=VERSION`` answers at once), when there is no ``CNI_COMMAND`` (the plugin was
+    run by hand) or when it is a terminal.
 
     Args:
         funcs: The plugin's callbacks.
@@ -426,7 +446,7 @@ def plugin_main(funcs: CNIFuncs, version_info: PluginInfo, about: str = "") -> N
     stdin = b""
     command = environ.get("CNI_COMMAND", "")
     try:
-        if command and sys.stdin is not None and not sys.stdin.isatty():
+        if command not in ("", "VERSION") and sys.stdin is not None and not sys.stdin.isatty():
             stdin = sys.stdin.buffer.read()
     except (OSError, ValueError) as err:
         error = CNIError(f"error reading from stdin: {err}", code=ErrorCode.IO_FAILURE)

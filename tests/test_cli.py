@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cnilib.cli import container_id_for, run
-from tests.plugins import RECORDER, install_plugins, read_records
+from cnilib.testing import RECORD, install_plugins, read_log, write_control
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -74,9 +74,10 @@ def test_verbs_run_the_chain(tmp_path: Path) -> None:
     netdir = tmp_path / "net.d"
     netdir.mkdir()
     record = tmp_path / "calls.jsonl"
+    control = write_control(tmp_path / "control.json", {"log": str(record)})
     (netdir / "10-clinet.conflist").write_text(json.dumps({
         "cniVersion": "1.1.0", "name": "clinet",
-        "plugins": [{"type": RECORDER, "recordFile": str(record),
+        "plugins": [{"type": RECORD, "controlFile": str(control),
                      "capabilities": {"portMappings": True}}],
     }))
     env = {"NETCONFPATH": str(netdir), "CNI_PATH": str(bin_dir), "CNI_IFNAME": "net1",
@@ -87,7 +88,7 @@ def test_verbs_run_the_chain(tmp_path: Path) -> None:
     assert json.loads(out)["cniVersion"] == "1.1.0"
     for verb in ("check", "status", "del", "gc"):
         assert cli(verb, *common, environ=env) == (0, "", ""), verb
-    calls = read_records(record)
+    calls = read_log(record)
     assert [c["command"] for c in calls] == ["ADD", "CHECK", "STATUS", "DEL", "GC"]
     add = calls[0]
     assert add["env"]["CNI_CONTAINERID"] == container_id_for("/var/run/netns/clitest")

@@ -307,3 +307,15 @@ def test_every_example_passes_mypy_strict(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"no issues found in {len(modules)} source files" in proc.stdout
+
+
+def test_plugin_authors_page_shows_the_tested_example() -> None:
+    """The worked example of docs/plugin-authors.md is the real file the tests run."""
+    page = (DOCS / "plugin-authors.md").read_text(encoding="utf-8")
+    shown = [info.split(None, 1)[1] for info, _, _, _ in _fences(page)
+             if info.startswith("{literalinclude}")]
+    assert shown == ["../examples/plugins/cnilib-example-extra-ip.py"]
+    example = (DOCS / shown[0]).resolve()
+    assert example.is_file()
+    tests = (ROOT / "tests" / "integration" / "test_skel_plugins.py").read_text(encoding="utf-8")
+    assert f'"{example.name}"' in tests

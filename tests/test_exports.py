@@ -95,8 +95,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("_codec", "convert", "schema"),
     ("config", "protocol"),
     ("_steps", "_replies", "_proc", "_lock", "skel"),
-    ("_chains", "invoke", "cache", "testing"),
-    ("_netops",),
+    ("_chains", "invoke", "cache", "testing._fakes", "testing.plugins",
+     "testing.plugins.record", "testing.plugins.sleep", "testing.plugins.debug"),
+    ("_netops", "testing", "_delegate"),
     ("_engine",),
     ("api", "aio"),
     ("_demo",),
@@ -106,8 +107,10 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 
 #: The only imports that reach *up* the layers, all inside functions (so there is no cycle at
 #: import time): a result's methods delegate to the one codec and the one conversion table,
-#: which themselves import the result classes.
+#: which themselves import the result classes; skel loads its delegation helpers (which need
+#: the executor) only when a plugin delegates.
 LAZY_UPWARD = frozenset({
+    ("skel", "_delegate"),
     ("types", "_codec"),
     ("types.common", "_codec"),
     ("types.common", "convert"),

@@ -289,14 +289,16 @@ def test_gc_and_status_get_empty_attachment_fields() -> None:
 
 
 def test_version_reply() -> None:
-    code, out, err = run({"CNI_COMMAND": "VERSION"}, b'{"cniVersion": "0.4.0"}',
+    code, out, err = run({"CNI_COMMAND": "VERSION"}, b"",
                          info=plugin_supports("0.4.0", "1.0.0"))
     assert (code, err) == (0, b"")
-    assert json.loads(out) == {"cniVersion": "0.4.0", "supportedVersions": ["0.4.0", "1.0.0"]}
+    assert json.loads(out) == {"cniVersion": "1.1.0", "supportedVersions": ["0.4.0", "1.0.0"]}
 
 
-@pytest.mark.parametrize("stdin", [b"", b"garbage", b"[]", b'{"cniVersion": 3}'])
-def test_version_reply_without_usable_request(stdin: bytes) -> None:
+@pytest.mark.parametrize("stdin", [b"", b"garbage", b"[]", b'{"cniVersion": 3}',
+                                   b'{"cniVersion": "0.4.0"}'])
+def test_version_reply_ignores_stdin(stdin: bytes) -> None:
+    # VERSION never reads the request (libcni's skel neither): the reply is the plugin's own.
     code, out, _ = run({"CNI_COMMAND": "VERSION"}, stdin)
     assert code == 0
     assert {"cniVersion": "1.1.0", "supportedVersions": list(SUPPORTED_VERSIONS)} == \
@@ -564,6 +566,24 @@ def test_plugin_main_about_does_not_read_stdin() -> None:
         proc.stdin.close()
     assert out == b""
     assert err.startswith(b"CNI plugin demo\nCNI protocol versions supported: 1.0.0\n")
+
+
+def test_plugin_main_version_does_not_read_stdin() -> None:
+    # As Go's skel: run by hand with CNI_COMMAND=VERSION, the plugin answers at once, although
+    # its stdin is a pipe that is never written to nor closed.
+    full = {k: v for k, v in os.environ.items() if not k.startswith("CNI_")}
+    full["CNI_COMMAND"] = "VERSION"
+    with subprocess.Popen([sys.executable, "-c", _PLUGIN], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full) as proc:
+        assert proc.stdout is not None
+        assert proc.stdin is not None
+        try:
+            status = proc.wait(timeout=60)
+        finally:
+            proc.stdin.close()
+        out = proc.stdout.read()
+    assert status == 0
+    assert json.loads(out) == {"cniVersion": "1.1.0", "supportedVersions": ["1.0.0"]}
 
 
 def test_plugin_main_refuses_own_netns() -> None:

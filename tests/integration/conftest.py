@@ -3,8 +3,9 @@
 Rules of this file:
 
 * Every test gets its own cache directory, host-local ``dataDir``, network name, container IDs
-  and plugin directory (``cnilib-recorder`` and ``cnilib-misbehave`` installed next to the
-  Debian plugins' directory on the path), all under a private directory removed afterwards.
+  and plugin directory (the shipped test plugins of :mod:`cnilib.testing.plugins` and
+  ``cnilib-misbehave`` installed next to the Debian plugins' directory on the path), all
+  under a private directory removed afterwards.
 * ``runtime`` is parametrised: each scenario runs through :class:`cnilib.api.CNIConfig` and
   through :class:`cnilib.aio.AsyncCNIConfig`.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from cnilib.testing import install_plugins
 from tests.integration.helpers import Runtime, Scene, unique_id
 from tests.netns import (
     make_bridge_name,
@@ -25,7 +27,7 @@ from tests.netns import (
     netns_session,
     scratch_dir,
 )
-from tests.plugins import install_plugins
+from tests.plugins import install_misbehave
 
 __all__ = [
     # Re-exported fixtures of tests/netns.py, so that the tests here can ask for them.
@@ -45,6 +47,7 @@ __all__ = [
 def scene(scratch_dir: Path) -> Scene:
     """A fresh :class:`Scene` with the test plugins installed."""
     install_plugins(scratch_dir / "bin")
+    install_misbehave(scratch_dir / "bin")
     return Scene(root=scratch_dir, bin_dir=scratch_dir / "bin", cache_dir=scratch_dir / "cache",
                  ipam_dir=scratch_dir / "ipam", record_file=scratch_dir / "calls.jsonl",
                  network=unique_id("net"))

@@ -22,6 +22,7 @@ import attrs
 from cnilib.api import CNIConfig
 from cnilib.config import NetworkConfigList, conflist_from_bytes
 from cnilib.protocol import RuntimeConf
+from cnilib.testing import RECORD, write_control
 from tests.netns import (
     CNI_BIN,
     Netns,
@@ -67,6 +68,17 @@ class Scene:
         body = {"cniVersion": version, "name": name or self.network, **extra,
                 "plugins": plugins}
         return conflist_from_bytes(json.dumps(body).encode())
+
+    def record(self, which: str = "", **control: Any) -> dict[str, Any]:
+        """A ``cnilib-test-record`` plugin logging to the scene's record file.
+
+        Its control file is its own (named after ``which``, which the request also carries so
+        that the log tells instances apart); ``control`` holds the per-verb entries
+        (``ADD={"error": {...}}``) and other keys of the control file.
+        """
+        path = self.root / f"control-{which or 'record'}.json"
+        write_control(path, {"log": str(self.record_file), **control})
+        return {"type": RECORD, "controlFile": str(path), "which": which}
 
     def host_local(self, subnet: object, **extra: Any) -> dict[str, Any]:
         """An ``ipam`` section: host-local on ``subnet`` with the test's own ``dataDir``."""

@@ -18,6 +18,7 @@ import pytest
 from cnilib._json import JSONObject
 from cnilib.aio import AsyncCNIConfig
 from cnilib.protocol import RuntimeConf
+from cnilib.testing import read_log
 from tests.integration.helpers import (
     Scene,
     assert_attached,
@@ -28,7 +29,6 @@ from tests.integration.helpers import (
     unique_id,
 )
 from tests.netns import Netns, ipam_reservations, link_exists, tcp_echo
-from tests.plugins import MISBEHAVE, read_records
 
 pytestmark = pytest.mark.netns
 
@@ -105,8 +105,7 @@ def test_cancelled_add_is_rolled_back(
     net = scene.conflist([
         {"type": "bridge", "bridge": br, "isGateway": True, "ipMasq": False,
          "ipam": scene.host_local(make_subnet())},
-        {"type": MISBEHAVE, "mode": "sleep", "seconds": 60, "on": ["ADD"],
-         "recordFile": str(scene.record_file)},
+        scene.record("sleeper", ADD={"sleep": 60}),
     ])
     rt = RuntimeConf(unique_id(), ns.path, "eth0")
 
@@ -126,7 +125,7 @@ def test_cancelled_add_is_rolled_back(
     assert "eth0" not in ns.links()
     assert ipam_reservations(scene.ipam_dir) == []
     assert cache_files(scene) == []
-    records = read_records(scene.record_file)
+    records = read_log(scene.record_file)
     assert [r["command"] for r in records] == ["ADD", "DEL"]  # the sleeper got its DEL
     stat = Path(f"/proc/{records[0]['pid']}/stat")
     assert not stat.exists() or stat.read_text().rsplit(") ", 1)[-1][0] == "Z"

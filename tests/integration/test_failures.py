@@ -25,6 +25,7 @@ from cnilib.errors import (
     PluginTimeoutError,
 )
 from cnilib.protocol import RuntimeConf
+from cnilib.testing import RECORD, read_log
 from tests.integration.helpers import (
     Runtime,
     Scene,
@@ -33,19 +34,21 @@ from tests.integration.helpers import (
     unique_id,
 )
 from tests.netns import Netns
-from tests.plugins import MISBEHAVE, RECORDER, read_records
+from tests.plugins import MISBEHAVE
 
 NETNS = "/var/run/netns/not-used-by-the-test-plugins"
 
 
-def plugin(scene: Scene, kind: str = RECORDER, **extra: Any) -> dict[str, Any]:
-    return {"type": kind, "recordFile": str(scene.record_file), **extra}
+def misbehave(scene: Scene, mode: str, **extra: Any) -> dict[str, Any]:
+    """cnilib-misbehave (``which`` "m") in ``mode`` on ADD, logging to the scene's record file."""
+    return {"type": MISBEHAVE, "recordFile": str(scene.record_file), "which": "m",
+            "mode": mode, "on": ["ADD"], **extra}
 
 
 def ledger(scene: Scene) -> list[tuple[str, str]]:
     """(command, plugin ``which``) of every ADD and DEL recorded, in order."""
     return [(r["command"], r["stdin"].get("which", ""))
-            for r in read_records(scene.record_file) if r["command"] in ("ADD", "DEL")]
+            for r in read_log(scene.record_file) if r["command"] in ("ADD", "DEL")]
 
 
 def assert_rolled_back(scene: Scene) -> None:
@@ -82,7 +85,7 @@ def pid_file(scene: Scene) -> Iterator[Path]:
 
 
 def test_missing_plugin(runtime: Runtime, scene: Scene) -> None:
-    net = scene.conflist([plugin(scene, which="a"), {"type": "cnilib-no-such-plugin"}])
+    net = scene.conflist([scene.record("a"), {"type": "cnilib-no-such-plugin"}])
     rt = RuntimeConf(unique_id(), NETNS, "eth0")
 
     with pytest.raises(AddError) as info:
@@ -91,15 +94,15 @@ def test_missing_plugin(runtime: Runtime, scene: Scene) -> None:
     assert isinstance(info.value.cause, PluginNotFoundError)
     assert info.value.cause.plugin == "cnilib-no-such-plugin"
     assert ledger(scene) == [("ADD", "a"), ("DEL", "a")]
-    assert info.value.rolled_back == (RECORDER,)
+    assert info.value.rolled_back == (RECORD,)
     assert_rolled_back(scene)
 
 
 def test_plugin_error_with_code(runtime: Runtime, scene: Scene) -> None:
     net = scene.conflist([
-        plugin(scene, which="a"),
-        plugin(scene, which="b", failOn=["ADD"], errorCode=117, errorMsg="no more addresses",
-               errorDetails="pool 10.0.0.0/30 is full"),
+        scene.record("a"),
+        scene.record("b", ADD={"error": {"code": 117, "msg": "no more addresses",
+                                         "details": "pool 10.0.0.0/30 is full"}}),
     ])
 
     with pytest.raises(AddError) as info:
@@ -109,32 +112,33 @@ def test_plugin_error_with_code(runtime: Runtime, scene: Scene) -> None:
     assert isinstance(cause, PluginError)
     assert (cause.code, cause.msg, cause.details) == (117, "no more addresses",
                                                       "pool 10.0.0.0/30 is full")
-    assert (cause.plugin, cause.command, cause.exit_status) == (RECORDER, "ADD", 1)
+    assert (cause.plugin, cause.command, cause.exit_status) == (RECORD, "ADD", 1)
     assert info.value.code == 117
     assert ledger(scene) == [("ADD", "a"), ("ADD", "b"), ("DEL", "b"), ("DEL", "a")]
     assert_rolled_back(scene)
 
 
-@pytest.mark.parametrize("mode", ["nonjson", "huge"], ids=["non-JSON", "huge-64MiB"])
-def test_unusable_output(runtime: Runtime, scene: Scene, mode: str) -> None:
-    net = scene.conflist([plugin(scene, which="a"),
-                          plugin(scene, MISBEHAVE, which="m", mode=mode, on=["ADD"])])
+@pytest.mark.parametrize("kind", ["non-JSON", "huge-64MiB"])
+def test_unusable_output(runtime: Runtime, scene: Scene, kind: str) -> None:
+    bad = (scene.record("m", ADD={"stdout": "this is not JSON {"}) if kind == "non-JSON"
+           else misbehave(scene, "huge"))
+    net = scene.conflist([scene.record("a"), bad])
 
     with pytest.raises(AddError) as info:
         runtime.add_network_list(net, RuntimeConf(unique_id(), NETNS, "eth0"))
 
     cause = info.value.cause
     assert isinstance(cause, PluginOutputError), repr(cause)
-    assert (cause.plugin, cause.command) == (MISBEHAVE, "ADD")
+    assert (cause.plugin, cause.command) == (bad["type"], "ADD")
     assert ledger(scene) == [("ADD", "a"), ("ADD", "m"), ("DEL", "m"), ("DEL", "a")]
     assert_rolled_back(scene)
 
 
 def test_error_object_with_exit_status_0(runtime: Runtime, scene: Scene) -> None:
     # libcni takes this for an empty success (pkg/invoke/raw_exec.go); cnilib believes the error.
-    net = scene.conflist([plugin(scene, which="a"),
-                          plugin(scene, MISBEHAVE, which="m", mode="error-exit0", on=["ADD"],
-                                 errorCode=11)])
+    error = {"code": 11, "msg": "error printed with exit status 0"}
+    net = scene.conflist([scene.record("a"), scene.record("m", ADD={"error": error,
+                                                                    "exitCode": 0})])
 
     with pytest.raises(AddError) as info:
         runtime.add_network_list(net, RuntimeConf(unique_id(), NETNS, "eth0"))
@@ -148,9 +152,8 @@ def test_error_object_with_exit_status_0(runtime: Runtime, scene: Scene) -> None
 
 
 def test_hung_plugin_with_grandchild(runtime: Runtime, scene: Scene, pid_file: Path) -> None:
-    net = scene.conflist([plugin(scene, which="a"),
-                          plugin(scene, MISBEHAVE, which="m", mode="hang", on=["ADD"],
-                                 seconds=300, pidFile=str(pid_file))])
+    net = scene.conflist([scene.record("a"),
+                          misbehave(scene, "hang", seconds=300, pidFile=str(pid_file))])
     start = time.monotonic()
 
     with pytest.raises(AddError) as info:
@@ -162,7 +165,7 @@ def test_hung_plugin_with_grandchild(runtime: Runtime, scene: Scene, pid_file: P
     assert isinstance(cause, TimeoutError)
     assert (cause.plugin, cause.command) == (MISBEHAVE, "ADD")
     # The plugin and the grandchild holding its stdout are both gone.
-    hung = [r["pid"] for r in read_records(scene.record_file) if r["command"] == "ADD"]
+    hung = [r["pid"] for r in read_log(scene.record_file) if r["command"] == "ADD"]
     grandchildren = [int(p) for p in pid_file.read_text().split()]
     assert len(grandchildren) == 1
     assert [p for p in [*hung, *grandchildren] if alive(p)] == []
@@ -171,8 +174,7 @@ def test_hung_plugin_with_grandchild(runtime: Runtime, scene: Scene, pid_file: P
 
 
 def test_killed_plugin(runtime: Runtime, scene: Scene) -> None:
-    net = scene.conflist([plugin(scene, which="a"),
-                          plugin(scene, MISBEHAVE, which="m", mode="sigkill", on=["ADD"])])
+    net = scene.conflist([scene.record("a"), scene.record("m", ADD={"signal": 9})])
 
     with pytest.raises(AddError) as info:
         runtime.add_network_list(net, RuntimeConf(unique_id(), NETNS, "eth0"))
@@ -185,7 +187,7 @@ def test_killed_plugin(runtime: Runtime, scene: Scene) -> None:
 
 
 def test_corrupt_cache(runtime: Runtime, scene: Scene) -> None:
-    net = scene.conflist([plugin(scene, which="a")])
+    net = scene.conflist([scene.record("a")])
     rt = RuntimeConf(unique_id(), NETNS, "eth0")
     runtime.add_network_list(net, rt)
     (entry,) = cache_files(scene)
@@ -197,14 +199,14 @@ def test_corrupt_cache(runtime: Runtime, scene: Scene) -> None:
     # without prevResult and the unusable entry is gone afterwards.
     runtime.del_network_list(net, rt)
 
-    (delete,) = [r for r in read_records(scene.record_file) if r["command"] == "DEL"]
+    (delete,) = [r for r in read_log(scene.record_file) if r["command"] == "DEL"]
     assert "prevResult" not in delete["stdin"]
     assert cache_files(scene) == []
     assert runtime.get_network_list_cached_result(net, rt) is None
 
 
 def test_unwritable_cache(runtime: Runtime, scene: Scene) -> None:
-    net = scene.conflist([plugin(scene, which="a"), plugin(scene, which="b")])
+    net = scene.conflist([scene.record("a"), scene.record("b")])
     scene.cache_dir.mkdir()
     # Root ignores permission bits: a file where the results directory should be stops it.
     (scene.cache_dir / "results").write_text("not a directory")
@@ -229,8 +231,8 @@ def test_rollback_after_second_of_three_fails(
     net = scene.conflist([
         {"type": "bridge", "bridge": br, "isGateway": True, "ipMasq": False,
          "ipam": scene.host_local(make_subnet())},
-        plugin(scene, which="second", failOn=["ADD"], errorCode=11, errorMsg="try later"),
-        plugin(scene, which="third"),
+        scene.record("second", ADD={"error": {"code": 11, "msg": "try later"}}),
+        scene.record("third"),
     ])
     rt = RuntimeConf(unique_id(), ns.path, "eth0")
 
@@ -239,7 +241,7 @@ def test_rollback_after_second_of_three_fails(
 
     assert isinstance(info.value.cause, PluginError)
     assert info.value.cause.retryable
-    assert info.value.rolled_back == (RECORDER, "bridge")
+    assert info.value.rolled_back == (RECORD, "bridge")
     assert info.value.rollback_errors == ()
     # The third plugin never ran; the second got its DEL; bridge undid its veth and address.
     assert ledger(scene) == [("ADD", "second"), ("DEL", "second")]

@@ -1,7 +1,7 @@
 """GC and STATUS (spec 1.1.0) end to end, through the recording test plugins as real processes.
 
-Debian's plugins stop at spec 1.0.0, so the 1.1.0 verbs are exercised with ``cnilib-recorder``
-(tests/plugins), once through CNIConfig and once through AsyncCNIConfig.
+Debian's plugins stop at spec 1.0.0, so the 1.1.0 verbs are exercised with the shipped
+``cnilib-test-record`` (cnilib.testing), once through CNIConfig and once through AsyncCNIConfig.
 """
 
 from __future__ import annotations
@@ -12,29 +12,24 @@ import pytest
 
 from cnilib.errors import MultipleErrors, PluginError
 from cnilib.protocol import GCAttachment, RuntimeConf
+from cnilib.testing import RECORD, read_log
 from tests.integration.helpers import Runtime, Scene, cache_files, unique_id
-from tests.plugins import RECORDER, read_records
 
 NETNS = "/var/run/netns/not-used-by-the-recorder"
+NOT_READY: dict[str, Any] = {"STATUS": {"error": {"code": 50, "msg": "not ready"}}}
 
 
-def recorders(scene: Scene, *extra: dict[str, Any]) -> list[dict[str, Any]]:
-    """Two recorders in a chain, both writing to the scene's record file; ``extra`` is merged
-    into each in turn."""
-    plugins: list[dict[str, Any]] = []
-    for index in range(2):
-        plugin: dict[str, Any] = {"type": RECORDER, "recordFile": str(scene.record_file),
-                                  "which": f"p{index}"}
-        if index < len(extra):
-            plugin.update(extra[index])
-        plugins.append(plugin)
-    return plugins
+def recorders(scene: Scene, *control: dict[str, Any]) -> list[dict[str, Any]]:
+    """Two recording plugins in a chain, both logging to the scene's record file; ``control``
+    holds the control of each in turn."""
+    return [scene.record(f"p{index}", **(control[index] if index < len(control) else {}))
+            for index in range(2)]
 
 
 def calls(scene: Scene, *commands: str) -> list[tuple[str, str, str, str]]:
     """(command, which plugin, container, ifname) of each recorded call, in order."""
     out = []
-    for record in read_records(scene.record_file):
+    for record in read_log(scene.record_file):
         if commands and record["command"] not in commands:
             continue
         stdin = record["stdin"]
@@ -64,9 +59,10 @@ def test_gc_deletes_stale_attachments_then_sends_gc(runtime: Runtime, scene: Sce
     for cid in (stale1, stale2):
         assert [w for _, w, c, _ in dels if c == cid] == ["p1", "p0"]
     assert calls(scene, "GC") == [("GC", "p0", "", ""), ("GC", "p1", "", "")]
-    for record in read_records(scene.record_file):
+    for record in read_log(scene.record_file):
         if record["command"] == "GC":
-            assert record["validAttachments"] == [{"containerID": keep, "ifname": "eth0"}]
+            valid = record["stdin"]["cni.dev/valid-attachments"]
+            assert valid == [{"containerID": keep, "ifname": "eth0"}]
             assert record["env"]["CNI_PATH"] == ":".join(scene.path)
             assert "prevResult" not in record["stdin"]
     assert cache_files(scene) == [f"{net.name}-{keep}-eth0"]
@@ -106,7 +102,7 @@ def test_gc_below_110_only_deletes(runtime: Runtime, scene: Scene) -> None:
 
 
 def test_gc_collects_every_error(runtime: Runtime, scene: Scene) -> None:
-    failing = {"failOn": ["GC"], "errorCode": 123, "errorMsg": "gc broke"}
+    failing = {"GC": {"error": {"code": 123, "msg": "gc broke"}}}
     net = scene.conflist(recorders(scene, failing), version="1.1.0")
 
     with pytest.raises(MultipleErrors) as info:
@@ -116,7 +112,7 @@ def test_gc_collects_every_error(runtime: Runtime, scene: Scene) -> None:
     assert calls(scene, "GC") == [("GC", "p0", "", ""), ("GC", "p1", "", "")]
     (error,) = info.value.exceptions
     assert isinstance(error, PluginError)
-    assert (error.code, error.msg, error.plugin) == (123, "gc broke", RECORDER)
+    assert (error.code, error.msg, error.plugin) == (123, "gc broke", RECORD)
 
 
 def test_status_ready(runtime: Runtime, scene: Scene) -> None:
@@ -129,18 +125,19 @@ def test_status_ready(runtime: Runtime, scene: Scene) -> None:
 
 @pytest.mark.parametrize("code", [50, 51])
 def test_status_not_available(runtime: Runtime, scene: Scene, code: int) -> None:
-    net = scene.conflist(recorders(scene, {}, {"statusCode": code}), version="1.1.0")
+    not_ready = {"STATUS": {"error": {"code": code, "msg": "plugin not available"}}}
+    net = scene.conflist(recorders(scene, {}, not_ready), version="1.1.0")
 
     with pytest.raises(PluginError) as info:
         runtime.get_status_network_list(net)
 
     assert info.value.code == code
-    assert (info.value.plugin, info.value.command) == (RECORDER, "STATUS")
+    assert (info.value.plugin, info.value.command) == (RECORD, "STATUS")
     assert calls(scene) == [("STATUS", "p0", "", ""), ("STATUS", "p1", "", "")]
 
 
 def test_status_stops_at_first_error(runtime: Runtime, scene: Scene) -> None:
-    net = scene.conflist(recorders(scene, {"statusCode": 50}), version="1.1.0")
+    net = scene.conflist(recorders(scene, NOT_READY), version="1.1.0")
 
     with pytest.raises(PluginError):
         runtime.get_status_network_list(net)
@@ -149,7 +146,7 @@ def test_status_stops_at_first_error(runtime: Runtime, scene: Scene) -> None:
 
 
 def test_status_below_110_runs_nothing(runtime: Runtime, scene: Scene) -> None:
-    net = scene.conflist(recorders(scene, {"statusCode": 50}), version="1.0.0")
+    net = scene.conflist(recorders(scene, NOT_READY), version="1.0.0")
 
     runtime.get_status_network_list(net)
 
