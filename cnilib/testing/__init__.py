@@ -19,11 +19,11 @@ import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TypeAlias
 
-from ._json import JSON, JSONObject, dumps, loads
-from .errors import PluginNotFoundError
-from .identifiers import check_plugin_type
-from .protocol import Command, Completed, Invocation
-from .version import SUPPORTED_VERSIONS, result_family
+from cnilib._json import JSON, JSONObject, dumps, loads
+from cnilib.errors import PluginNotFoundError
+from cnilib.identifiers import check_plugin_type
+from cnilib.protocol import Command, Completed, Invocation
+from cnilib.version import SUPPORTED_VERSIONS, result_family
 
 __all__ = [
     "Reply",
@@ -57,7 +57,7 @@ def request_of(inv: Invocation) -> JSONObject:
     """
     obj = loads(inv.stdin)
     if not isinstance(obj, dict):
-        from .errors import InvalidJSONError
+        from cnilib.errors import InvalidJSONError
 
         msg = "the request is not a JSON object"
         raise InvalidJSONError(msg)
