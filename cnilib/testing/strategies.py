@@ -1,8 +1,20 @@
-"""Hypothesis strategies shared by the test suite (attrs' ``tests/strategies.py`` habit).
+"""Hypothesis strategies for CNI values: valid ones of every spec version, and invalid ones.
 
-Values are built with ``st.builds`` on the real classes, so a strategy cannot produce what a
-constructor refuses. ``*_representable_in(v)`` strategies give results that a lower version
-can express exactly, the domain of the "up then down" conversion laws.
+Use them to test code that loads, emits or converts CNI documents (a runtime, a plugin, a
+linter): ``@given(strategies.netconflist_dicts("1.0.0"))``. This module needs the optional
+``hypothesis`` dependency (``pip install cnilib[testing]``); it is the only cnilib module that
+imports it, and ``import cnilib`` never does.
+
+Rules of this file:
+
+* Valid values are built with ``st.builds`` on the real classes or as the JSON objects the spec
+  describes, so a strategy cannot produce what a constructor refuses; every valid document
+  loads with no problem at all, errors or warnings (``tests/test_testing_strategies.py``
+  checks these laws).
+* An invalid strategy breaks exactly one rule, says which in its docstring, and yields
+  :class:`Invalid` values carrying the document and the JSON pointer that loading must report.
+* ``*_representable_in(v)`` strategies give results that a lower version can express
+  exactly, the domain of the "up then down" conversion laws.
 """
 
 from __future__ import annotations
@@ -11,9 +23,10 @@ import string
 from ipaddress import IPv4Interface, IPv6Interface
 from typing import Any
 
+import attrs
 from hypothesis import strategies as st
 
-from cnilib._json import JSON
+from cnilib._json import JSON, JSONObject
 from cnilib.types import (
     DNS,
     Interface040,
@@ -29,9 +42,10 @@ from cnilib.types import (
     Result100,
     Route,
 )
-from cnilib.version import SUPPORTED_VERSIONS
+from cnilib.version import SUPPORTED_VERSIONS, result_family, supports_check, supports_gc
 
 __all__ = [
+    "Invalid",
     "versions",
     "versions_of",
     "container_ids",
@@ -57,6 +71,19 @@ __all__ = [
     "results_040_representable_in_100",
     "results_100_representable_in_040",
     "results_100_representable_in_020",
+    "plugin_types",
+    "plugin_dicts",
+    "netconf_dicts",
+    "netconflist_dicts",
+    "netconflists_without_name",
+    "netconflists_with_invalid_name",
+    "netconflists_with_invalid_version",
+    "netconflists_with_untyped_plugin",
+    "netconflists_with_unsafe_plugin_type",
+    "netconflists_with_empty_plugins",
+    "netconfs_without_type",
+    "invalid_netconflists",
+    "results_with_invalid_address",
 ]
 
 _FAMILY_VERSIONS = {
@@ -90,7 +117,7 @@ ifnames = st.text(alphabet=_NAME_REST + "@+", min_size=1, max_size=15).filter(
     lambda s: s not in (".", "..")
 )
 
-#: Any JSON value (as :func:`cnilib._json.loads` returns them).
+#: Any JSON value (as strict decoding returns them).
 json_values: st.SearchStrategy[JSON] = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(),
@@ -244,3 +271,191 @@ def _as_100(r020: Result020, version: str) -> Result100:
 #: 1.0.0/1.1.0 results that 0.1.0/0.2.0 hold exactly.
 results_100_representable_in_020 = st.builds(_as_100, results_020_representable,
                                              versions_of("100"))
+
+
+# --- configurations (SPEC §1) --------------------------------------------------------------
+
+
+@attrs.frozen
+class Invalid:
+    """A document that breaks one rule, and where loading must say so.
+
+    Attributes:
+        document: The JSON document (a configuration or a result), as decoded.
+        pointer: The JSON pointer of the broken rule: loading reports an ERROR there (a
+            configuration's :class:`~cnilib.errors.ConfigValidationError` lists a problem
+            with this pointer; a result's :class:`~cnilib.errors.ResultError` names it).
+        rule: The rule, in words, with its source.
+    """
+
+    document: JSONObject
+    pointer: str
+    rule: str
+
+
+#: Plugin types: safe executable names (lower-case letter, then letters, digits, ``_``, ``-``).
+plugin_types = st.from_regex(r"[a-z][a-z0-9_-]{0,14}", fullmatch=True)
+# Plugin-specific keys: never a key the spec reserves or types.
+_extra_keys = st.from_regex(r"x[A-Za-z0-9]{0,7}", fullmatch=True)
+_capability_names = st.from_regex(r"[a-z][A-Za-z0-9]{0,11}", fullmatch=True)
+_dns_dicts = st.fixed_dictionaries({}, optional={
+    "nameservers": st.lists(ip_addresses().map(str), max_size=2),
+    "domain": _texts,
+    "search": st.lists(_texts, max_size=2),
+    "options": st.lists(_texts, max_size=2),
+})
+
+
+def plugin_dicts() -> st.SearchStrategy[JSONObject]:
+    """Plugin configuration objects (SPEC §1 "Plugin configuration objects").
+
+    A ``type``, and optionally ``ipam`` (with a ``type``), ``dns``, ``capabilities`` and
+    plugin-specific keys (``x…``) holding any JSON value.
+    """
+    base = st.fixed_dictionaries(
+        {"type": plugin_types},
+        optional={
+            "ipam": st.builds(lambda t, extra: {"type": t, **extra}, plugin_types,
+                              st.dictionaries(_extra_keys, json_values, max_size=2)),
+            "dns": _dns_dicts,
+            "capabilities": st.dictionaries(_capability_names, st.booleans(), max_size=3),
+        },
+    )
+    return st.builds(lambda b, extra: {**b, **extra}, base,
+                     st.dictionaries(_extra_keys, json_values, max_size=3))
+
+
+def _version_or_any(version: str | None) -> st.SearchStrategy[str]:
+    return versions if version is None else st.just(version)
+
+
+def netconf_dicts(version: str | None = None) -> st.SearchStrategy[JSONObject]:
+    """Single-plugin configurations (a ``.conf`` file), of ``version`` or any version."""
+    return st.builds(lambda v, n, p: {"cniVersion": v, "name": n, **p},
+                     _version_or_any(version), network_names, plugin_dicts())
+
+
+def _conflist(version: str, name: str, plugins: list[JSON], flags: JSONObject) -> JSONObject:
+    doc: JSONObject = {"cniVersion": version, "name": name}
+    if supports_check(version) and "disableCheck" in flags:
+        doc["disableCheck"] = flags["disableCheck"]
+    if supports_gc(version) and "disableGC" in flags:
+        doc["disableGC"] = flags["disableGC"]
+    doc["plugins"] = plugins
+    return doc
+
+
+def netconflist_dicts(version: str | None = None) -> st.SearchStrategy[JSONObject]:
+    """Network configuration lists (a ``.conflist`` file), of ``version`` or any version.
+
+    One to four plugins (one before 0.3.0, which has no chaining); ``disableCheck`` (from
+    0.4.0) and ``disableGC`` (from 1.1.0) sometimes, only where the version has them.
+    """
+    flags = st.fixed_dictionaries({}, optional={"disableCheck": st.booleans(),
+                                                "disableGC": st.booleans()})
+    return _version_or_any(version).flatmap(lambda v: st.builds(
+        _conflist, st.just(v), network_names,
+        st.lists(plugin_dicts(), min_size=1, max_size=1 if result_family(v) == "020" else 4),
+        flags))
+
+
+def _broken(pointer: str, rule: str, doc: JSONObject) -> Invalid:
+    return Invalid(doc, pointer, rule)
+
+
+def _without(key: str) -> Any:
+    return lambda doc: {k: v for k, v in doc.items() if k != key}
+
+
+#: Lists with no ``name``: "name (string): Network name" is required (SPEC §1; libcni:
+#: "no name"). Reported at ``""``.
+netconflists_without_name = netconflist_dicts().map(_without("name")).map(
+    lambda d: _broken("", "a network configuration list must have a name (SPEC §1)", d))
+
+#: Lists whose ``name`` starts with a character other than a letter or digit, or holds one
+#: outside ``[a-zA-Z0-9_.-]`` (SPEC §1 "name"). Reported at ``/name``.
+netconflists_with_invalid_name = st.builds(
+    lambda doc, bad: _broken("/name", "the network name must match "
+                             "^[a-zA-Z0-9][a-zA-Z0-9_.\\-]*$ (SPEC §1)", {**doc, "name": bad}),
+    netconflist_dicts(),
+    st.one_of(st.sampled_from(["", "-net", ".net", "_net", "my net", "net/1", "net:1"]),
+              network_names.map(lambda n: n + "/x")),
+)
+
+#: Lists whose ``cniVersion`` is not a version at all (letters): "cniVersion (string):
+#: Semantic Version 2.0" (SPEC §1). Reported at ``/cniVersion``.
+netconflists_with_invalid_version = st.builds(
+    lambda doc, bad: _broken("/cniVersion", "cniVersion must be a Semantic Version 2.0 "
+                             "version (SPEC §1)", {**doc, "cniVersion": bad}),
+    netconflist_dicts(), st.from_regex(r"[a-zA-Z]{1,6}", fullmatch=True),
+)
+
+
+def _untype(doc: JSONObject, index: int) -> Invalid:
+    plugins = list(doc["plugins"])  # type: ignore[arg-type]
+    index %= len(plugins)
+    plugins[index] = _without("type")(plugins[index])
+    return _broken(f"/plugins/{index}", "every plugin configuration object must have a "
+                   "type (SPEC §1)", {**doc, "plugins": plugins})
+
+
+#: Lists with one plugin that has no ``type`` (SPEC §1: "type (string): Matches the name of
+#: the CNI plugin binary on disk"). Reported at ``/plugins/<i>``.
+netconflists_with_untyped_plugin = st.builds(_untype, netconflist_dicts(), st.integers(0, 3))
+
+
+def _unsafe(doc: JSONObject, index: int, bad: str) -> Invalid:
+    plugins = list(doc["plugins"])  # type: ignore[arg-type]
+    index %= len(plugins)
+    plugins[index] = {**plugins[index], "type": bad}  # type: ignore[dict-item]
+    return _broken(f"/plugins/{index}/type", "a plugin type must be a file name, not a path "
+                   "(docs/configuration.md)", {**doc, "plugins": plugins})
+
+
+#: Lists with one plugin whose ``type`` is a path, not a file name (``../x``, ``/bin/sh``):
+#: it names the binary in the plugin directories (SPEC §1 "type"), so cnilib refuses what
+#: could escape them. Reported at ``/plugins/<i>/type``.
+netconflists_with_unsafe_plugin_type = st.builds(
+    _unsafe, netconflist_dicts(), st.integers(0, 3),
+    st.one_of(st.sampled_from(["..", "/bin/sh", "a/b"]), plugin_types.map(lambda t: "../" + t)),
+)
+
+#: Lists whose ``plugins`` is an empty array (libcni: "no plugins in list"). Reported at
+#: ``/plugins``.
+netconflists_with_empty_plugins = netconflist_dicts().map(
+    lambda d: _broken("/plugins", "a network configuration list must have at least one "
+                      "plugin (SPEC §1 plugins)", {**d, "plugins": []}))
+
+#: Single-plugin configurations with no ``type`` (SPEC §1; libcni: "missing 'type'").
+#: Reported at ``""``.
+netconfs_without_type = netconf_dicts().map(_without("type")).map(
+    lambda d: _broken("", "a plugin configuration must have a type (SPEC §1)", d))
+
+#: Any of the invalid network configuration lists above.
+invalid_netconflists: st.SearchStrategy[Invalid] = st.one_of(
+    netconflists_without_name, netconflists_with_invalid_name,
+    netconflists_with_invalid_version, netconflists_with_untyped_plugin,
+    netconflists_with_unsafe_plugin_type, netconflists_with_empty_plugins)
+
+
+def _bad_address(result: Result, bad: str) -> Invalid:
+    doc = result.to_dict()
+    if isinstance(result, Result020):
+        doc["ip4"] = {"ip": bad}
+        pointer = "/ip4/ip"
+    else:
+        ips = list(doc.get("ips") or [])  # type: ignore[arg-type]
+        ips.insert(0, {"address": bad, **({"version": "4"} if isinstance(result, Result040)
+                                           else {})})
+        doc["ips"] = ips
+        pointer = "/ips/0/address"
+    return _broken(pointer, "an address is an IP in CIDR notation, with its prefix length "
+                   "(SPEC §5 \"ADD Success\")", doc)
+
+
+#: ADD results of every version with one address that is not in CIDR notation (no prefix
+#: length, or not an IP). Reported at ``/ip4/ip`` (0.1.0, 0.2.0) or ``/ips/0/address``.
+results_with_invalid_address = st.builds(
+    _bad_address, results,
+    st.one_of(ip_addresses().map(str), st.sampled_from(["", "10.0.0.1/33", "x/24", "fe80::/"])),
+)
