@@ -118,6 +118,10 @@ def _judge_result(step: str, plugin: str, completed: Completed, version: str) ->
     reply, why = _decode(completed.stdout)
     if not isinstance(reply, dict):
         return Check(step, plugin, Verdict.FAIL, f"ADD succeeded without a result: {why}")
+    if "code" in reply and "msg" in reply:
+        return Check(step, plugin, Verdict.FAIL,
+                     f"printed an error object with exit status 0: [{reply['code']}] "
+                     f"{reply['msg']}")
     errors, warnings = _schema_problems(reply, "result", version)
     if errors:
         return Check(step, plugin, Verdict.FAIL, f"invalid {version} result: {errors[0]}")

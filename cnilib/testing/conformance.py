@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from cnilib._json import JSON, dumps
 from cnilib.api import CNIConfig
-from cnilib.config import NetworkConfigList, conflist_from_bytes
+from cnilib.config import NetworkConfigList, PluginConfig, conflist_from_bytes
 from cnilib.errors import AddError, CNIError, ErrorCode, PluginError
 from cnilib.protocol import (
     Command,
@@ -66,6 +66,15 @@ def _locate(plugin: str, path: str | Sequence[str] | None) -> tuple[str, list[st
     return plugin, paths
 
 
+def _label(step: str, record: InvocationRecord) -> str:
+    """The row's step: ``ADD rollback`` for a rollback DEL, ``GC (DEL)`` for GC's DEL of a
+    stale attachment, else the step itself."""
+    if record.rollback:
+        return f"{step} rollback"
+    command = str(record.invocation.command)
+    return step if step.split(maxsplit=1)[0] == command else f"{step} ({command})"
+
+
 class _Run:
     """One checker run: the runtime, the rows so far, and every plugin run recorded."""
 
@@ -85,8 +94,7 @@ class _Run:
             value = action()
         except CNIError as err:
             failed = err
-        rows = [judge(f"{step} rollback" if r.rollback else step, r, version)
-                for r in self.records[start:]]
+        rows = [judge(_label(step, r), r, version) for r in self.records[start:]]
         self.checks.extend(rows)
         if failed is not None and not any(r.verdict is Verdict.FAIL for r in rows):
             cause = failed.cause if isinstance(failed, AddError) else failed
@@ -137,8 +145,11 @@ def check_plugin(
     Args:
         plugin: The plugin type under test (found on ``path``), or a path to its executable.
         config: The network to run it in: the plugin alone, or a chain holding it (the
-            other plugins run too, and get rows of their own). ``None``: the plugin alone,
-            with no other key, at the newest version its VERSION reply and cnilib share.
+            other plugins run too, and get rows of their own). An IPAM plugin is tested
+            through a plugin whose ``ipam`` names it: the ADD, CHECK and DEL rows are that
+            plugin's, which delegates to it; VERSION and the bad configurations go to the
+            IPAM plugin itself. ``None``: the plugin alone, with no other key, at the newest
+            version its VERSION reply and cnilib share.
         path: Plugin directories; default ``$CNI_PATH``, else ``/opt/cni/bin`` and
             ``/usr/lib/cni``.
         ifname: The interface name the plugins are asked to make.
@@ -153,12 +164,11 @@ def check_plugin(
     Raises:
         NotRootError: not root, so no namespace can be made (nothing was run).
         ConformanceError: no ``ip`` command, the namespace could not be made, or ``config``
-            holds no plugin of that type.
+            holds no plugin of that type (nor one delegating its IPAM to it).
     """
     plugin_type, paths = _locate(plugin, path)
-    if config is not None and plugin_type not in [p.type for p in config.plugins]:
-        msg = f"the configuration {config.name!r} has no plugin of type {plugin_type!r}"
-        raise ConformanceError(msg)
+    if config is not None:
+        _holder(config, plugin_type)  # refuse a configuration without the plugin, before root
     cid = container_id or f"cnilib-conformance-{secrets.token_hex(4)}"
     with scratch_netns() as netns, tempfile.TemporaryDirectory(prefix="cnilib-cf-") as cache:
         run = _Run(paths, cache, timeout)
@@ -215,9 +225,26 @@ def _network_steps(run: _Run, net: NetworkConfigList) -> None:
                  version)
 
 
+def _holder(net: NetworkConfigList, plugin_type: str) -> PluginConfig:
+    """The plugin configuration that runs ``plugin_type``: its own, or one delegating IPAM to it.
+
+    Raises:
+        ConformanceError: no plugin of the network is, or delegates to, that type.
+    """
+    for p in net.plugins:
+        if p.type == plugin_type:
+            return p
+    for p in net.plugins:
+        if (p.ipam or {}).get("type") == plugin_type:
+            return p
+    msg = (f"the configuration {net.name!r} has no plugin of type {plugin_type!r}, "
+           "and none delegates its IPAM to one")
+    raise ConformanceError(msg)
+
+
 def _bad_configs(run: _Run, net: NetworkConfigList, plugin_type: str, rt: RuntimeConf) -> None:
     """ADD requests the plugin must refuse with an error object, in a container of their own."""
-    plugin = next(p for p in net.plugins if p.type == plugin_type)
+    plugin = _holder(net, plugin_type)
     bad_rt = RuntimeConf(container_id=rt.container_id + "-bad", netns=rt.netns, ifname=rt.ifname,
                          args=rt.args, capability_args=rt.capability_args)
     try:

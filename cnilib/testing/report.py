@@ -35,9 +35,10 @@ class Check:
     """One row of the report: a step, the plugin it ran, and the verdict.
 
     Attributes:
-        step: ``VERSION``, ``ADD``, ``ADD rollback``, ``CHECK``, ``DEL``, ``DEL again``,
-            ``GC``, ``STATUS``, ``bad config: not JSON`` or ``bad config: unsupported
-            version``.
+        step: ``VERSION``, ``ADD``, ``ADD rollback`` (the DEL undoing a failed ADD),
+            ``CHECK``, ``DEL``, ``DEL again``, ``GC``, ``GC (DEL)`` (GC deleting an attachment
+            it found stale in the cache), ``STATUS``, ``bad config: not JSON`` or ``bad
+            config: unsupported version``.
         plugin: The plugin type that ran; ``""`` for a failure of the runtime itself (a
             result it cannot use, a cache error).
         verdict: PASS, FAIL or SKIP.
