@@ -7,9 +7,11 @@ run too; ``cnilib-misbehave`` provides the failures no Debian plugin shows.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +23,7 @@ from cnilib.testing.errors import ConformanceError, NotRootError
 from cnilib.testing.report import Report, Verdict
 from tests.integration.helpers import Scene, unique_id
 from tests.plugins import MISBEHAVE, RECORDER, read_records
+from tests.test_docs import _fences
 
 pytestmark = pytest.mark.netns
 
@@ -173,3 +176,24 @@ def test_cli_errors_are_one_line(scene: Scene, monkeypatch: pytest.MonkeyPatch) 
     assert (code, out) == (1, "")
     assert err == ("cnilib conformance: the conformance checker needs root: it runs the plugin "
                    "in a scratch network namespace; run it as root (for example with sudo)\n")
+
+
+def test_the_testing_kit_page_runs_and_prints_what_it_shows() -> None:
+    """docs/testing-kit.md's worked example: every python block runs, in order, in one
+    namespace, and prints exactly the text block under it (the checker part needs root)."""
+    page = Path(__file__).resolve().parents[2] / "docs" / "testing-kit.md"
+    text = page.read_text(encoding="utf-8")
+    fences = _fences(text)
+    namespace: dict[str, object] = {"__name__": "testing_kit"}
+    ran = 0
+    for i, (info, body, _, end) in enumerate(fences):
+        if info != "python":
+            continue
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(body, f"docs/testing-kit.md python block {ran + 1}", "exec"), namespace)
+        ran += 1
+        nxt_info, nxt_body, nxt_start, _ = fences[i + 1]
+        assert (nxt_info, text[end:nxt_start].strip()) == ("text", "")
+        assert out.getvalue() == nxt_body
+    assert ran == 4
