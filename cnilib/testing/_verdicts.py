@@ -5,10 +5,10 @@ Rules of this file:
 * Pure: it reads a :class:`~cnilib.protocol.InvocationRecord` (or a bare
   :class:`~cnilib.protocol.Completed`) and returns a :class:`~cnilib.testing.report.Check`.
 * Every reply is checked against the packaged JSON Schemas through :mod:`cnilib.schema`: an
-  ADD result (SPEC §5 "ADD Success") at the request's version, a VERSION reply (SPEC §5
-  "VERSION Success"), an error (SPEC §5 "Error") at the version it names. Only ERROR problems
+  ADD result (SPEC.md "ADD Success") at the request's version, a VERSION reply (SPEC.md
+  "VERSION Success"), an error (SPEC.md "Error") at the version it names. Only ERROR problems
   fail a row; warnings are noted in its reason.
-* CHECK, DEL, GC and STATUS print nothing on success (SPEC §2 for each verb).
+* CHECK, DEL, GC and STATUS print nothing on success (SPEC.md "CNI operations").
 """
 
 from __future__ import annotations

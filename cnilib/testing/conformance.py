@@ -4,9 +4,10 @@ Rules of this file:
 
 * :func:`check_plugin` runs one network (the plugin under test, alone or in a chain) through
   :class:`cnilib.api.CNIConfig` in a scratch network namespace it makes and removes: VERSION
-  of every plugin, ADD, CHECK, DEL, DEL again (which must succeed: SPEC §2 "DEL"), GC and
-  STATUS where the version has them, then two ADDs the plugin must refuse (a request that is
-  not JSON, and one of a version it cannot support). Every plugin run is one row.
+  of every plugin, ADD, CHECK, DEL, DEL again (which must succeed: "Plugins MUST accept
+  multiple DEL calls", SPEC.md "CNI operations"), GC and STATUS where the version has them,
+  then two ADDs the plugin must refuse (a request that is not JSON, and one of a version it
+  cannot support). Every plugin run is one row.
 * Every reply is judged by :mod:`cnilib.testing._verdicts` against the packaged JSON
   Schemas; the engine's own errors (a result it cannot parse, a failed ADD's rollback) add
   rows of their own. A plugin's failure is a FAIL row, never an exception.

@@ -273,7 +273,7 @@ results_100_representable_in_020 = st.builds(_as_100, results_020_representable,
                                              versions_of("100"))
 
 
-# --- configurations (SPEC §1) --------------------------------------------------------------
+# --- configurations (SPEC.md "Network configuration format") ---------------------------------
 
 
 @attrs.frozen
@@ -295,6 +295,9 @@ class Invalid:
 
 #: Plugin types: safe executable names (lower-case letter, then letters, digits, ``_``, ``-``).
 plugin_types = st.from_regex(r"[a-z][a-z0-9_-]{0,14}", fullmatch=True)
+# Where the rules of invalid documents come from.
+_CONF = 'SPEC.md "Configuration format"'
+_PLUGIN = 'SPEC.md "Plugin configuration objects"'
 # Plugin-specific keys: never a key the spec reserves or types.
 _extra_keys = st.from_regex(r"x[A-Za-z0-9]{0,7}", fullmatch=True)
 _capability_names = st.from_regex(r"[a-z][A-Za-z0-9]{0,11}", fullmatch=True)
@@ -307,7 +310,7 @@ _dns_dicts = st.fixed_dictionaries({}, optional={
 
 
 def plugin_dicts() -> st.SearchStrategy[JSONObject]:
-    """Plugin configuration objects (SPEC §1 "Plugin configuration objects").
+    """Plugin configuration objects (SPEC.md "Plugin configuration objects").
 
     A ``type``, and optionally ``ipam`` (with a ``type``), ``dns``, ``capabilities`` and
     plugin-specific keys (``x…``) holding any JSON value.
@@ -367,26 +370,27 @@ def _without(key: str) -> Any:
     return lambda doc: {k: v for k, v in doc.items() if k != key}
 
 
-#: Lists with no ``name``: "name (string): Network name" is required (SPEC §1; libcni:
-#: "no name"). Reported at ``""``.
+#: Lists with no ``name``: "name (string): Network name" is required (SPEC.md "Configuration
+#: format"; libcni: "no name"). Reported at ``""``.
 netconflists_without_name = netconflist_dicts().map(_without("name")).map(
-    lambda d: _broken("", "a network configuration list must have a name (SPEC §1)", d))
+    lambda d: _broken("", f"a network configuration list must have a name ({_CONF})", d))
 
 #: Lists whose ``name`` starts with a character other than a letter or digit, or holds one
-#: outside ``[a-zA-Z0-9_.-]`` (SPEC §1 "name"). Reported at ``/name``.
+#: outside ``[a-zA-Z0-9_.-]`` (SPEC.md "Configuration format", ``name``). Reported at
+#: ``/name``.
 netconflists_with_invalid_name = st.builds(
     lambda doc, bad: _broken("/name", "the network name must match "
-                             "^[a-zA-Z0-9][a-zA-Z0-9_.\\-]*$ (SPEC §1)", {**doc, "name": bad}),
+                             f"^[a-zA-Z0-9][a-zA-Z0-9_.\\-]*$ ({_CONF})", {**doc, "name": bad}),
     netconflist_dicts(),
     st.one_of(st.sampled_from(["", "-net", ".net", "_net", "my net", "net/1", "net:1"]),
               network_names.map(lambda n: n + "/x")),
 )
 
 #: Lists whose ``cniVersion`` is not a version at all (letters): "cniVersion (string):
-#: Semantic Version 2.0" (SPEC §1). Reported at ``/cniVersion``.
+#: Semantic Version 2.0" (SPEC.md "Configuration format"). Reported at ``/cniVersion``.
 netconflists_with_invalid_version = st.builds(
     lambda doc, bad: _broken("/cniVersion", "cniVersion must be a Semantic Version 2.0 "
-                             "version (SPEC §1)", {**doc, "cniVersion": bad}),
+                             f"version ({_CONF})", {**doc, "cniVersion": bad}),
     netconflist_dicts(), st.from_regex(r"[a-zA-Z]{1,6}", fullmatch=True),
 )
 
@@ -396,11 +400,11 @@ def _untype(doc: JSONObject, index: int) -> Invalid:
     index %= len(plugins)
     plugins[index] = _without("type")(plugins[index])
     return _broken(f"/plugins/{index}", "every plugin configuration object must have a "
-                   "type (SPEC §1)", {**doc, "plugins": plugins})
+                   f"type ({_PLUGIN})", {**doc, "plugins": plugins})
 
 
-#: Lists with one plugin that has no ``type`` (SPEC §1: "type (string): Matches the name of
-#: the CNI plugin binary on disk"). Reported at ``/plugins/<i>``.
+#: Lists with one plugin that has no ``type`` (SPEC.md "Plugin configuration objects": "type
+#: (string): Matches the name of the CNI plugin binary on disk"). Reported at ``/plugins/<i>``.
 netconflists_with_untyped_plugin = st.builds(_untype, netconflist_dicts(), st.integers(0, 3))
 
 
@@ -413,7 +417,8 @@ def _unsafe(doc: JSONObject, index: int, bad: str) -> Invalid:
 
 
 #: Lists with one plugin whose ``type`` is a path, not a file name (``../x``, ``/bin/sh``):
-#: it names the binary in the plugin directories (SPEC §1 "type"), so cnilib refuses what
+#: it names the binary in the plugin directories (SPEC.md "Plugin configuration objects",
+#: ``type``), so cnilib refuses what
 #: could escape them. Reported at ``/plugins/<i>/type``.
 netconflists_with_unsafe_plugin_type = st.builds(
     _unsafe, netconflist_dicts(), st.integers(0, 3),
@@ -424,12 +429,13 @@ netconflists_with_unsafe_plugin_type = st.builds(
 #: ``/plugins``.
 netconflists_with_empty_plugins = netconflist_dicts().map(
     lambda d: _broken("/plugins", "a network configuration list must have at least one "
-                      "plugin (SPEC §1 plugins)", {**d, "plugins": []}))
+                      f"plugin ({_CONF}, plugins)", {**d, "plugins": []}))
 
-#: Single-plugin configurations with no ``type`` (SPEC §1; libcni: "missing 'type'").
+#: Single-plugin configurations with no ``type`` (SPEC.md "Plugin configuration objects";
+#: libcni: "missing 'type'").
 #: Reported at ``""``.
 netconfs_without_type = netconf_dicts().map(_without("type")).map(
-    lambda d: _broken("", "a plugin configuration must have a type (SPEC §1)", d))
+    lambda d: _broken("", f"a plugin configuration must have a type ({_PLUGIN})", d))
 
 #: Any of the invalid network configuration lists above.
 invalid_netconflists: st.SearchStrategy[Invalid] = st.one_of(
@@ -450,7 +456,7 @@ def _bad_address(result: Result, bad: str) -> Invalid:
         doc["ips"] = ips
         pointer = "/ips/0/address"
     return _broken(pointer, "an address is an IP in CIDR notation, with its prefix length "
-                   "(SPEC §5 \"ADD Success\")", doc)
+                   "(SPEC.md \"ADD Success\")", doc)
 
 
 #: ADD results of every version with one address that is not in CIDR notation (no prefix

@@ -109,7 +109,8 @@ def test_host_device_over_a_veth_end(scene: Scene,
     _, end = make_veth()
     report = run(scene, "host-device", [{"type": "host-device", "device": end}])
     # Debian 1.1.1 bug: a second DEL fails once the device is back on the host, where the
-    # spec asks DEL to succeed when what it would remove is already gone (SPEC §2 "DEL").
+    # spec asks DEL to succeed when what it would remove is already gone (SPEC.md "CNI
+    # operations", DEL).
     assert report.verdicts() == changed(clean_rows(["host-device"]),
                                         {("DEL again", "host-device"): F})
     assert reasons(report) == {("DEL again", "host-device"):
@@ -169,8 +170,8 @@ def test_sbr_after_ptp(scene: Scene, make_subnet: Callable[[], Subnet]) -> None:
     report = run(scene, "sbr", [ptp(scene, subnet), {"type": "sbr"}])
     # Two Debian 1.1.1 findings. sbr moves ptp's routes to a table of their own, so ptp's
     # CHECK no longer finds its gateway in the main table (the chain stops there). And sbr's
-    # DEL fails once the interface is gone, so a second DEL fails (SPEC §2 "DEL" asks it to
-    # succeed); ptp's second DEL is then never run.
+    # DEL fails once the interface is gone, so a second DEL fails (SPEC.md "CNI operations"
+    # asks it to succeed); ptp's second DEL is then never run.
     expected = changed(clean_rows(["ptp", "sbr"], under_test="sbr"),
                        {("CHECK", "ptp"): F, ("CHECK", "sbr"): None,
                         ("DEL again", "sbr"): F, ("DEL again", "ptp"): None})
