@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from cnilib._json import JSON, dumps
 from cnilib.api import CNIConfig
 from cnilib.config import NetworkConfigList, PluginConfig, conflist_from_bytes
-from cnilib.errors import AddError, CNIError, ErrorCode, PluginError
+from cnilib.errors import AddError, CNIError, ErrorCode
 from cnilib.protocol import (
     Command,
     Invocation,
@@ -86,22 +86,26 @@ class _Run:
         self.timeout = timeout
         self.checks: list[Check] = []
 
-    def step(self, step: str, action: Callable[[], object], version: str) -> object | None:
-        """Run ``action``; add a row per plugin run and one for an error no row explains."""
+    def step(self, step: str, action: Callable[[], object], version: str) -> bool:
+        """Run ``action``; add a row per plugin run and one for an error no row explains.
+
+        Returns:
+            Whether ``action`` succeeded.
+        """
         start = len(self.records)
         failed: CNIError | None = None
-        value: object | None = None
         try:
-            value = action()
+            action()
         except CNIError as err:
             failed = err
         rows = [judge(_label(step, r), r, version) for r in self.records[start:]]
         self.checks.extend(rows)
         if failed is not None and not any(r.verdict is Verdict.FAIL for r in rows):
             cause = failed.cause if isinstance(failed, AddError) else failed
-            plugin = cause.plugin if isinstance(cause, PluginError) else ""
-            self.checks.append(Check(step, plugin, Verdict.FAIL, str(failed)))
-        return None if failed is not None else (value if value is not None else True)
+            plugin = getattr(cause, "plugin", "")
+            self.checks.append(Check(step, plugin if isinstance(plugin, str) else "",
+                                     Verdict.FAIL, str(failed)))
+        return failed is None
 
     def skip(self, step: str, plugins: Sequence[str], reason: str) -> None:
         self.checks.extend(Check(step, p, Verdict.SKIP, reason) for p in plugins)
@@ -202,7 +206,7 @@ def _attachment_steps(run: _Run, net: NetworkConfigList, rt: RuntimeConf) -> Non
         run.skip("CHECK", names, f"cniVersion {version} has no CHECK (from 0.4.0)")
     elif net.disable_check:
         run.skip("CHECK", names, "the network sets disableCheck")
-    elif added is None:
+    elif not added:
         run.skip("CHECK", names, "ADD failed: nothing to check")
     else:
         run.step("CHECK", lambda: run.cni.check_network_list(net, rt, timeout=run.timeout),

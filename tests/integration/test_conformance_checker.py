@@ -124,6 +124,13 @@ def test_a_plugin_that_accepts_a_bad_config_fails_that_row(scene: Scene) -> None
     assert rows["bad config: unsupported version"] == (F, "accepted it (exit status 0)")
 
 
+def test_a_missing_plugin_fails_version_and_nothing_else_runs(scene: Scene) -> None:
+    report = check_plugin("cnilib-nosuch", path=scene.path)
+    assert report.verdicts() == [("VERSION", "cnilib-nosuch", F), ("ADD", "cnilib-nosuch", S)]
+    assert report.failures[0].reason.startswith('failed to find plugin "cnilib-nosuch" in path')
+    assert report.cni_version == ""
+
+
 def test_a_config_without_the_plugin_is_refused(scene: Scene) -> None:
     net = scene.conflist([{"type": "ptp"}])
     with pytest.raises(ConformanceError, match="has no plugin of type 'bridge'"):
@@ -171,6 +178,10 @@ def test_cli_json_and_failure_exit_status(scene: Scene) -> None:
 def test_cli_errors_are_one_line(scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
     code, out, err = _cli(["conformance", RECORDER, "--format", "xml"], scene)
     assert (code, out) == (2, "")
+    missing = scene.root / "missing.conflist"
+    code, out, err = _cli(["conformance", RECORDER, "--config", str(missing)], scene)
+    assert (code, out, err.count("\n")) == (1, "", 1)
+    assert err.startswith("cnilib conformance: ")
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     code, out, err = _cli(["conformance", RECORDER], scene)
     assert (code, out) == (1, "")
