@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from cnilib import schema
 from cnilib._json import JSONObject, dumps, loads
@@ -60,6 +61,15 @@ def test_valid_results_satisfy_their_schema_and_round_trip(result: Result) -> No
     assert [p for p in schema.validate(doc, "result", result.cni_version)
             if p.severity is Severity.ERROR] == []
     assert parse_result(dumps(doc)) == result
+
+
+@given(st.data(), cst.versions)
+def test_results_of_a_version_are_of_that_version(data: st.DataObject, version: str) -> None:
+    result = data.draw(cst.results_of(version))
+    assert result.cni_version == version
+    assert [p for p in schema.validate(result.to_dict(), "result", version)
+            if p.severity is Severity.ERROR] == []
+    assert parse_result(result.to_json(), version) == result
 
 
 @given(cst.results_with_invalid_address)

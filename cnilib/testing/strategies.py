@@ -66,6 +66,7 @@ __all__ = [
     "results_040",
     "results_100",
     "results",
+    "results_of",
     "results_020_representable",
     "results_040_representable_in_020",
     "results_040_representable_in_100",
@@ -221,6 +222,18 @@ results_100 = st.builds(Result100, cni_version=versions_of("100"),
                         routes=_tuples(routes()), dns=dns)
 #: A result of any family and version.
 results: st.SearchStrategy[Result] = st.one_of(results_020, results_040, results_100)
+
+
+
+def results_of(version: str) -> st.SearchStrategy[Result]:
+    """Results of one spec version (in its family's shape: ``ip4``/``ip6``, or ``ips``)."""
+    family = result_family(version)
+    if family == "020":
+        return results_020.map(lambda r: attrs.evolve(r, cni_version=version))
+    if family == "040":
+        return results_040.map(lambda r: attrs.evolve(r, cni_version=version))
+    return results_100.map(lambda r: attrs.evolve(r, cni_version=version))
+
 
 #: 0.1.0/0.2.0 results that survive a trip to any later version and back: at least one
 #: address, ``ip4`` IPv4 and ``ip6`` IPv6, each with basic routes of its own family.
