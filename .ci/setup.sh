@@ -25,6 +25,7 @@ DEBS=(
     containernetworking-plugins iproute2 iptables iputils-ping
     golang-go golang-github-appc-cni-dev
     python3 python3-venv python3-doc
+    dnsmasq-base  # the dhcp plugin's conformance test serves DHCP with it (no system service)
 )
 missing=()
 for pkg in "${DEBS[@]}"; do

@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     ver.add_argument("plugin", help="plugin type, found on $CNI_PATH")
     demo = sub.add_parser("demo", help="attach the bundled example network to a fresh namespace")
     demo.add_argument("--keep-going", action="store_true", help=argparse.SUPPRESS)
+    from .testing import _command
+
+    _command.add_parser(sub)
     return p
 
 
@@ -220,6 +223,10 @@ def run(
             from ._demo import run_demo
 
             return run_demo(env, out)
+        if args.command == "conformance":
+            from .testing import _command
+
+            return _command.run(args, env, out)
         return _verb(args, env, out)
     except CNIError as exc:
         print(f"cnilib {args.command}: {exc}", file=err)

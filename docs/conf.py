@@ -91,6 +91,9 @@ nitpick_ignore: list[tuple[str, str]] = []
 nitpick_ignore_regex: list[tuple[str, str]] = [
     # attrs and cattrs (``attrs.evolve`` in docstrings): no inventory of theirs is on disk.
     (r"py:.*", r"(attr|attrs|cattrs)\..*"),
+    # Hypothesis (the annotations of cnilib.testing.strategies, written ``st.SearchStrategy``):
+    # no inventory of it is on disk either.
+    (r"py:.*", r"(hypothesis|st)\..*"),
     # Private names (a dotted component starting with one underscore: cnilib._engine.Engine,
     # a private TypeVar _T, a private base class) are undocumented on purpose; a reference to
     # one (a signature, a base class, a "see cnilib._codec") renders as plain code.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 
-# The suite's own helper packages (tests.netns, tests.plugins, tests.strategies) are imported
+# The suite's own helper packages (tests.netns, tests.plugins) are imported
 # by package name. Append (never prepend) the checkout so that an installed cnilib, as under
 # tox, still wins over the checkout's copy.
 _ROOT = str(Path(__file__).resolve().parent.parent)

@@ -38,6 +38,7 @@ from cnilib.errors import (
     NoConfigsFoundError,
     Severity,
 )
+from cnilib.testing.strategies import json_values
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -608,17 +609,11 @@ def test_examples_drop_in_is_appended() -> None:
 
 # -- fuzzing --------------------------------------------------------------------------------
 
-_any_json = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False,
-                                                          allow_infinity=False) | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-    max_leaves=20,
-)
 _keys = st.sampled_from(["name", "cniVersion", "cniVersions", "type", "plugins", "ipam", "dns",
                          "capabilities", "disableCheck", "disableGC", "loadOnlyInlinedPlugins",
                          "prevResult", "cni.dev/valid-attachments", "x"])
 _shaped = st.recursive(
-    _any_json,
+    json_values,
     lambda inner: st.dictionaries(_keys, inner, max_size=6) | st.lists(inner, max_size=3),
     max_leaves=30,
 )
@@ -651,7 +646,7 @@ def test_arbitrary_json_loads_or_raises_a_cni_error(doc: JSON) -> None:
 
 _plugin = st.dictionaries(st.text(max_size=8).filter(lambda k: k not in {
     "type", "name", "cniVersion", "capabilities", "ipam", "dns", "prevResult",
-    "cni.dev/valid-attachments"}), _any_json, max_size=5).map(lambda d: {"type": "p", **d})
+    "cni.dev/valid-attachments"}), json_values, max_size=5).map(lambda d: {"type": "p", **d})
 
 
 @given(st.lists(_plugin, min_size=1, max_size=3))

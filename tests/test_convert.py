@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from cnilib.convert import convert
 from cnilib.errors import ConversionError, ErrorCode
+from cnilib.testing import strategies as cst
 from cnilib.types import (
     DNS,
     Interface040,
@@ -25,7 +26,6 @@ from cnilib.types import (
     parse_result,
 )
 from cnilib.version import SUPPORTED_VERSIONS
-from tests import strategies as cst
 
 FAMILY: dict[str, type[Result020 | Result040 | Result100]] = {
     "0.1.0": Result020, "0.2.0": Result020,

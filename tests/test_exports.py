@@ -51,6 +51,10 @@ PUBLIC_MODULES = (
     "aio",
     "skel",
     "testing",
+    "testing.strategies",
+    "testing.conformance",
+    "testing.report",
+    "testing.errors",
     "cli",
 )
 
@@ -62,6 +66,10 @@ NOT_REEXPORTED_MODULES: dict[str, str] = {
     "skel": "plugin side",
     # Test doubles stay under their own name, as in trio.testing.
     "testing": "test kit",
+    "testing.strategies": "test kit",
+    "testing.conformance": "test kit",
+    "testing.report": "test kit",
+    "testing.errors": "test kit",
     # The command line is a program, not a library API: ``cnilib.run``/``cnilib.main`` would
     # read as "run a network". Use ``cnilib.cli.run``.
     "cli": "command line",
@@ -80,27 +88,33 @@ NOT_REEXPORTED: dict[str, frozenset[str]] = {
 PRIVATE_REEXPORTS = frozenset({"JSON", "JSONObject"})
 
 #: Imports that ``import cnilib`` must not trigger (import cost; sans-IO at import time).
-HEAVY = ("attrs", "attr", "cattrs", "jsonschema", "referencing", "subprocess", "asyncio")
+HEAVY = ("attrs", "attr", "cattrs", "jsonschema", "referencing", "subprocess", "asyncio",
+         "hypothesis")
+
+#: The only module that may import the optional ``hypothesis`` (``cnilib[testing]``).
+HYPOTHESIS_ALLOWED = frozenset({"testing.strategies"})
 
 #: The import layers of docs/design.md, bottom first. A module imports, at module level, only
 #: modules of lower layers; modules of one layer are independent. Private helpers sit below the
 #: modules that use them.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors",),
-    ("_json", "_locate", "_schemanode"),
-    ("version", "identifiers", "_schemaexpr", "_cachefmt"),
+    ("_json", "_locate", "_schemanode", "testing.errors", "testing.report"),
+    ("version", "identifiers", "_schemaexpr", "_cachefmt", "testing._scratch"),
     ("types.common", "_schemac"),
     ("types.v020", "types.v040", "types.v100"),
     ("types", "_problems"),
     ("_codec", "convert", "schema"),
     ("config", "protocol"),
-    ("_steps", "_replies", "_proc", "_lock", "skel"),
+    ("_steps", "_replies", "_proc", "_lock", "skel", "testing._verdicts"),
     ("_chains", "invoke", "cache", "testing._fakes", "testing.plugins",
-     "testing.plugins.record", "testing.plugins.sleep", "testing.plugins.debug"),
+     "testing.plugins.record", "testing.plugins.sleep", "testing.plugins.debug",
+     "testing.strategies"),
     ("_netops", "testing", "_delegate"),
     ("_engine",),
     ("api", "aio"),
-    ("_demo",),
+    ("_demo", "testing.conformance"),
+    ("testing._command",),
     ("cli",),
     ("__main__",),
 )
@@ -123,12 +137,13 @@ PURE = frozenset({
     "_schemac", "_cachefmt",
     "types.common", "types.v020", "types.v040", "types.v100", "types", "_problems", "_codec",
     "convert", "schema", "config", "protocol", "_steps", "_replies", "skel", "_chains",
-    "_netops",
+    "_netops", "testing.report", "testing._verdicts", "testing.strategies",
 })
 
 #: The only modules that may import :mod:`subprocess`: the executor's process helper, the
-#: executor itself, and the demo (an edge like the CLI that runs ``ip`` and ``ping``).
-SUBPROCESS_ALLOWED = frozenset({"_proc", "invoke", "_demo"})
+#: executor itself, the demo (an edge like the CLI that runs ``ip`` and ``ping``) and the
+#: conformance checker's scratch namespace (it runs ``ip netns``).
+SUBPROCESS_ALLOWED = frozenset({"_proc", "invoke", "_demo", "testing._scratch"})
 
 
 def _module_name(path: Path) -> str:
@@ -365,6 +380,16 @@ def test_only_the_executor_imports_subprocess() -> None:
     }
     assert users <= SUBPROCESS_ALLOWED
     assert "_proc" in users or "invoke" in users
+
+
+def test_only_the_strategies_import_hypothesis() -> None:
+    """hypothesis is an optional extra: one public module needs it, nothing else imports it."""
+    users = {
+        module
+        for module, path in _source_modules().items()
+        if "hypothesis" in _imports(module, path)[0]
+    }
+    assert users == HYPOTHESIS_ALLOWED
 
 
 def test_layering_scanner_sees_lazy_and_relative_imports(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from cnilib.config import (
     conflist_from_file,
 )
 from cnilib.errors import CNIError, ConfigError
+from cnilib.testing import strategies as cst
 from cnilib.types import (
     DNS,
     Interface040,
@@ -45,7 +46,6 @@ from cnilib.types import (
     parse_result,
 )
 from cnilib.types.common import unchecked
-from tests import strategies as cst
 from tests.paths import corpus_files
 
 # Values that JSON decoding can produce, chosen to hit every type test of the fast path.

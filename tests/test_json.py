@@ -11,14 +11,7 @@ from hypothesis import strategies as st
 
 from cnilib._json import JSON, MAX_DEPTH, dumps, loads
 from cnilib.errors import InvalidJSONError
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(),
-    lambda children: (st.lists(children, max_size=4)
-                      | st.dictionaries(st.text(), children, max_size=4)),
-    max_leaves=20,
-)
+from cnilib.testing.strategies import json_values
 
 
 @pytest.mark.parametrize(

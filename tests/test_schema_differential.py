@@ -22,6 +22,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from cnilib import schema
+from cnilib.testing.strategies import versions
 from cnilib.version import SUPPORTED_VERSIONS
 from tests.paths import corpus_files
 
@@ -139,7 +140,6 @@ json_values = st.recursive(
     max_leaves=12,
 )
 kinds = st.sampled_from(schema.KINDS)
-versions = st.sampled_from(SUPPORTED_VERSIONS)
 
 
 def _corpus() -> list[tuple[str, Any]]:

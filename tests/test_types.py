@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from cnilib._json import JSON, dumps
 from cnilib.errors import CNIError, ErrorCode, ResultError
+from cnilib.testing import strategies as cst
 from cnilib.types import (
     DNS,
     Interface,
@@ -31,7 +32,6 @@ from cnilib.types import (
     parse_ip,
     parse_result,
 )
-from tests import strategies as cst
 
 # --- constructing values ---------------------------------------------------------------------
 
