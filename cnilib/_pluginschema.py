@@ -140,7 +140,8 @@ class SchemaSet:
         try:
             cls.check_schema(schema)
         except jsonschema.SchemaError as err:
-            msg = f"the schema for plugin type {plugin_type!r} is not a valid JSON Schema: {err.message}"
+            msg = (f"the schema for plugin type {plugin_type!r} is not a valid JSON Schema: "
+                   f"{err.message}")
             raise ConfigError(msg) from err
         validator = cls(schema, registry=self._registry)
         self._validators[plugin_type] = validator
@@ -162,7 +163,7 @@ class SchemaSet:
         validator = self._validator(plugin_type)
         if validator is None:
             return []
-        found: list[tuple[tuple[str | int, ...], str, Severity, str]] = []
+        found: list[_Found] = []
         for error in validator.iter_errors(obj):
             found.extend(_explain(error, plugin_type, at))
         where = locate(text, (pointer(p) for p, _, _, _ in found)) if text is not None else {}
@@ -175,8 +176,10 @@ class SchemaSet:
         return problems
 
 
-def _explain(error: Any, plugin_type: str,
-             at: tuple[str | int, ...]) -> Iterable[tuple[tuple[str | int, ...], str, Severity, str]]:
+_Found = tuple[tuple[str | int, ...], str, Severity, str]
+
+
+def _explain(error: Any, plugin_type: str, at: tuple[str | int, ...]) -> Iterable[_Found]:
     path = at + tuple(error.absolute_path)
     schema = error.schema if isinstance(error.schema, dict) else {}
     keyword = error.validator
@@ -193,7 +196,7 @@ def _explain(error: Any, plugin_type: str,
             what = f"{plugin_type} configuration" if len(path) == len(at) else describe(path)
             message = (f"unknown key {json.dumps(key, ensure_ascii=False)} in {what}: "
                        f"the plugin ignores it{hint}")
-            yield path + (key,), message, Severity.WARNING, "plugin-unknown-key"
+            yield (*path, key), message, Severity.WARNING, "plugin-unknown-key"
         return
     fields = _Fields(where=describe(path), value=_short(error.instance),
                      kind=_kind(error.instance), limit=str(error.validator_value))

@@ -43,11 +43,11 @@ from .errors import (
 if TYPE_CHECKING:
     from .invoke import Executor
 
-__all__ = ["lint", "lint_network", "failed", "RULES"]
+__all__ = ["lint_paths", "lint_network", "has_failures", "LINT_RULES"]
 
 #: The rules of the problems only the linter finds (loading's own rules are the schema
 #: keywords, ``libcni``, ``json``...). ``docs/cli.md`` describes each.
-RULES: Final = {
+LINT_RULES: Final = {
     "read": "a file or directory that cannot be read",
     "conf-with-plugins": "a .conf/.json file holding a 'plugins' list (libcni reads one plugin)",
     "duplicate-network": "a second file in one directory naming an already defined network",
@@ -59,7 +59,7 @@ RULES: Final = {
 _EXTENSIONS: Final = (".conf", ".conflist", ".json")
 
 
-def failed(problems: Iterable[Problem], *, strict: bool = False) -> bool:
+def has_failures(problems: Iterable[Problem], *, strict: bool = False) -> bool:
     """Whether ``problems`` should fail a check: any error, or with ``strict`` any problem."""
     return any(strict or p.severity is Severity.ERROR for p in problems)
 
@@ -224,7 +224,7 @@ def _duplicates(nets: list[NetworkConfigList]) -> list[Problem]:
     return out
 
 
-def lint(
+def lint_paths(
     paths: Sequence[str | os.PathLike[str]],
     *,
     schemas: Mapping[str, str | os.PathLike[str] | JSONObject] | None = None,

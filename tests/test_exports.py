@@ -52,6 +52,7 @@ PUBLIC_MODULES = (
     "skel",
     "testing",
     "cli",
+    "lint",
 )
 
 #: Public modules that ``cnilib`` deliberately does not re-export, each with its reason
@@ -93,13 +94,15 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("types.v020", "types.v040", "types.v100"),
     ("types", "_problems"),
     ("_codec", "convert", "schema"),
-    ("config", "protocol"),
+    ("config", "protocol", "_pluginschema"),
     ("_steps", "_replies", "_proc", "_lock", "skel"),
     ("_chains", "invoke", "cache", "testing"),
     ("_netops",),
     ("_engine",),
     ("api", "aio"),
-    ("_demo",),
+    ("_demo", "lint", "_cli"),
+    ("_cli.verbs", "_cli.validate"),
+    ("_cli.networks",),
     ("cli",),
     ("__main__",),
 )
