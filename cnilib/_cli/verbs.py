@@ -107,9 +107,8 @@ def _configure(verb: str) -> Callable[[argparse.ArgumentParser], None]:
             p.add_argument("--dry-run", action="store_true",
                            help="print every plugin invocation (path, environment, stdin); "
                                 "run nothing, change no cache")
-        if verb != "status":
-            p.add_argument("--cache-dir", default=None,
-                           help="result cache root (default /var/lib/cni)")
+        p.add_argument("--cache-dir", default=None,
+                       help="result cache root (default /var/lib/cni)")
         p.add_argument("--timeout", type=float, default=None, help="seconds for the whole chain")
         p.add_argument("--json", action="store_true",
                        help="print the outcome as JSON (ADD: the result; failures: the error "
