@@ -87,6 +87,10 @@ if TYPE_CHECKING:
     from .invoke import Executor as Executor
     from .invoke import SubprocessExecutor as SubprocessExecutor
     from .invoke import find_plugin as find_plugin
+    from .lint import LINT_RULES as LINT_RULES
+    from .lint import has_failures as has_failures
+    from .lint import lint_network as lint_network
+    from .lint import lint_paths as lint_paths
     from .protocol import VERSION_REQUEST as VERSION_REQUEST
     from .protocol import Command as Command
     from .protocol import Completed as Completed
@@ -101,10 +105,6 @@ if TYPE_CHECKING:
     from .schema import KINDS as KINDS
     from .schema import Kind as Kind
     from .schema import check as check
-    from .lint import LINT_RULES as LINT_RULES
-    from .lint import has_failures as has_failures
-    from .lint import lint_network as lint_network
-    from .lint import lint_paths as lint_paths
     from .schema import common_schema as common_schema
     from .schema import load_schema as load_schema
     from .schema import plugin_schema as plugin_schema
