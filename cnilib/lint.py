@@ -126,14 +126,15 @@ def _plugin_places(net: NetworkConfigList) -> list[tuple[PluginConfig, tuple[str
     return placed
 
 
-def lint_network(net: NetworkConfigList, *, schemas: SchemaSet | None = None,
+def lint_network(net: NetworkConfigList, *,
+                 schemas: Mapping[str, str | os.PathLike[str] | JSONObject] | None = None,
                  plugin_path: Sequence[str] | None = None, plugins: bool = False,
                  executor: Executor | None = None) -> tuple[Problem, ...]:
     """The problems of a loaded network beyond loading's own (its ``warnings``).
 
     Args:
         net: The network.
-        schemas: The plugin schemas (default: the bundled ones).
+        schemas: Extra plugin schemas, as for :func:`lint_paths`.
         plugin_path: Where plugins are (default as :class:`~cnilib.api.CNIConfig`).
         plugins: Also check that every plugin (and IPAM plugin) is on the plugin path and
             that its VERSION answer lists the network's version.
@@ -141,8 +142,21 @@ def lint_network(net: NetworkConfigList, *, schemas: SchemaSet | None = None,
 
     Returns:
         The network's warnings, then what the plugin schemas and the plugin check find.
+
+    Raises:
+        ConfigError: a schema given in ``schemas`` is unusable.
     """
-    schemas = schemas if schemas is not None else SchemaSet()
+    return _lint_network(net, _schema_set(schemas), plugin_path, plugins, executor)
+
+
+def _schema_set(schemas: Mapping[str, str | os.PathLike[str] | JSONObject] | None) -> SchemaSet:
+    return SchemaSet({kind: (load_schema_file(value) if not isinstance(value, dict) else value)
+                      for kind, value in (schemas or {}).items()})
+
+
+def _lint_network(net: NetworkConfigList, schemas: SchemaSet,
+                  plugin_path: Sequence[str] | None, plugins: bool,
+                  executor: Executor | None) -> tuple[Problem, ...]:
     out: list[Problem] = list(net.warnings)
     for plugin, at, text in _plugin_places(net):
         source = plugin.source or net.source
@@ -253,17 +267,14 @@ def lint_paths(
     if not paths:
         msg = "lint needs at least one file or directory"
         raise ConfigError(msg)
-    extra = {kind: (load_schema_file(value) if not isinstance(value, dict) else value)
-             for kind, value in (schemas or {}).items()}
-    schema_set = SchemaSet(extra)
+    schema_set = _schema_set(schemas)
     found: list[Problem] = []
     nets: list[NetworkConfigList] = []
     for path in _files(paths, found):
         net = _load(path, found)
         if net is not None:
             nets.append(net)
-            found += lint_network(net, schemas=schema_set, plugin_path=plugin_path,
-                                  plugins=plugins, executor=executor)
+            found += _lint_network(net, schema_set, plugin_path, plugins, executor)
     found += _duplicates(nets)
     order: dict[str | None, int] = {}
     for problem in found:

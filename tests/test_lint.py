@@ -345,3 +345,15 @@ def test_plugins_pass_for_a_supported_version(tmp_path: Path) -> None:
     _bridge(tmp_path)
     assert cli("validate", str(tmp_path), "--plugins",
                environ={"CNI_PATH": "/usr/lib/cni"}) == (0, "0 error(s), 0 warning(s)\n", "")
+
+
+def test_lint_network_on_a_network_built_in_memory() -> None:
+    from cnilib.config import conflist_from_bytes
+    from cnilib.lint import lint_network
+
+    net = conflist_from_bytes(b'{"cniVersion": "1.0.0", "name": "n",\n'
+                              b' "plugins": [{"type": "ptp", "mtu": "x"}]}')
+    (problem,) = lint_network(net)
+    assert (problem.pointer, problem.line, problem.file) == ("/plugins/0/mtu", 2, None)
+    schema = {"properties": {"mtu": {"type": "string"}}}
+    assert lint_network(net, schemas={"ptp": schema}) == ()
