@@ -142,6 +142,9 @@ def run(
 
             print(json.dumps(exc.to_dict()), file=ctx.out)
         return FAILED
+    except OSError as exc:  # the machine's, not CNI's: a scratch directory, a stream
+        print(f"cnilib {args.command}: {exc.strerror or exc}", file=ctx.err)
+        return FAILED
 
 
 def main() -> None:

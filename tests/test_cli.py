@@ -276,3 +276,17 @@ def test_version_network_against_debian_plugins(tmp_path: Path) -> None:
     status, _, err = cli("version", "new", "--plugin", "tuning", environ=env)
     assert status == 1
     assert 'no plugin of type "tuning"' in err
+
+
+def test_invalid_network_file_is_one_located_line(tmp_path: Path) -> None:
+    netdir = tmp_path / "net.d"
+    netdir.mkdir()
+    bad = netdir / "10-bad.conflist"
+    bad.write_text('{"cniVersion": "1.0.0", "name": "bad",\n "plugins": [{"type": "../x"},'
+                   ' {"type": "a/b"}]}')
+    status, out, err = cli("add", "bad", "/var/run/netns/x",
+                           environ={"NETCONFPATH": str(netdir)})
+    assert (status, out) == (1, "")
+    assert err.startswith(f"cnilib add: [7] {bad}:2:")
+    assert err.endswith("(and 1 more)\n")
+    assert err.count("\n") == 1

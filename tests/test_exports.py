@@ -389,12 +389,17 @@ def test_layering_scanner_sees_lazy_and_relative_imports(tmp_path: Path) -> None
 
 
 def test_package_carries_py_typed_and_schemas() -> None:
-    """The imported package has py.typed, and its schema folder holds every kind's schemas."""
+    """The imported package has py.typed, its schema folder holds every kind's schemas and the
+    plugin schemas, and the example networks are there."""
     from cnilib.schema import schema_dir
 
     assert importlib.resources.files("cnilib").joinpath("py.typed").is_file()
     schemas = schema_dir()
     assert schemas.joinpath("1.0.0").joinpath("netconflist.json").is_file()
+    assert schemas.joinpath("plugins").joinpath("bridge.json").is_file()
+    from cnilib._demo import DEMO_CONFIG, examples_dir
+
+    assert (examples_dir() / DEMO_CONFIG).is_file()
     if os.environ.get("CNILIB_TEST_INSTALLED") == "1":
         # Under tox: the built wheel is what runs, and it carries the schemas itself, so the
         # checkout fallback of schema.py cannot hide a packaging miss.
@@ -402,3 +407,5 @@ def test_package_carries_py_typed_and_schemas() -> None:
         assert (ROOT / "cnilib").resolve() != PACKAGE_DIR
         assert (PACKAGE_DIR / "__init__.py").is_file()
         assert Path(str(schemas)).resolve() == PACKAGE_DIR / "schemas"
+        # The example networks ship too: `cnilib demo` works from an installed wheel.
+        assert examples_dir() == PACKAGE_DIR / "examples"

@@ -18,7 +18,7 @@ from typing import Final, TextIO
 
 import attrs
 
-from cnilib.errors import AddError, CNIError, PluginError
+from cnilib.errors import AddError, CNIError, ConfigValidationError, PluginError
 
 __all__ = ["OK", "FAILED", "USAGE", "Command", "Context", "UsageError", "one_line",
            "DEFAULT_NETCONFPATH"]
@@ -72,7 +72,9 @@ def one_line(err: CNIError) -> str:
     tail = f"; {err.outcome}" if isinstance(err, AddError) and err.outcome else ""
     if isinstance(cause, PluginError) and cause.plugin:
         text = f"[{int(cause.code)}] {cause.plugin}: {CNIError.__str__(cause)}{tail}"
-    elif isinstance(err, AddError):
+    elif isinstance(err, AddError | ConfigValidationError):
+        # Their message already names the cause (AddError) or the first problem and how many
+        # more there are (ConfigValidationError, whose details list every problem).
         text = f"[{int(err.code)}] {err.msg}"
     else:
         text = f"[{int(err.code)}] {err}"
