@@ -11,6 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from cnilib._json import JSON
 from cnilib.cli import run
 from cnilib.errors import Problem, Severity
 from cnilib.lint import LINT_RULES, has_failures, lint_paths
@@ -355,5 +356,5 @@ def test_lint_network_on_a_network_built_in_memory() -> None:
                               b' "plugins": [{"type": "ptp", "mtu": "x"}]}')
     (problem,) = lint_network(net)
     assert (problem.pointer, problem.line, problem.file) == ("/plugins/0/mtu", 2, None)
-    schema = {"properties": {"mtu": {"type": "string"}}}
+    schema: dict[str, JSON] = {"properties": {"mtu": {"type": "string"}}}
     assert lint_network(net, schemas={"ptp": schema}) == ()
