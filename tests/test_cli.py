@@ -290,3 +290,35 @@ def test_invalid_network_file_is_one_located_line(tmp_path: Path) -> None:
     assert err.startswith(f"cnilib add: [7] {bad}:2:")
     assert err.endswith("(and 1 more)\n")
     assert err.count("\n") == 1
+
+
+def test_ifname_and_container_id_options_win(tmp_path: Path) -> None:
+    env = {**_network(tmp_path), "CNI_IFNAME": "net9"}
+    status, out, _ = cli("add", "clinet", "/var/run/netns/x", "--ifname", "net2",
+                         "--container-id", "c-opt", "--dry-run", "--json", environ=env)
+    assert status == 0
+    (call,) = json.loads(out)
+    assert (call["env"]["CNI_IFNAME"], call["env"]["CNI_CONTAINERID"]) == ("net2", "c-opt")
+
+
+@pytest.mark.parametrize("argv", [
+    ["add", "clinet", "/var/run/netns/x", "--timeout", "soon"],
+    ["validate", ".", "--format", "xml"],
+    ["add", "clinet"],
+    ["version"],
+    ["list", "extra"],
+])
+def test_bad_arguments_are_usage_errors(argv: list[str]) -> None:
+    status, out, err = cli(*argv)
+    assert (status, out) == (2, "")
+    assert err.startswith("usage: ") or err.startswith("cnilib")
+    assert "Traceback" not in err
+
+
+def test_list_reports_a_file_that_does_not_load(tmp_path: Path) -> None:
+    env = _network(tmp_path)
+    (Path(env["NETCONFPATH"]) / "30-broken.conflist").write_text("{")
+    status, out, err = cli("list", environ=env)
+    assert status == 1
+    assert out.startswith("clinet\t1.1.0\t")
+    assert err.startswith("cnilib list: ") and "30-broken.conflist" in err
