@@ -311,8 +311,9 @@ def test_ifname_and_container_id_options_win(tmp_path: Path) -> None:
 def test_bad_arguments_are_usage_errors(argv: list[str]) -> None:
     status, out, err = cli(*argv)
     assert (status, out) == (2, "")
-    assert err.startswith("usage: ") or err.startswith("cnilib")
-    assert "Traceback" not in err
+    assert err.startswith("cnilib")
+    assert err.count("\n") == 1
+    assert "--help" in err
 
 
 def test_list_reports_a_file_that_does_not_load(tmp_path: Path) -> None:
@@ -321,4 +322,5 @@ def test_list_reports_a_file_that_does_not_load(tmp_path: Path) -> None:
     status, out, err = cli("list", environ=env)
     assert status == 1
     assert out.startswith("clinet\t1.1.0\t")
-    assert err.startswith("cnilib list: ") and "30-broken.conflist" in err
+    assert err.startswith("cnilib list: ")
+    assert "30-broken.conflist" in err
