@@ -189,9 +189,7 @@ def _check_plugins(net: NetworkConfigList, plugin_path: Sequence[str] | None,
             if kind not in answers:
                 try:
                     answers[kind] = cni.get_version_info(kind)
-                except PluginNotFoundError as err:
-                    answers[kind] = err
-                except CNIError as err:
+                except CNIError as err:  # not found, or no usable answer
                     answers[kind] = err
             answer = answers[kind]
             ptr = "".join(f"/{t}" for t in path)

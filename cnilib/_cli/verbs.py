@@ -31,6 +31,7 @@ from . import DEFAULT_NETCONFPATH, OK, Command, Context, UsageError
 
 if TYPE_CHECKING:
     from cnilib.protocol import RuntimeConf
+    from cnilib.types import Result
 
 __all__ = ["VERBS", "container_id_for", "cni_path", "netconfpath"]
 
@@ -135,7 +136,7 @@ def _runtime(args: argparse.Namespace, environ: Mapping[str, str]) -> RuntimeCon
     from cnilib.identifiers import parse_cni_args
     from cnilib.protocol import RuntimeConf
 
-    if getattr(args, "ifname", None) is not None:
+    if args.ifname is not None:
         ifname = args.ifname
     elif "CNI_IFNAME" in environ:
         ifname = environ["CNI_IFNAME"]
@@ -149,11 +150,9 @@ def _runtime(args: argparse.Namespace, environ: Mapping[str, str]) -> RuntimeCon
     except CNIError as err:
         msg = f"CNI_ARGS: {err}"
         raise UsageError(msg) from err
-    netns = os.path.abspath(args.netns) if args.netns else ""
-    return RuntimeConf(container_id=getattr(args, "container_id", None)
-                       or (container_id_for(netns) if netns else "cnitool-gc"),
-                       netns=netns, ifname=ifname, args=cni_args,
-                       capability_args=_cap_args(environ))
+    netns = os.path.abspath(args.netns)
+    return RuntimeConf(container_id=args.container_id or container_id_for(netns), netns=netns,
+                       ifname=ifname, args=cni_args, capability_args=_cap_args(environ))
 
 
 def _print_calls(calls: list[Invocation], ctx: Context, as_json: bool) -> None:
@@ -176,42 +175,46 @@ def _run(verb: str, args: argparse.Namespace, ctx: Context) -> int:
 
     if verb == "gc" and (args.refused_ifname is not None
                          or args.refused_container_id is not None):
-            msg = ("gc ignores the namespace, container ID and interface name: every cached "
-                   "attachment of the network is collected (cnitool semantics)")
-            raise UsageError(msg)
-    rt = _runtime(args, ctx.environ)
+        msg = ("gc ignores the namespace, container ID and interface name: every cached "
+               "attachment of the network is collected (cnitool semantics)")
+        raise UsageError(msg)
+    attachment = verb in ("add", "check", "del")
+    rt = _runtime(args, ctx.environ) if attachment else None
     net = load_conflist(netconfpath(ctx.environ), args.network)
-    cache_dir = getattr(args, "cache_dir", None) or "/var/lib/cni"
-    dry = getattr(args, "dry_run", False)
+    cache_dir = args.cache_dir or "/var/lib/cni"
+    dry = attachment and args.dry_run
     scratch = tempfile.mkdtemp(prefix="cnilib-dry-run-") if dry else None
+    recorder = _Recorder()
+    result: Result | None = None
     try:
-        recorder = _Recorder()
-        if scratch is not None:
+        if scratch is not None and rt is not None:
+            # The plans read (and would write) the cache: give them a scratch copy of this
+            # attachment's entry, so a dry CHECK or DEL sends the prevResult a real one would.
             entry = ResultCache(cache_dir).load(net.name, rt.container_id, rt.ifname)
             if entry is not None:
                 ResultCache(scratch).save(entry)
         cni = CNIConfig(cni_path(ctx.environ), cache_dir=scratch or cache_dir,
                         executor=recorder if dry else None)
-        outcome: object = None
-        if verb == "add":
-            outcome = cni.add_network_list(net, rt, timeout=args.timeout)
+        if verb == "gc":
+            cni.gc_network_list(net, None, timeout=args.timeout)
+        elif verb == "status":
+            cni.get_status_network_list(net, timeout=args.timeout)
+        elif rt is None:
+            raise AssertionError(verb)
+        elif verb == "add":
+            result = cni.add_network_list(net, rt, timeout=args.timeout)
         elif verb == "check":
             cni.check_network_list(net, rt, timeout=args.timeout)
-        elif verb == "del":
-            cni.del_network_list(net, rt, timeout=args.timeout)
-        elif verb == "gc":
-            cni.gc_network_list(net, None, timeout=args.timeout)
         else:
-            cni.get_status_network_list(net, timeout=args.timeout)
+            cni.del_network_list(net, rt, timeout=args.timeout)
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
     if dry:
         _print_calls(recorder.calls, ctx, args.json)
-    elif outcome is not None:
-        # cnitool prints the result indented by four spaces; --json prints it compact.
-        text = outcome.to_json() if args.json else outcome.to_json(indent=4)  # type: ignore[attr-defined]
-        print(text, file=ctx.out)
+    elif result is not None:
+        # cnitool prints the result indented by four spaces; --json prints it on one line.
+        print(result.to_json() if args.json else result.to_json(indent=4), file=ctx.out)
     elif args.json:
         print(json.dumps({"network": net.name, "command": verb.upper(), "ok": True}),
               file=ctx.out)
