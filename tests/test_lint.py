@@ -358,3 +358,13 @@ def test_lint_network_on_a_network_built_in_memory() -> None:
     assert (problem.pointer, problem.line, problem.file) == ("/plugins/0/mtu", 2, None)
     schema: dict[str, JSON] = {"properties": {"mtu": {"type": "string"}}}
     assert lint_network(net, schemas={"ptp": schema}) == ()
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "10.conf"
+    os.mkfifo(fifo)
+    (problem,) = lint_paths([fifo])
+    assert (problem.rule, problem.severity) == ("read", Severity.ERROR)
+    assert "not a regular file" in problem.message
