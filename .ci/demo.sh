@@ -18,7 +18,7 @@ if (($#)); then
 fi
 
 echo "== cnilib validate examples/"
-"$PY" -m cnilib validate
+"$PY" -m cnilib validate examples/
 if [[ "$(id -u)" == 0 ]]; then
     echo "== cnilib demo (network namespace, Debian's plugins in /usr/lib/cni)"
     CNI_PATH="${CNI_PATH:-/usr/lib/cni}" "$PY" -m cnilib demo

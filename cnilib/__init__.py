@@ -87,6 +87,10 @@ if TYPE_CHECKING:
     from .invoke import Executor as Executor
     from .invoke import SubprocessExecutor as SubprocessExecutor
     from .invoke import find_plugin as find_plugin
+    from .lint import LINT_RULES as LINT_RULES
+    from .lint import has_failures as has_failures
+    from .lint import lint_network as lint_network
+    from .lint import lint_paths as lint_paths
     from .protocol import VERSION_REQUEST as VERSION_REQUEST
     from .protocol import Command as Command
     from .protocol import Completed as Completed
@@ -101,7 +105,10 @@ if TYPE_CHECKING:
     from .schema import KINDS as KINDS
     from .schema import Kind as Kind
     from .schema import check as check
+    from .schema import common_schema as common_schema
     from .schema import load_schema as load_schema
+    from .schema import plugin_schema as plugin_schema
+    from .schema import plugin_schema_types as plugin_schema_types
     from .schema import schema_dir as schema_dir
     from .schema import schema_path as schema_path
     from .schema import schema_version as schema_version
@@ -192,6 +199,9 @@ _EXPORTS: dict[str, str] = {
     "schema_path": "schema",
     "schema_dir": "schema",
     "load_schema": "schema",
+    "plugin_schema": "schema",
+    "plugin_schema_types": "schema",
+    "common_schema": "schema",
     "MAX_CONFIG_SIZE": "config",
     "PluginConfig": "config",
     "NetworkConfigList": "config",
@@ -249,6 +259,10 @@ _EXPORTS: dict[str, str] = {
     "CacheEntry": "cache",
     "ResultCache": "cache",
     "CNIConfig": "api",
+    "lint_paths": "lint",
+    "lint_network": "lint",
+    "has_failures": "lint",
+    "LINT_RULES": "lint",
     "AsyncCNIConfig": "aio",
 }
 
@@ -303,6 +317,9 @@ __all__ = [
     "schema_path",
     "schema_dir",
     "load_schema",
+    "plugin_schema",
+    "plugin_schema_types",
+    "common_schema",
     "MAX_CONFIG_SIZE",
     "PluginConfig",
     "NetworkConfigList",
@@ -361,6 +378,10 @@ __all__ = [
     "ResultCache",
     "CNIConfig",
     "AsyncCNIConfig",
+    "lint_paths",
+    "lint_network",
+    "has_failures",
+    "LINT_RULES",
 ]
 
 

@@ -174,7 +174,7 @@ def _abort(
     # PluginError's own str() repeats plugin and verb; the base form is enough after `what`.
     msg = f"{what}: {CNIError.__str__(err)}; {outcome}"
     raise AddError(msg, cause=err, rolled_back=tuple(rolled),
-                   rollback_errors=tuple(problems)) from err
+                   rollback_errors=tuple(problems), outcome=outcome) from err
 
 
 # --- CHECK, DEL -----------------------------------------------------------------------------

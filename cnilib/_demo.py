@@ -21,10 +21,21 @@ from typing import TextIO
 
 from .errors import CNIError, ConfigError
 
-__all__ = ["run_demo", "DEMO_CONFIG"]
+__all__ = ["run_demo", "DEMO_CONFIG", "examples_dir"]
 
-#: The example network the demo attaches (relative to the repository's ``examples/``).
+#: The example network the demo attaches (in :func:`examples_dir`).
 DEMO_CONFIG = "10-cnilib-demo.conflist"
+
+
+def examples_dir() -> Path:
+    """The bundled example networks: ``cnilib/examples`` in a wheel, else the checkout's.
+
+    The wheel force-includes the top-level ``examples/`` as ``cnilib/examples``
+    (pyproject.toml), as it does ``schemas/``.
+    """
+    here = Path(__file__).resolve().parent
+    packaged = here / "examples"
+    return packaged if packaged.is_dir() else here.parent / "examples"
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -48,8 +59,7 @@ def run_demo(environ: Mapping[str, str], out: TextIO) -> int:
     if shutil.which("ip") is None:
         msg = "the demo needs iproute2's `ip` command (apt-get install -y iproute2)"
         raise ConfigError(msg)
-    examples = Path(__file__).resolve().parent.parent / "examples"
-    net = conflist_from_file(str(examples / DEMO_CONFIG))
+    net = conflist_from_file(str(examples_dir() / DEMO_CONFIG))
     path = [p for p in environ.get("CNI_PATH", "").split(os.pathsep) if p] or ["/usr/lib/cni"]
 
     suffix = secrets.token_hex(3)

@@ -422,10 +422,15 @@ class LockTimeoutError(CNIError, TimeoutError):
 class AddError(CNIError):
     """An ADD chain failed part-way.
 
+    ``msg`` already says everything once: what failed, the cause's message and details, and
+    what the rollback did. ``str(err)`` is ``msg`` alone (not ``msg; details``, which would
+    repeat the cause's details); ``code`` and ``details`` are the cause's, for the error JSON.
+
     Attributes:
         cause: The error of the plugin (or cache write) that failed.
         rolled_back: Plugin types for which the rollback DEL succeeded, in the order run.
         rollback_errors: Errors the rollback DEL met (empty when it was clean or not run).
+        outcome: What the rollback did, in words (``"rolled back bridge"``), or ``""``.
     """
 
     def __init__(
@@ -435,11 +440,16 @@ class AddError(CNIError):
         cause: CNIError,
         rolled_back: tuple[str, ...] = (),
         rollback_errors: tuple[CNIError, ...] = (),
+        outcome: str = "",
     ) -> None:
         super().__init__(msg, code=int(cause.code), details=cause.details)
         self.cause = cause
         self.rolled_back = rolled_back
         self.rollback_errors = rollback_errors
+        self.outcome = outcome
+
+    def __str__(self) -> str:
+        return self.msg
 
 
 class MultipleErrors(ExceptionGroup[CNIError], CNIError):  # noqa: N818 (a group, not one error)

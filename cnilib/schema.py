@@ -51,6 +51,9 @@ __all__ = [
     "schema_path",
     "schema_dir",
     "load_schema",
+    "plugin_schema",
+    "plugin_schema_types",
+    "common_schema",
 ]
 
 #: One kind of document per schema file (a ``.conflist``, a single-plugin ``.conf``, an ADD
@@ -177,6 +180,9 @@ def _uri_path(uri: str) -> str:
         return f"{parts[2]}.json"
     if len(parts) == 4 and parts[:2] == ["urn", "cnilib"] and parts[2] in _RELEASED:
         return f"{parts[2]}/{parts[3]}.json"
+    if (len(parts) == 4 and parts[:3] == ["urn", "cnilib", "plugins"]
+            and parts[3] in plugin_schema_types()):
+        return f"plugins/{parts[3]}.json"
     msg = f"no cnilib schema has the id {uri!r}"
     raise ConfigError(msg)
 
@@ -363,3 +369,54 @@ def check(
         msg = f"{where}invalid {kind}: {first.message} (at {first.pointer or '/'}){more}"
         raise ConfigValidationError(msg, problems)
     return problems
+
+
+_PLUGIN_TYPES: list[tuple[str, ...]] = []
+
+
+def plugin_schema_types() -> tuple[str, ...]:
+    """The plugin types that have a bundled configuration schema (``schemas/plugins/``).
+
+    These are the reference plugins of containernetworking/plugins, each schema written from
+    the plugin's documented fields (``docs/cli.md`` says how ``cnilib validate`` uses them).
+
+    Returns:
+        The types, sorted (``"bandwidth"``, ``"bridge"``, ... ``"vrf"``).
+    """
+    if not _PLUGIN_TYPES:
+        folder = _schema_root().joinpath("plugins")
+        names = [entry.name for entry in folder.iterdir()] if folder.is_dir() else []
+        _PLUGIN_TYPES.append(tuple(sorted(n[:-5] for n in names if n.endswith(".json"))))
+    return _PLUGIN_TYPES[0]
+
+
+def plugin_schema(plugin_type: str) -> JSONObject | None:
+    """The bundled JSON Schema of a reference plugin's configuration, as a fresh object.
+
+    Its ``$id`` is ``urn:cnilib:plugins:<type>``; it may refer to ``urn:cnilib:common``.
+    ``"x-cnilib-role": "ipam"`` marks the schemas of IPAM plugins, which describe the
+    ``ipam`` object rather than a plugin configuration.
+
+    Args:
+        plugin_type: The plugin's ``type``.
+
+    Returns:
+        The schema, or ``None`` when cnilib has none for that type.
+
+    Raises:
+        ConfigError: the packaged schema is unreadable.
+    """
+    if plugin_type not in plugin_schema_types():
+        return None
+    found: JSONObject = json.loads(json.dumps(_load(f"urn:cnilib:plugins:{plugin_type}")))
+    return found
+
+
+def common_schema() -> JSONObject:
+    """The building blocks the other schemas refer to (``urn:cnilib:common``), fresh.
+
+    Raises:
+        ConfigError: the packaged schema is missing or unreadable.
+    """
+    found: JSONObject = json.loads(json.dumps(_load("urn:cnilib:common")))
+    return found

@@ -136,8 +136,13 @@ def select_version(cni_version: str | None, cni_versions: Sequence[str] | None =
             keep.append((key, len(cni_versions), raw))
     if not keep:
         return raw
-    # Equal-valued spellings ("1.0" and "1.0.0"): the later one wins, as libcni's stable sort.
-    return max(keep)[2]
+    # Equal-valued spellings ("1.0" and "1.0.0"): the first written wins (the cniVersions
+    # entries in order, then cniVersion), as in libcni main (libcni/conf.go): its comparator
+    # calls two different spellings of one version each "less" than the other, so the
+    # insertion sort Go uses for short lists moves each later spelling in front of the
+    # earlier ones, and the last element, the one picked, is the first spelling written.
+    best = max(key for key, _, _ in keep)
+    return next(v for key, _, v in keep if key == best)
 
 
 def result_family(version: str) -> str:

@@ -36,12 +36,9 @@ def test_container_id_matches_cnitool(netns: str, expected: str) -> None:
 
 
 def test_validate_bundled_examples() -> None:
-    # Named explicitly: under tox cnilib is the installed wheel, which has no examples/ beside
-    # it (the default of ``validate`` is the checkout's examples/).
+    # Named explicitly: validate never falls back to the bundled examples.
     status, out, _ = cli("validate", str(EXAMPLES))
-    assert status == 0
-    assert "network 'cnilib-demo'" in out
-    assert out.rstrip().endswith("4 loaded, 0 failed")
+    assert (status, out) == (0, "0 error(s), 0 warning(s)\n")
 
 
 def test_validate_reports_located_errors(tmp_path: Path) -> None:
@@ -49,21 +46,18 @@ def test_validate_reports_located_errors(tmp_path: Path) -> None:
     bad.write_text('{"cniVersion": "1.0.0", "name": "n",\n "plugins": [{"type": "../x"}]}')
     status, out, _ = cli("validate", str(tmp_path), "--json")
     assert status == 1
-    (entry,) = json.loads(out)
-    assert entry["ok"] is False
-    assert any(f"{bad}:2:" in p and "/plugins/0/type" in p for p in entry["problems"])
+    problems = json.loads(out)
+    assert {(p["file"], p["line"], p["pointer"], p["severity"]) for p in problems} == {
+        (str(bad), 2, "/plugins/0/type", "error")}
+    assert set(problems[0]) == {"file", "line", "column", "pointer", "severity", "rule",
+                                "message"}
 
 
 def test_usage_error_is_status_2() -> None:
-    status, _, _ = cli("frobnicate")
-    assert status == 2
-
-
-def test_unknown_plugin_version_fails_cleanly(tmp_path: Path) -> None:
-    status, _, err = cli("version", "nope", environ={"CNI_PATH": str(tmp_path)})
-    assert status == 1
-    assert err.startswith("cnilib version: ")
-    assert '"nope"' in err
+    status, out, err = cli("frobnicate")
+    assert (status, out) == (2, "")
+    assert "invalid choice" in err
+    assert "Traceback" not in err
 
 
 def test_verbs_run_the_chain(tmp_path: Path) -> None:
@@ -102,3 +96,232 @@ def test_verb_errors_go_to_stderr(tmp_path: Path) -> None:
                            environ={"NETCONFPATH": str(tmp_path)})
     assert (status, out) == (1, "")
     assert err.startswith("cnilib add: ")
+
+
+def _network(tmp_path: Path, **plugin: object) -> dict[str, str]:
+    """A one-plugin recorder network in a fresh NETCONFPATH; returns the environment."""
+    bin_dir = tmp_path / "bin"
+    install_plugins(bin_dir)
+    netdir = tmp_path / "net.d"
+    netdir.mkdir()
+    (netdir / "10-clinet.conflist").write_text(json.dumps({
+        "cniVersion": "1.1.0", "name": "clinet",
+        "plugins": [{"type": RECORDER, "recordFile": str(tmp_path / "calls.jsonl"), **plugin}],
+    }))
+    return {"NETCONFPATH": str(netdir), "CNI_PATH": str(bin_dir)}
+
+
+def test_plugin_error_is_one_line_with_its_code(tmp_path: Path) -> None:
+    """The plugin's code, type and message, each once; the rollback's outcome after them."""
+    env = _network(tmp_path, failOn=["ADD"], errorCode=7, errorMsg="bad bridge",
+                   errorDetails="no such bridge")
+    status, out, err = cli("add", "clinet", "/var/run/netns/x", "--cache-dir",
+                           str(tmp_path / "cache"), environ=env)
+    assert (status, out) == (1, "")
+    assert err == (f"cnilib add: [7] {RECORDER}: bad bridge; no such bridge; "
+                   f"rolled back {RECORDER}\n")
+
+
+def test_add_error_str_says_each_thing_once(tmp_path: Path) -> None:
+    """str(AddError) names the plugin's details once, then what the rollback did."""
+    from cnilib.api import CNIConfig
+    from cnilib.config import load_conflist
+    from cnilib.errors import AddError
+    from cnilib.protocol import RuntimeConf
+
+    env = _network(tmp_path, failOn=["ADD"], errorCode=7, errorMsg="bad bridge",
+                   errorDetails="no such bridge")
+    cni = CNIConfig([env["CNI_PATH"]], cache_dir=str(tmp_path / "cache"))
+    net = load_conflist(env["NETCONFPATH"], "clinet")
+    with pytest.raises(AddError) as caught:
+        cni.add_network_list(net, RuntimeConf("c1", "/var/run/netns/x", "eth0"))
+    text = str(caught.value)
+    assert text.count("no such bridge") == 1
+    assert text.endswith(f"rolled back {RECORDER}")
+
+
+def test_json_prints_the_result_and_the_error_object(tmp_path: Path) -> None:
+    env = _network(tmp_path)
+    common = ("clinet", "/var/run/netns/x", "--cache-dir", str(tmp_path / "cache"), "--json")
+    status, out, _ = cli("add", *common, environ=env)
+    assert status == 0
+    assert json.loads(out)["cniVersion"] == "1.1.0"
+    assert "\n" not in out.rstrip("\n")
+    assert cli("del", *common, environ=env) == (
+        0, '{"network": "clinet", "command": "DEL", "ok": true}\n', "")
+    failing = _network(tmp_path / "f", failOn=["ADD"], errorCode=11, errorMsg="later")
+    status, out, err = cli("add", *common, environ=failing)
+    assert status == 1
+    error = json.loads(out)
+    assert error["code"] == 11
+    assert error["msg"].endswith(f"later; rolled back {RECORDER}")
+    assert err.startswith("cnilib add: [11] ")
+
+
+@pytest.mark.parametrize("verb", ["add", "check", "del"])
+def test_dry_run_prints_every_invocation_and_runs_nothing(tmp_path: Path, verb: str) -> None:
+    env = _network(tmp_path)
+    cache = tmp_path / "cache"
+    status, out, err = cli(verb, "clinet", "/var/run/netns/x", "--cache-dir", str(cache),
+                           "--dry-run", "--json", environ=env)
+    assert (status, err) == (0, "")
+    (call,) = json.loads(out)
+    assert call["command"] == verb.upper()
+    assert call["path"] == str(Path(env["CNI_PATH"]) / RECORDER)
+    assert call["env"]["CNI_COMMAND"] == verb.upper()
+    assert call["env"]["CNI_CONTAINERID"] == container_id_for("/var/run/netns/x")
+    assert call["stdin"]["name"] == "clinet"
+    assert not (tmp_path / "calls.jsonl").exists()  # the plugin never ran
+    assert not cache.exists()  # and no cache was written
+
+
+def test_dry_run_human_output_and_cached_prev_result(tmp_path: Path) -> None:
+    """A dry-run DEL sends the cached ADD result, read from (not written to) the cache."""
+    env = _network(tmp_path)
+    common = ("clinet", "/var/run/netns/x", "--cache-dir", str(tmp_path / "cache"))
+    assert cli("add", *common, environ=env)[0] == 0
+    status, out, _ = cli("del", *common, "--dry-run", environ=env)
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[0] == f"# 1. DEL {RECORDER}: {Path(env['CNI_PATH']) / RECORDER}"
+    assert "CNI_COMMAND=DEL" in lines
+    assert json.loads(lines[-1])["prevResult"]["cniVersion"] == "1.1.0"
+    assert [c["command"] for c in read_records(tmp_path / "calls.jsonl")] == ["ADD"]
+    assert cli("check", *common, environ=env) == (0, "", "")  # the entry is still there
+
+
+@pytest.mark.parametrize(
+    ("environ", "needle"),
+    [({"CNI_IFNAME": ""}, "CNI_IFNAME is set but empty"),
+     ({"CNI_ARGS": "novalue"}, "CNI_ARGS"),
+     ({"CNI_ARGS": "A=1;A=2;"}, "CNI_ARGS"),
+     ({"CAP_ARGS": "{not json"}, "CAP_ARGS is not JSON"),
+     ({"CAP_ARGS": "[1]"}, "CAP_ARGS must be a JSON object")],
+)
+def test_bad_environment_is_a_usage_error(tmp_path: Path, environ: dict[str, str],
+                                          needle: str) -> None:
+    env = {**_network(tmp_path), **environ}
+    status, out, err = cli("add", "clinet", "/var/run/netns/x", environ=env)
+    assert (status, out) == (2, "")
+    assert err.startswith("cnilib add: ")
+    assert needle in err
+    assert err.count("\n") == 1
+    assert not (tmp_path / "calls.jsonl").exists()
+
+
+def test_unknown_network_is_one_line(tmp_path: Path) -> None:
+    env = _network(tmp_path)
+    status, out, err = cli("check", "nonet", "/var/run/netns/x", environ=env)
+    assert (status, out) == (1, "")
+    assert err == (f'cnilib check: [7] no net configuration with name "nonet" in '
+                   f'{env["NETCONFPATH"]}\n')
+
+
+@pytest.mark.parametrize("option", [["--ifname", "eth1"], ["-i", "eth1"],
+                                    ["--container-id", "c1"]])
+def test_gc_refuses_options_naming_one_attachment(tmp_path: Path, option: list[str]) -> None:
+    env = _network(tmp_path)
+    status, _, err = cli("gc", "clinet", *option, environ=env)
+    assert status == 2
+    assert "gc ignores the namespace" in err
+
+
+def test_gc_help_says_it_ignores_the_namespace() -> None:
+    status, out, _ = cli("gc", "--help")
+    assert status == 0
+    assert "ignores the namespace" in " ".join(out.split())
+
+
+def test_help_lists_the_exit_codes_and_version() -> None:
+    status, out, _ = cli("--help")
+    assert status == 0
+    assert "exit status:" in out
+    assert all(f"  {code}  " in out for code in (0, 1, 2))
+    status, out, _ = cli("--version")
+    assert (status, out) == (0, "cnilib 0.1.0\n")
+
+
+def test_list_shows_networks_versions_and_plugin_presence(tmp_path: Path) -> None:
+    env = _network(tmp_path)
+    (Path(env["NETCONFPATH"]) / "20-other.conflist").write_text(json.dumps({
+        "cniVersion": "1.0.0", "name": "other",
+        "plugins": [{"type": "nosuchplugin", "ipam": {"type": RECORDER}}]}))
+    status, out, _ = cli("list", "--json", environ=env)
+    assert status == 1  # a plugin is missing
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert rows["clinet"]["cniVersion"] == "1.1.0"
+    assert rows["clinet"]["plugins"] == [{"type": RECORDER, "present": True,
+                                          "path": str(Path(env["CNI_PATH"]) / RECORDER)}]
+    assert [(p["type"], p["present"]) for p in rows["other"]["plugins"]] == [
+        ("nosuchplugin", False), (RECORDER, True)]
+    status, out, _ = cli("list", environ=env)
+    assert "nosuchplugin (missing)" in out
+
+
+def test_version_network_against_debian_plugins(tmp_path: Path) -> None:
+    """A 1.1.0 network over Debian's plugins (spec up to 1.0.0) is caught."""
+    (tmp_path / "10-new.conflist").write_text(json.dumps({
+        "cniVersion": "1.1.0", "name": "new",
+        "plugins": [{"type": "bridge", "ipam": {"type": "host-local"}},
+                    {"type": "portmap"}]}))
+    env = {"NETCONFPATH": str(tmp_path), "CNI_PATH": "/usr/lib/cni"}
+    status, out, _ = cli("version", "new", "--json", environ=env)
+    assert status == 1
+    rows = json.loads(out)
+    assert [r["type"] for r in rows] == ["bridge", "host-local", "portmap"]
+    assert all(r["ok"] is False and "1.0.0" in r["supportedVersions"] for r in rows)
+    status, out, _ = cli("version", "new", "--plugin", "portmap", environ=env)
+    assert status == 1
+    assert out.startswith("portmap: supports ")
+    assert "does NOT support 1.1.0" in out
+    status, _, err = cli("version", "new", "--plugin", "tuning", environ=env)
+    assert status == 1
+    assert 'no plugin of type "tuning"' in err
+
+
+def test_invalid_network_file_is_one_located_line(tmp_path: Path) -> None:
+    netdir = tmp_path / "net.d"
+    netdir.mkdir()
+    bad = netdir / "10-bad.conflist"
+    bad.write_text('{"cniVersion": "1.0.0", "name": "bad",\n "plugins": [{"type": "../x"},'
+                   ' {"type": "a/b"}]}')
+    status, out, err = cli("add", "bad", "/var/run/netns/x",
+                           environ={"NETCONFPATH": str(netdir)})
+    assert (status, out) == (1, "")
+    assert err.startswith(f"cnilib add: [7] {bad}:2:")
+    assert err.endswith("(and 1 more)\n")
+    assert err.count("\n") == 1
+
+
+def test_ifname_and_container_id_options_win(tmp_path: Path) -> None:
+    env = {**_network(tmp_path), "CNI_IFNAME": "net9"}
+    status, out, _ = cli("add", "clinet", "/var/run/netns/x", "--ifname", "net2",
+                         "--container-id", "c-opt", "--dry-run", "--json", environ=env)
+    assert status == 0
+    (call,) = json.loads(out)
+    assert (call["env"]["CNI_IFNAME"], call["env"]["CNI_CONTAINERID"]) == ("net2", "c-opt")
+
+
+@pytest.mark.parametrize("argv", [
+    ["add", "clinet", "/var/run/netns/x", "--timeout", "soon"],
+    ["validate", ".", "--format", "xml"],
+    ["add", "clinet"],
+    ["version"],
+    ["list", "extra"],
+])
+def test_bad_arguments_are_usage_errors(argv: list[str]) -> None:
+    status, out, err = cli(*argv)
+    assert (status, out) == (2, "")
+    assert err.startswith("cnilib")
+    assert err.count("\n") == 1
+    assert "--help" in err
+
+
+def test_list_reports_a_file_that_does_not_load(tmp_path: Path) -> None:
+    env = _network(tmp_path)
+    (Path(env["NETCONFPATH"]) / "30-broken.conflist").write_text("{")
+    status, out, err = cli("list", environ=env)
+    assert status == 1
+    assert out.startswith("clinet\t1.1.0\t")
+    assert err.startswith("cnilib list: ")
+    assert "30-broken.conflist" in err

@@ -56,6 +56,7 @@ PUBLIC_MODULES = (
     "testing.report",
     "testing.errors",
     "cli",
+    "lint",
 )
 
 #: Public modules that ``cnilib`` deliberately does not re-export, each with its reason
@@ -105,7 +106,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("types.v020", "types.v040", "types.v100"),
     ("types", "_problems"),
     ("_codec", "convert", "schema"),
-    ("config", "protocol"),
+    ("config", "protocol", "_pluginschema"),
     ("_steps", "_replies", "_proc", "_lock", "skel", "testing._verdicts"),
     ("_chains", "invoke", "cache", "testing._fakes", "testing.plugins",
      "testing.plugins.record", "testing.plugins.sleep", "testing.plugins.debug",
@@ -113,8 +114,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("_netops", "testing", "_delegate"),
     ("_engine",),
     ("api", "aio"),
-    ("_demo", "testing.conformance"),
-    ("testing._command",),
+    ("_demo", "lint", "_cli", "testing.conformance"),
+    ("_cli.verbs", "_cli.validate", "testing._command"),
+    ("_cli.networks",),
     ("cli",),
     ("__main__",),
 )
@@ -414,12 +416,17 @@ def test_layering_scanner_sees_lazy_and_relative_imports(tmp_path: Path) -> None
 
 
 def test_package_carries_py_typed_and_schemas() -> None:
-    """The imported package has py.typed, and its schema folder holds every kind's schemas."""
+    """The imported package has py.typed, its schema folder holds every kind's schemas and the
+    plugin schemas, and the example networks are there."""
     from cnilib.schema import schema_dir
 
     assert importlib.resources.files("cnilib").joinpath("py.typed").is_file()
     schemas = schema_dir()
     assert schemas.joinpath("1.0.0").joinpath("netconflist.json").is_file()
+    assert schemas.joinpath("plugins").joinpath("bridge.json").is_file()
+    from cnilib._demo import DEMO_CONFIG, examples_dir
+
+    assert (examples_dir() / DEMO_CONFIG).is_file()
     if os.environ.get("CNILIB_TEST_INSTALLED") == "1":
         # Under tox: the built wheel is what runs, and it carries the schemas itself, so the
         # checkout fallback of schema.py cannot hide a packaging miss.
@@ -427,3 +434,5 @@ def test_package_carries_py_typed_and_schemas() -> None:
         assert (ROOT / "cnilib").resolve() != PACKAGE_DIR
         assert (PACKAGE_DIR / "__init__.py").is_file()
         assert Path(str(schemas)).resolve() == PACKAGE_DIR / "schemas"
+        # The example networks ship too: `cnilib demo` works from an installed wheel.
+        assert examples_dir() == PACKAGE_DIR / "examples"

@@ -50,6 +50,8 @@ def test_there_is_one_schema_per_kind_and_version() -> None:
     expected = {f"{v}/{k}.json" for v in SUPPORTED_VERSIONS
                 for k in ("netconflist", "netconf", "result", "error", "version")}
     expected |= {"cache.json", "common.json"}
+    # The reference plugins' own keys (cnilib validate), one schema per plugin type.
+    expected |= {f"plugins/{t}.json" for t in schema.plugin_schema_types()}
     assert expected == {str(p.relative_to(SCHEMAS)) for p in all_schema_files()}
 
 

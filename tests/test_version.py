@@ -63,7 +63,8 @@ def test_ordering() -> None:
         (None, [], ""),
         ("1.2.3", None, "1.2.3"),
         ("2.0.0", ["3.0.0"], "2.0.0"),
-        (None, ["1.0", "1.0.0"], "1.0.0"),
+        (None, ["1.0", "1.0.0"], "1.0"),
+        ("1.0", ["1.0.0"], "1.0.0"),
     ],
 )
 def test_select_version_reference_examples(
@@ -142,3 +143,36 @@ def test_plugin_info_only_typed_errors(data: bytes) -> None:
     """Arbitrary VERSION replies either decode or raise a CNIError."""
     with contextlib.suppress(CNIError):
         parse_plugin_info(data)
+
+
+def _go_select(cni_version: str, cni_versions: list[str]) -> str:
+    """libcni main's selection (libcni/conf.go), step by step: keep the entries not above
+    1.1.0, append cniVersion, sort with its comparator by Go's insertion sort (what
+    slices.SortFunc does for fewer than 13 elements), take the last."""
+    limit = parse_version("1.1.0")
+    vs = [v for v in cni_versions if parse_version(v) <= limit]
+    if cni_version and parse_version(cni_version) <= limit:
+        vs.append(cni_version)
+
+    def cmp(a: str, b: str) -> int:
+        if a == b:
+            return 0
+        return 1 if parse_version(a) > parse_version(b) else -1
+
+    for i in range(1, len(vs)):
+        j = i
+        while j > 0 and cmp(vs[j], vs[j - 1]) < 0:
+            vs[j], vs[j - 1] = vs[j - 1], vs[j]
+            j -= 1
+    return vs[-1] if vs else cni_version
+
+
+_SPELLINGS = st.sampled_from(["0.4.0", "0.4", "1.0.0", "1.0", "1", "1.1.0", "1.1", "2.0.0"])
+
+
+@given(st.sampled_from(["", "1.0", "1.0.0", "1.1", "1.1.0", "3.0.0"]),
+       st.lists(_SPELLINGS, max_size=11))
+def test_select_version_picks_the_spelling_libcni_main_picks(
+        cni_version: str, cni_versions: list[str]) -> None:
+    """Among spellings of one version ("1.0", "1.0.0"), the one libcni main selects."""
+    assert select_version(cni_version, cni_versions) == _go_select(cni_version, cni_versions)

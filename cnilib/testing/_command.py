@@ -2,9 +2,9 @@
 
 Rules of this file:
 
-* :mod:`cnilib.cli` owns the program; this module only adds the subcommand's parser
-  (:func:`add_parser`) and runs it (:func:`run`), so that the checker's options live beside
-  the checker.
+* :mod:`cnilib.cli` owns the program and lists this subcommand in its ``COMMANDS``; this
+  module only holds the subcommand (:data:`CONFORMANCE`: its parser and how it runs), so that
+  the checker's options live beside the checker.
 * Exit status: 0 when no row failed, 1 when one did or the checker could not run (one line on
   stderr, printed by :mod:`cnilib.cli`), 2 on a usage error.
 """
@@ -14,21 +14,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from collections.abc import Mapping
-from typing import Any, TextIO
 
-__all__ = ["add_parser", "run"]
+from cnilib._cli import Command, Context
+
+__all__ = ["CONFORMANCE"]
 
 
-def add_parser(sub: Any) -> None:
-    """Add the ``conformance`` subcommand to the ``cnilib`` parser's subparsers."""
-    p = sub.add_parser(
-        "conformance", help="run a plugin through every verb in a scratch namespace (root)",
-        description="Run PLUGIN through VERSION, ADD, CHECK, DEL, DEL again, GC and STATUS in "
-        "a scratch network namespace (made and removed; needs root), judge every reply "
-        "against cnilib's JSON Schemas, and check its errors on bad configurations. "
-        "Exit status: 0 every check passed, 1 a check failed or the checker could not run, "
-        "2 usage error.")
+def _configure(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "Run PLUGIN through VERSION, ADD, CHECK, DEL, DEL again, GC and STATUS in a scratch "
+        "network namespace (made and removed; needs root), judge every reply against cnilib's "
+        "JSON Schemas, and check its errors on bad configurations.")
     p.add_argument("plugin", help="plugin type (found on $CNI_PATH) or path to the executable")
     p.add_argument("--config", metavar="FILE", default=None,
                    help="network (.conflist or .conf) holding the plugin, alone or in a chain "
@@ -39,7 +35,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--timeout", type=float, default=60.0, help="seconds for each verb")
 
 
-def run(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
+def _run(args: argparse.Namespace, ctx: Context) -> int:
     """Run the checker as the parsed ``args`` say; print the report; return the exit status.
 
     Raises:
@@ -55,10 +51,16 @@ def run(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> in
             net = conflist_from_file(args.config)
         else:
             net = conflist_from_conf(conf_from_file(args.config))
-    path = [p for p in environ.get("CNI_PATH", "").split(os.pathsep) if p] or None
+    path = [p for p in ctx.environ.get("CNI_PATH", "").split(os.pathsep) if p] or None
     report = check_plugin(args.plugin, net, path=path, ifname=args.ifname, timeout=args.timeout)
     if args.format == "json":
-        print(json.dumps(report.to_dict(), indent=2), file=out)
+        print(json.dumps(report.to_dict(), indent=2), file=ctx.out)
     else:
-        print(report.table(), file=out)
+        print(report.table(), file=ctx.out)
     return 0 if report.passed else 1
+
+
+#: ``cnilib conformance``.
+CONFORMANCE = Command(
+    "conformance", "run a plugin through every verb in a scratch namespace (root)",
+    _configure, _run)

@@ -1,0 +1,218 @@
+"""Check a plugin's own configuration keys against a JSON Schema (``schemas/plugins/``).
+
+Rules of this file:
+
+* The spec's schemas (:mod:`cnilib.schema`) check what every plugin configuration shares;
+  this module checks what belongs to one plugin: ``bridge``'s ``isGateway``, ``host-local``'s
+  ``ranges``. The bundled schemas cover the reference plugins; a caller may add its own for
+  a third-party plugin (``cnilib validate --schema TYPE=FILE``, ``docs/cli.md``).
+* Here jsonschema earns its place as a dependency: these schemas are data a user may extend,
+  so they are run by jsonschema (imported on first use), not compiled like the spec's.
+* Severity: a key the schema does not know is a WARNING (plugins decode their configuration
+  into Go structs and ignore unknown keys, so a typo such as ``isGatway`` silently does
+  nothing); a documented key of the wrong type or form is an ERROR (the plugin refuses it).
+  A subschema may say ``"x-severity": "warning"`` and ``"x-message"``, as in ``schemas/``.
+* It is pure apart from reading schema files.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from ._json import JSON, JSONObject
+from ._locate import locate
+from ._problems import describe, pointer
+from .errors import ConfigError, Problem, Severity
+from .schema import common_schema, plugin_schema, plugin_schema_types
+
+__all__ = ["SchemaSet", "load_schema_file"]
+
+_ARTICLE: Final = {"object": "an object", "array": "an array", "string": "a string",
+                   "boolean": "a boolean", "number": "a number", "integer": "an integer",
+                   "null": "null"}
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_DEFAULTS: Final = {
+    "type": "{where} must be {expected}, not {kind}",
+    "enum": "{where} is {value}; expected one of {choices}",
+    "const": "{where} is {value}; it must be {choices}",
+    "pattern": "{where} is {value}, which does not match the pattern {limit}",
+    "minimum": "{where} is {value}; the minimum is {limit}",
+    "maximum": "{where} is {value}; the maximum is {limit}",
+    "minItems": "{where} must have at least {limit} item(s)",
+    "maxItems": "{where} must have at most {limit} item(s)",
+    "minLength": "{where} must be at least {limit} characters long",
+    "required": "missing required key {value} in {where}",
+}
+
+
+class _Fields(dict[str, str]):
+    def __missing__(self, name: str) -> str:
+        return "{" + name + "}"
+
+
+def load_schema_file(path: str | os.PathLike[str]) -> JSONObject:
+    """Read a user's JSON Schema for a plugin's configuration.
+
+    Raises:
+        ConfigError: the file cannot be read, is not JSON, or is not a JSON object.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            schema = json.load(f)
+    except (OSError, ValueError) as err:
+        msg = f"cannot read the schema {os.fspath(path)}: {getattr(err, 'strerror', None) or err}"
+        raise ConfigError(msg) from err
+    if not isinstance(schema, dict):
+        msg = f"the schema {os.fspath(path)} is not a JSON object"
+        raise ConfigError(msg)
+    return schema
+
+
+class SchemaSet:
+    """The plugin schemas in force: the bundled ones, then the caller's (which win).
+
+    Args:
+        extra: Plugin type to JSON Schema (a decoded object) for third-party plugins, or to
+            replace a bundled one. Such a schema may ``$ref`` the bundled building blocks
+            (``urn:cnilib:common#/$defs/cidr``...); without ``$schema`` it is read as
+            draft 2020-12.
+
+    Raises:
+        ConfigError: a schema is not a valid JSON Schema.
+    """
+
+    def __init__(self, extra: Mapping[str, JSONObject] | None = None) -> None:
+        self._extra = dict(extra or {})
+        self._validators: dict[str, Any] = {}
+        self._registry: Any = None
+        for plugin_type in self._extra:
+            self._validator(plugin_type)  # refuse a broken schema before any file is read
+
+    def types(self) -> frozenset[str]:
+        """Every plugin type with a schema."""
+        return frozenset(plugin_schema_types()) | frozenset(self._extra)
+
+    def _schema(self, plugin_type: str) -> JSONObject | None:
+        return self._extra.get(plugin_type) or plugin_schema(plugin_type)
+
+    def _validator(self, plugin_type: str) -> Any:
+        found = self._validators.get(plugin_type)
+        if found is not None:
+            return found
+        schema = self._schema(plugin_type)
+        if schema is None:
+            return None
+        import jsonschema
+        from referencing import Registry
+        from referencing.jsonschema import DRAFT202012
+
+        if self._registry is None:
+            # The bundled building blocks (ip, cidr, routes, dns) are shared with the spec's
+            # schemas: one definition of "an IP address as Go reads it".
+            self._registry = Registry().with_resource(
+                "urn:cnilib:common", DRAFT202012.create_resource(common_schema()))
+        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+        try:
+            cls.check_schema(schema)
+        except jsonschema.SchemaError as err:
+            msg = (f"the schema for plugin type {plugin_type!r} is not a valid JSON Schema: "
+                   f"{err.message}")
+            raise ConfigError(msg) from err
+        validator = cls(schema, registry=self._registry)
+        self._validators[plugin_type] = validator
+        return validator
+
+    def is_ipam(self, plugin_type: str) -> bool:
+        """Whether the schema of ``plugin_type`` describes an ``ipam`` object."""
+        schema = self._schema(plugin_type)
+        return bool(schema and schema.get("x-cnilib-role") == "ipam")
+
+    def check(self, obj: JSON, plugin_type: str, *, at: tuple[str | int, ...] = (),
+              source: str | None = None, text: bytes | None = None) -> list[Problem]:
+        """Every problem of ``obj`` (found at path ``at`` of the document) for ``plugin_type``.
+
+        Returns:
+            Errors and warnings, located in ``text`` when it is given; ``[]`` when no schema
+            exists for the type.
+        """
+        validator = self._validator(plugin_type)
+        if validator is None:
+            return []
+        found: list[_Found] = []
+        for error in validator.iter_errors(obj):
+            found.extend(_explain(error, plugin_type, at))
+        where = locate(text, (pointer(p) for p, _, _, _ in found)) if text is not None else {}
+        problems = []
+        for path, message, severity, rule in found:
+            ptr = pointer(path)
+            line, column = where.get(ptr) or (None, None)
+            problems.append(Problem(ptr, message, severity=severity, file=source, line=line,
+                                    column=column, rule=rule))
+        return problems
+
+
+_Found = tuple[tuple[str | int, ...], str, Severity, str]
+
+
+def _explain(error: Any, plugin_type: str, at: tuple[str | int, ...]) -> Iterable[_Found]:
+    path = at + tuple(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    keyword = error.validator
+    severity = Severity.WARNING if schema.get("x-severity") == "warning" else Severity.ERROR
+    if keyword in ("additionalProperties", "unevaluatedProperties") and isinstance(
+            error.instance, dict):
+        known = list(schema.get("properties", {}))
+        patterns = list(schema.get("patternProperties", {}))
+        for key in error.instance:
+            if key in known or any(re.search(p, key) for p in patterns):
+                continue
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+            hint = f'; did you mean "{close[0]}"?' if close else ""
+            what = f"{plugin_type} configuration" if len(path) == len(at) else describe(path)
+            message = (f"unknown key {json.dumps(key, ensure_ascii=False)} in {what}: "
+                       f"the plugin ignores it{hint}")
+            yield (*path, key), message, Severity.WARNING, "plugin-unknown-key"
+        return
+    fields = _Fields(where=describe(path), value=_short(error.instance),
+                     kind=_kind(error.instance), limit=str(error.validator_value))
+    if keyword == "type":
+        names = error.validator_value if isinstance(error.validator_value, list) else [
+            error.validator_value]
+        fields["expected"] = " or ".join(_ARTICLE.get(str(n), str(n)) for n in names)
+    if keyword in ("enum", "const"):
+        values = error.validator_value if keyword == "enum" else [error.validator_value]
+        fields["choices"] = ", ".join(_short(v) for v in values)
+    if keyword == "required":
+        missing = [k for k in error.validator_value if k not in (error.instance or {})]
+        fields["value"] = ", ".join(json.dumps(k) for k in missing)
+    custom = schema.get("x-message")
+    template = custom.get(keyword) if isinstance(custom, dict) else custom
+    if not isinstance(template, str):
+        template = _DEFAULTS.get(keyword)
+    message = template.format_map(fields) if template else f"{describe(path)}: {error.message}"
+    yield path, f"{plugin_type}: {message}", severity, f"plugin-schema/{keyword}"
