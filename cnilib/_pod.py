@@ -228,7 +228,8 @@ def setup(attachments: Sequence[Attachment], *, parallel: bool, container_id: st
             else:
                 done.append(att)
                 results.append(NetworkResult(network=att.network, ifname=att.ifname,
-                                             result=cast("Result", outcome)))
+                                             result=cast("Result", outcome),
+                                             netns=att.rt.netns))
         if failures or interrupt is not None:
             yield from _fail(done, failures, container_id, interrupt)
     try:

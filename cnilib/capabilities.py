@@ -132,13 +132,17 @@ class IPRange:
         return out
 
 
+def _tuple(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(_strings("dns", values))
+
+
 @attrs.frozen(kw_only=True)
 class DNSSettings:
     """The ``dns`` capability: ``servers``, ``searches``, ``options`` (empty ones left out)."""
 
-    servers: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    searches: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    options: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    servers: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    searches: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    options: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
 
     def to_dict(self) -> JSONObject:
         """The CONVENTIONS.md object."""
@@ -150,11 +154,11 @@ class DNSSettings:
         return out
 
 
-def _strings(name: str, values: Iterable[str]) -> list[JSON]:
+def _strings(name: str, values: Iterable[str]) -> list[str]:
     if isinstance(values, str):
         msg = f"{name} is a list of strings, not one string"
         raise ConfigError(msg)
-    out: list[JSON] = []
+    out: list[str] = []
     for value in values:
         if not isinstance(value, str):
             msg = f"{name} entries are strings, not {type(value).__name__}"
@@ -228,13 +232,13 @@ def capability_args(
     if dns is not None:
         out["dns"] = _typed(DNSSettings, dns).to_dict()
     if ips is not None:
-        out["ips"] = _strings("ips", ips)
+        out["ips"] = list[JSON](_strings("ips", ips))
     for key, value in (("mac", mac), ("infinibandGUID", infiniband_guid),
                        ("deviceID", device_id)):
         if value is not None:
             out[key] = _string(key, value)
     if aliases is not None:
-        out["aliases"] = _strings("aliases", aliases)
+        out["aliases"] = list[JSON](_strings("aliases", aliases))
     if cgroup_path is not None:
         out["cgroupPath"] = _string("cgroupPath", cgroup_path)
     for name, extra_value in (extra or {}).items():

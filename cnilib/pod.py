@@ -58,11 +58,14 @@ class NetworkResult:
         network: The network name.
         ifname: The interface name in the sandbox (``CNI_IFNAME``).
         result: The result, in the network's version, as the plugins returned it.
+        netns: The sandbox's namespace path (the ``sandbox`` of addresses a result gives no
+            interface for).
     """
 
     network: str
     ifname: str
     result: Result
+    netns: str = ""
 
 
 def _freeze(value: Mapping[str, object]) -> Mapping[str, object]:
@@ -165,4 +168,5 @@ def _collect(item: NetworkResult, result: Result100, sandbox: dict[str, PodInter
                              sandbox=iface.sandbox, ips=ips)
         _merge(sandbox if iface.sandbox else host, entry)
     if loose and not own_seen:
-        _merge(sandbox, PodInterface(name=item.ifname, network=item.network, ips=tuple(loose)))
+        _merge(sandbox, PodInterface(name=item.ifname, network=item.network,
+                                     sandbox=item.netns, ips=tuple(loose)))
