@@ -150,7 +150,7 @@ class AsyncNetworks(NetworksCore):
         container_id: str,
         netns: str,
         *,
-        networks: Sequence[pod.NetworkRequest] | None = None,
+        networks: Sequence[str | tuple[str, str]] | None = None,
         capability_args: Mapping[str, Any] | None = None,
         args: Any = None,
         parallel: bool = False,
@@ -175,7 +175,7 @@ class AsyncNetworks(NetworksCore):
         container_id: str,
         netns: str,
         *,
-        networks: Sequence[pod.NetworkRequest] | None = None,
+        networks: Sequence[str | tuple[str, str]] | None = None,
         timeout: float | None = None,
     ) -> None:
         """Remove a sandbox from its networks (see :meth:`cnilib.networks.Networks.teardown`).
@@ -196,7 +196,7 @@ class AsyncNetworks(NetworksCore):
         container_id: str,
         netns: str,
         *,
-        networks: Sequence[pod.NetworkRequest] | None = None,
+        networks: Sequence[str | tuple[str, str]] | None = None,
         timeout: float | None = None,
     ) -> None:
         """CHECK every attached network (see :meth:`cnilib.networks.Networks.check`).

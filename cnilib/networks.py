@@ -147,7 +147,7 @@ class Networks(NetworksCore):
         container_id: str,
         netns: str,
         *,
-        networks: Sequence[pod.NetworkRequest] | None = None,
+        networks: Sequence[str | tuple[str, str]] | None = None,
         capability_args: Mapping[str, Any] | None = None,
         args: Any = None,
         parallel: bool = False,
@@ -193,7 +193,7 @@ class Networks(NetworksCore):
         container_id: str,
         netns: str,
         *,
-        networks: Sequence[pod.NetworkRequest] | None = None,
+        networks: Sequence[str | tuple[str, str]] | None = None,
         timeout: float | None = None,
     ) -> None:
         """Remove a sandbox from its networks, with what their ADD cached.
@@ -228,7 +228,7 @@ class Networks(NetworksCore):
         container_id: str,
         netns: str,
         *,
-        networks: Sequence[pod.NetworkRequest] | None = None,
+        networks: Sequence[str | tuple[str, str]] | None = None,
         timeout: float | None = None,
     ) -> None:
         """CHECK every attached network with the RuntimeConf its ADD cached.
@@ -311,7 +311,7 @@ class Networks(NetworksCore):
 class Watcher:
     """The thread behind :meth:`Networks.watch`; a context manager that stops it on exit."""
 
-    def __init__(self, owner: NetworksCore,
+    def __init__(self, owner: Networks,
                  on_change: Callable[[tuple[LoadedNetwork, ...]], None] | None,
                  interval: float) -> None:
         self._owner = owner
