@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 from . import _lock
 from . import _pod as pod
 from ._engine import LOGGER
+from ._loopback import bring_up_lo
 from .confdir import LoadedNetwork, fingerprint, load_directory
 from .config import NetworkConfigList, conflist_from_bytes
 from .errors import CNIError, ConfigError, ConfigNotFoundError
@@ -59,6 +60,8 @@ class NetworksCore:
     _path: tuple[str, ...]
     _cache: ResultCache
     _executor: Executor | AsyncExecutor
+    #: How ``lo`` is brought up when the loopback plugin is missing (tests replace it).
+    _bring_up_lo = staticmethod(bring_up_lo)
 
     def _init_core(self, conf_dir: str | os.PathLike[str], default_network: str | None,
                    max_networks: object, ifname_prefix: str, loopback: bool) -> None:
@@ -147,7 +150,7 @@ class NetworksCore:
     def _setup_attachments(self, container_id: str, netns: object,
                            networks: Sequence[pod.NetworkRequest] | None,
                            capability_args: Mapping[str, Any] | None,
-                           args: Any) -> tuple[pod.Attachment, ...]:
+                           args: Any) -> tuple[tuple[pod.Attachment, ...], str | None]:
         check_container_id(container_id)
         if not isinstance(netns, str) or not netns:
             msg = f"setup needs the sandbox's netns path, not {netns!r}"
@@ -159,7 +162,10 @@ class NetworksCore:
         valid = self._valid()
         names = {name for name, _ in pairs}
         out: list[pod.Attachment] = []
-        if self.loopback:
+        by_hand: str | None = None
+        if self.loopback and not self._has_loopback_plugin():
+            by_hand = netns  # no plugin: cnilib sets lo up itself, nothing to cache or undo
+        elif self.loopback:
             out.append(pod.Attachment(network=LOOPBACK_NETWORK, ifname="lo",
                                       net=self._loopback_net,
                                       rt=RuntimeConf(container_id, netns, "lo")))
@@ -177,7 +183,14 @@ class NetworksCore:
             out.append(pod.Attachment(network=name, ifname=ifname, net=net,
                                       rt=RuntimeConf(container_id, netns, ifname, net_args,
                                                      caps)))
-        return tuple(out)
+        return tuple(out), by_hand
+
+    def _has_loopback_plugin(self) -> bool:
+        try:
+            self._executor.find("loopback", self._path)
+        except Exception:
+            return False
+        return True
 
     def _warn_capabilities(self, caps: Mapping[str, Any]) -> None:
         unknown = [c for c in caps if c not in self._warned_caps]
@@ -272,7 +285,7 @@ class NetworksCore:
         except ConfigNotFoundError as err:
             problems.append(str(err))
             chosen = []
-        if self.loopback:
+        if self.loopback and self._has_loopback_plugin():
             chosen.insert(0, self._loopback_net)
         for net in chosen:
             for plugin in net.plugins:

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from .types import Result
 
 __all__ = [
-    "Attachment", "Add", "Interrupted", "Remove", "Check", "Collect", "Status", "PodStep",
+    "Attachment", "Add", "Interrupted", "Remove", "Check", "Collect", "Status", "LoopbackUp",
+    "PodStep",
     "PodPlan", "NetworkRequest",
     "allocate_ifnames", "for_network", "order_key", "setup", "teardown", "check", "gc",
     "status",
@@ -106,7 +107,14 @@ class Status:
     net: NetworkConfigList = attrs.field(repr=False)
 
 
-PodStep: TypeAlias = Add | Remove | Check | Collect | Status
+@attrs.frozen
+class LoopbackUp:
+    """Bring ``lo`` up in this namespace without a plugin; outcome ``None``; failures thrown."""
+
+    netns: str
+
+
+PodStep: TypeAlias = Add | Remove | Check | Collect | Status | LoopbackUp
 PodPlan: TypeAlias = Generator[PodStep, object, Any]
 
 
@@ -205,14 +213,24 @@ def _rollback(done: list[Attachment]) -> Generator[PodStep, object,
     return removed, problems
 
 
-def setup(attachments: Sequence[Attachment], *, parallel: bool, container_id: str) -> Generator[
-        PodStep, object, PodResult]:
+def setup(attachments: Sequence[Attachment], *, parallel: bool, container_id: str,
+          loopback_netns: str | None = None) -> Generator[PodStep, object, PodResult]:
     """Attach every network, in order or all at once; roll back everything on any failure.
+
+    ``loopback_netns``: bring ``lo`` up there first, without a plugin (there is none).
 
     Raises:
         SetupError: a network failed; the others were removed again, in reverse.
         BaseException: a cancellation or interrupt, after the same rollback.
     """
+    if loopback_netns is not None:
+        try:
+            yield LoopbackUp(loopback_netns)
+        except CNIError as err:
+            msg = (f'setup of container "{container_id}" failed on lo: {err}; '
+                   "nothing to roll back")
+            raise SetupError(msg, container_id=container_id, network="", ifname="lo",
+                             cause=err) from err
     groups = [tuple(attachments)] if parallel else [(a,) for a in attachments]
     done: list[Attachment] = []
     results: list[NetworkResult] = []

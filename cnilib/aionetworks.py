@@ -46,7 +46,8 @@ class AsyncNetworks(NetworksCore):
         default_network: The network attached first (``None``: the first valid file).
         max_networks: How many networks :meth:`setup` attaches by default (0: all).
         ifname_prefix: Interfaces are ``<prefix>0``, ``<prefix>1``...
-        loopback: Also bring ``lo`` up in the sandbox.
+        loopback: Also bring ``lo`` up in the sandbox (the ``loopback`` plugin, or cnilib
+            itself where the plugin is missing).
         executor: How plugins are found and run (default
             :class:`~cnilib.invoke.AsyncSubprocessExecutor`).
         timeouts: Per-verb budgets.
@@ -124,8 +125,10 @@ class AsyncNetworks(NetworksCore):
                                               timeout=left)
         elif isinstance(step, pod.Collect):
             await self.cni.gc_network_list(step.net, step.valid, timeout=left)
-        else:
+        elif isinstance(step, pod.Status):
             await self.cni.get_status_network_list(step.net, timeout=left)
+        else:
+            await asyncio.to_thread(self._bring_up_lo, step.netns)
         return None
 
     async def _drive(self, plan: pod.PodPlan, deadline: float | None) -> Any:
@@ -165,8 +168,10 @@ class AsyncNetworks(NetworksCore):
             LockTimeoutError: the container stayed locked past ``timeout``.
         """
         deadline = deadline_of(timeout)
-        atts = self._setup_attachments(container_id, netns, networks, capability_args, args)
-        plan = pod.setup(atts, parallel=bool(parallel), container_id=container_id)
+        atts, by_hand = self._setup_attachments(container_id, netns, networks,
+                                                capability_args, args)
+        plan = pod.setup(atts, parallel=bool(parallel), container_id=container_id,
+                         loopback_netns=by_hand)
         async with self._container_locked(container_id, deadline):
             return await self._drive(plan, deadline)  # type: ignore[no-any-return]
 

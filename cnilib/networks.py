@@ -54,8 +54,9 @@ class Networks(NetworksCore):
         max_networks: How many networks of the directory :meth:`setup` attaches by default
             (1, go-cni's default; 0: all).
         ifname_prefix: Interfaces are named ``<prefix>0``, ``<prefix>1``... in attach order.
-        loopback: Also bring ``lo`` up in the sandbox (the ``loopback`` plugin, as network
-            ``cni-loopback``, attached first and removed last).
+        loopback: Also bring ``lo`` up in the sandbox: the ``loopback`` plugin, as network
+            ``cni-loopback``, attached first and removed last; where the plugin is missing,
+            cnilib sets ``lo`` up itself (nothing to cache or undo).
         executor: How plugins are found and run (default
             :class:`~cnilib.invoke.SubprocessExecutor`).
         timeouts: Per-verb budgets, as :class:`~cnilib.api.CNIConfig`'s.
@@ -121,8 +122,10 @@ class Networks(NetworksCore):
             self.cni.check_network_list(step.attachment.net, step.attachment.rt, timeout=left)
         elif isinstance(step, pod.Collect):
             self.cni.gc_network_list(step.net, step.valid, timeout=left)
-        else:
+        elif isinstance(step, pod.Status):
             self.cni.get_status_network_list(step.net, timeout=left)
+        else:
+            self._bring_up_lo(step.netns)
         return None
 
     def _drive(self, plan: pod.PodPlan, deadline: float | None) -> Any:
@@ -183,8 +186,10 @@ class Networks(NetworksCore):
             LockTimeoutError: the container stayed locked past ``timeout``.
         """
         deadline = deadline_of(timeout)
-        atts = self._setup_attachments(container_id, netns, networks, capability_args, args)
-        plan = pod.setup(atts, parallel=bool(parallel), container_id=container_id)
+        atts, by_hand = self._setup_attachments(container_id, netns, networks,
+                                                capability_args, args)
+        plan = pod.setup(atts, parallel=bool(parallel), container_id=container_id,
+                         loopback_netns=by_hand)
         with self._container_locked(container_id, deadline):
             return self._drive(plan, deadline)  # type: ignore[no-any-return]
 

@@ -99,7 +99,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("types", "_problems"),
     ("_codec", "convert", "schema", "pod"),
     ("config", "protocol"),
-    ("_steps", "_replies", "_proc", "_lock", "skel", "_pod", "confdir"),
+    ("_steps", "_replies", "_proc", "_lock", "skel", "_pod", "confdir", "_loopback"),
     ("_chains", "invoke", "cache", "testing"),
     ("_netops",),
     ("_engine",),

@@ -434,3 +434,58 @@ def test_del_network_list_replays_cached_capability_args(conf_dir: Path, tmp_pat
     cni.add_network_list(net, RuntimeConf("c2", "/run/netns/x", "eth0", (), caps))
     cni.del_network_list(net, RuntimeConf("c2", "/run/netns/x", "eth0", (), other))
     assert request_of(executor.invocations[-1])["runtimeConfig"] == other
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_a_cancelled_async_setup_is_rolled_back(conf_dir: Path, tmp_path: Path,
+                                                parallel: bool) -> None:
+    started = asyncio.Event()
+
+    async def handler(inv: Invocation) -> Reply:
+        if inv.plugin_type == "pb2" and inv.command is Command.ADD:
+            started.set()
+            await asyncio.sleep(60)
+        return default_handler(inv)
+
+    executor = AsyncFakeExecutor(handler)
+    nets = AsyncNetworks(conf_dir, ["/fake/bin"], tmp_path / "cache", executor=executor,
+                         max_networks=0)
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(nets.setup("c1", "/run/netns/x", parallel=parallel))
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    added = {(i.plugin_type, i.env["CNI_IFNAME"]) for i in executor.invocations
+             if i.command is Command.ADD}
+    deleted = [(i.plugin_type, i.env["CNI_IFNAME"]) for i in executor.invocations
+               if i.command is Command.DEL]
+    assert set(deleted) == added  # everything that ran was undone
+    assert deleted[-1] == ("loopback", "lo")  # the first attached is the last removed
+    assert cached(tmp_path) == []
+
+
+def test_without_the_loopback_plugin_lo_is_set_up_directly(conf_dir: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    raised: list[str] = []
+    monkeypatch.setattr(Networks, "_bring_up_lo", staticmethod(raised.append))
+    executor = FakeExecutor(missing=["loopback"])
+    nets = Networks(conf_dir, ["/fake/bin"], tmp_path / "cache", executor=executor)
+    pod = nets.setup("c1", "/run/netns/x")
+    assert raised == ["/run/netns/x"]
+    assert [r.network for r in pod.results] == ["neta"]
+    assert cached(tmp_path) == ["neta-c1-eth0"]
+    assert nets.status() == ("neta",)  # a missing loopback plugin is no reason to be unready
+
+
+def test_lo_failing_without_a_plugin_fails_the_setup_first(conf_dir: Path,
+                                                           tmp_path: Path) -> None:
+    executor = FakeExecutor(missing=["loopback"])
+    nets = Networks(conf_dir, ["/fake/bin"], tmp_path / "cache", executor=executor)
+    with pytest.raises(SetupError, match="failed on lo") as info:
+        nets.setup("c1", str(tmp_path / "no-such-netns"))
+    assert info.value.ifname == "lo"
+    assert executor.invocations == []

@@ -300,3 +300,23 @@ def test_directory_edited_while_attaching(site: Site, make_netns: Callable[[], N
     assert watcher.reloads >= 2
     assert torn == []
     assert_gone(site, cids)
+
+
+def test_lo_comes_up_without_the_loopback_plugin(site: Site,
+                                                 make_netns: Callable[[], Netns]) -> None:
+    bin_dir = site.scene.root / "no-loopback"
+    bin_dir.mkdir()
+    for plugin in ("bridge", "host-local", "portmap", "bandwidth", "ptp", "macvlan"):
+        (bin_dir / plugin).symlink_to(f"{CNI_BIN}/{plugin}")
+    nets = Networks(site.conf_dir, [str(bin_dir)], site.scene.cache_dir, max_networks=0)
+    cid, ns = unique_id(), make_netns()
+    assert "UP" not in ns.links()["lo"]["flags"]
+
+    pod = nets.setup(cid, ns.path, capability_args=caps_for(site, port()))
+
+    assert "UP" in ns.links()["lo"]["flags"]
+    assert "127.0.0.1/8" in ns.addresses("lo")
+    assert [r.network for r in pod.results] == list(site.names)
+    assert not any(name.startswith("cni-loopback-") for name in cache_files(site.scene))
+    nets.teardown(cid, ns.path)
+    assert_gone(site, [cid])
