@@ -8,7 +8,8 @@ Rules of this file:
   per-container lock's path, and the static part of readiness. The plans are in
   :mod:`cnilib._pod`; the two drivers only perform steps.
 * A teardown, a check and a GC use what the cache holds (the network's bytes and the
-  RuntimeConf of its ADD), so they work after the file changed or was removed.
+  RuntimeConf of its ADD), so they work after the file changed or was removed (G14 in
+  docs/guarantees.md).
 """
 
 from __future__ import annotations
@@ -300,7 +301,7 @@ class NetworksCore:
 def _netns(netns: str, for_delete: bool) -> str:
     if for_delete and netns and not os.path.exists(netns):
         # The node rebooted or the sandbox is gone: plugins release what they hold without
-        # a namespace (SPEC §2: CNI_NETNS may be empty for DEL).
+        # a namespace (SPEC.md, section *DEL*: clean up even when it no longer exists).
         LOGGER.info("netns %s is gone; deleting without it", netns)
         return ""
     return netns

@@ -7,7 +7,8 @@ Rules of this file:
   the two drivers that perform them with ``CNIConfig`` and ``AsyncCNIConfig``.
 * Every decision of the layer lives here once: interface names, which arguments go to which
   network, the order (setup in order, teardown in reverse), the rollback of a half-done setup
-  (reverse order, every removal tried), and collecting every teardown error.
+  (reverse order, every removal tried: G13 in docs/guarantees.md), and collecting every
+  teardown error (G14).
 * Arguments are checked before the first step: nothing is attached for a bad request.
 """
 

@@ -1,10 +1,11 @@
 """Typed capability arguments, emitted exactly as CONVENTIONS.md spells them.
 
-A runtime fills a plugin's ``runtimeConfig`` through capability arguments (SPEC §3 "Deriving
-runtimeConfig"): ``RuntimeConf(capability_args=...)`` or ``Networks.setup(capability_args=...)``.
-The well-known ones have fixed JSON shapes (CONVENTIONS.md, "Well-known Capabilities"), and Go's
-go-cni gets two of them wrong (Go field names instead of camelCase keys, ``ipRanges`` as a flat
-list). :func:`capability_args` builds the mapping from typed values so that cannot happen::
+A runtime fills a plugin's ``runtimeConfig`` through capability arguments (SPEC.md, section
+*Deriving runtimeConfig*): ``RuntimeConf(capability_args=...)`` or
+``Networks.setup(capability_args=...)``. The well-known ones have fixed JSON shapes
+(CONVENTIONS.md, "Well-known Capabilities"), and go-cni gets two of them wrong (Go field
+names instead of camelCase keys, ``ipRanges`` as a flat list). :func:`capability_args`
+builds the mapping from typed values so that cannot happen::
 
     caps = capability_args(
         port_mappings=[PortMapping(host_port=8080, container_port=80)],

@@ -516,7 +516,7 @@ class SetupError(CNIError):
 class NotReadyError(CNIError):
     """The runtime layer is not ready to attach sandboxes (``Networks.status``).
 
-    Code 50, "plugin not available" (SPEC §2 "STATUS").
+    Code 50, "plugin not available" (SPEC.md, section *STATUS*).
 
     Attributes:
         problems: Every reason, one sentence each.

@@ -170,7 +170,8 @@ class Networks(NetworksCore):
             args: ``CNI_ARGS`` pairs for every network, or a mapping from network name to
                 each network's own.
             parallel: Attach the networks concurrently (go-cni's ``Setup``); by default one
-                after the other (SPEC: no parallel operations on one container).
+                after the other (SPEC.md, section *Lifecycle & Ordering*: no parallel
+                operations for one container, across its attachments too).
             timeout: Seconds for the whole setup (``None``: each network's ADD has the
                 default budget).
 
@@ -275,7 +276,7 @@ class Networks(NetworksCore):
         return self.default_selection()
 
     def gc(self, valid_container_ids: Sequence[str], *, timeout: float | None = None) -> None:
-        """Garbage-collect every loaded network, once each (SPEC §2 "GC").
+        """Garbage-collect every loaded network, once each (SPEC.md, section *GC*).
 
         The valid attachments of each network are the cached attachments of the containers
         in ``valid_container_ids``; the other cached ones are deleted, and plugins of 1.1.0

@@ -12,7 +12,8 @@ Rules of this file:
   0.2.0's ``ip4`` and 0.4.0's ``ips`` land in one shape. An address with no ``interface``
   index (0.2.0, or a plugin that left it out) belongs to the attachment's own interface.
 * An ``interface`` index outside the result's ``interfaces`` is refused
-  (:class:`~cnilib.errors.ResultError`): SPEC §5 says it is an index into that list.
+  (:class:`~cnilib.errors.ResultError`): SPEC.md, section *ADD Success*, says it is an index
+  into that list.
 """
 
 from __future__ import annotations

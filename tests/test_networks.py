@@ -1,4 +1,5 @@
-"""The runtime layer (Networks, AsyncNetworks) over in-process fake plugins.
+"""The runtime layer (Networks, AsyncNetworks) over in-process fake plugins (G13, G14 in
+docs/guarantees.md).
 
 Rules of this file:
 
