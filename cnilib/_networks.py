@@ -15,7 +15,6 @@ Rules of this file:
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
@@ -78,7 +77,6 @@ class NetworksCore:
         self.max_networks: int = max_networks
         self.ifname_prefix = _prefix(ifname_prefix)
         self.loopback = bool(loopback)
-        self._swap = threading.Lock()
         self._loaded: tuple[LoadedNetwork, ...] = ()
         self._reported: set[tuple[str, str]] = set()
         self._warned_caps: set[str] = set()
@@ -114,8 +112,7 @@ class NetworksCore:
                 if key not in self._reported:
                     self._reported.add(key)
                     LOGGER.warning("network configuration skipped: %s", problem)
-        with self._swap:
-            self._loaded = loaded
+        self._loaded = loaded  # one reference swap: readers see the old set or the new one
         return loaded
 
     def _fingerprint(self) -> frozenset[tuple[str, int, int, int]]:
@@ -134,7 +131,10 @@ class NetworksCore:
         Raises:
             ConfigNotFoundError: ``default_network`` is not loaded, or nothing is.
         """
-        valid = list(self._valid())
+        return self._selection(self._valid())
+
+    def _selection(self, loaded: Mapping[str, NetworkConfigList]) -> tuple[str, ...]:
+        valid = list(loaded)
         if self.default_network is not None:
             if self.default_network not in valid:
                 msg = f'default network "{self.default_network}" is not loaded from {self.conf_dir}'
@@ -158,9 +158,9 @@ class NetworksCore:
             raise ConfigError(msg)
         if isinstance(networks, str):
             networks = (networks,)
-        requests = self.default_selection() if networks is None else tuple(networks)
+        valid = self._valid()  # one snapshot for the whole setup, whatever reloads meanwhile
+        requests = self._selection(valid) if networks is None else tuple(networks)
         pairs = pod.allocate_ifnames(requests, self.ifname_prefix)
-        valid = self._valid()
         names = {name for name, _ in pairs}
         out: list[pod.Attachment] = []
         by_hand: str | None = None
@@ -282,7 +282,7 @@ class NetworksCore:
             problems.append(f"{len(valid)} valid network(s) loaded from {self.conf_dir}, "
                             f"{want} needed")
         try:
-            chosen = [valid[n] for n in self.default_selection()]
+            chosen = [valid[n] for n in self._selection(valid)]
         except ConfigNotFoundError as err:
             problems.append(str(err))
             chosen = []

@@ -224,7 +224,7 @@ class AsyncNetworks(NetworksCore):
         """
         problems, chosen = self._static_problems()
         await self._drive(pod.status(problems, chosen), deadline_of(timeout))
-        return self.default_selection()
+        return tuple(net.name for net in chosen if net is not self._loopback_net)
 
     async def gc(self, valid_container_ids: Sequence[str], *,
                  timeout: float | None = None) -> None:

@@ -273,7 +273,7 @@ class Networks(NetworksCore):
         """
         problems, chosen = self._static_problems()
         self._drive(pod.status(problems, chosen), deadline_of(timeout))
-        return self.default_selection()
+        return tuple(net.name for net in chosen if net is not self._loopback_net)
 
     def gc(self, valid_container_ids: Sequence[str], *, timeout: float | None = None) -> None:
         """Garbage-collect every loaded network, once each (SPEC.md, section *GC*).

@@ -490,3 +490,15 @@ def test_lo_failing_without_a_plugin_fails_the_setup_first(conf_dir: Path,
         nets.setup("c1", str(tmp_path / "no-such-netns"))
     assert info.value.ifname == "lo"
     assert executor.invocations == []
+
+
+def test_watch_follows_the_plugin_directories_too(conf_dir: Path, tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    nets = Networks(conf_dir, [str(bin_dir)], tmp_path / "cache", executor=FakeExecutor())
+    with nets.watch(interval=0.05) as watcher:
+        (bin_dir / "newplugin").write_bytes(b"#!/bin/sh\n")
+        assert _wait(lambda: watcher.reloads >= 1)
+        reloads = watcher.reloads
+        time.sleep(0.3)
+        assert watcher.reloads == reloads  # nothing changed since: no reload
