@@ -87,4 +87,20 @@ if [[ ! -x "$GOREF_BIN" ]] \
         go build -o "$GOREF_BIN" ./tests/helpers/goref)
 fi
 
+# -- 4. The go-cni reference program (tests/helpers/gocniref) ---------------------------------
+# containerd's go-cni from Debian's sources, for tests/benchmarks/bench_networks.py; rebuilt
+# only when its source is newer.
+GOCNI_DEB=golang-github-containerd-go-cni-dev
+if [[ "$(dpkg-query -W -f='${Status}' "$GOCNI_DEB" 2>/dev/null || true)" != "install ok installed" ]]; then
+    say "installing Debian package: $GOCNI_DEB"
+    [[ "$(id -u)" == 0 ]] || die "run as root to install $GOCNI_DEB"
+    env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        "$GOCNI_DEB" </dev/null
+fi
+if [[ ! -x "$OUT_DIR/gocniref" ]] || [[ "$ROOT/tests/helpers/gocniref/main.go" -nt "$OUT_DIR/gocniref" ]]; then
+    say "building the go-cni reference program into $OUT_DIR/gocniref"
+    (cd "$ROOT/tests/helpers/gocniref" && GOPATH=/usr/share/gocode GO111MODULE=off \
+        GOCACHE="${GOCACHE:-$ROOT/build/go-cache}" go build -o "$OUT_DIR/gocniref" .)
+fi
+
 say "setup done: $VENV"

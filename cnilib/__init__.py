@@ -35,9 +35,19 @@ if TYPE_CHECKING:
     from ._json import JSON as JSON
     from ._json import JSONObject as JSONObject
     from .aio import AsyncCNIConfig as AsyncCNIConfig
+    from .aionetworks import AsyncNetworks as AsyncNetworks
     from .api import CNIConfig as CNIConfig
     from .cache import CacheEntry as CacheEntry
     from .cache import ResultCache as ResultCache
+    from .capabilities import WELL_KNOWN_CAPABILITIES as WELL_KNOWN_CAPABILITIES
+    from .capabilities import Bandwidth as Bandwidth
+    from .capabilities import DNSSettings as DNSSettings
+    from .capabilities import IPRange as IPRange
+    from .capabilities import PortMapping as PortMapping
+    from .capabilities import capability_args as capability_args
+    from .confdir import LoadedNetwork as LoadedNetwork
+    from .confdir import fingerprint as fingerprint
+    from .confdir import load_directory as load_directory
     from .config import MAX_CONFIG_SIZE as MAX_CONFIG_SIZE
     from .config import NetworkConfigList as NetworkConfigList
     from .config import PluginConfig as PluginConfig
@@ -68,13 +78,16 @@ if TYPE_CHECKING:
     from .errors import LockTimeoutError as LockTimeoutError
     from .errors import MultipleErrors as MultipleErrors
     from .errors import NoConfigsFoundError as NoConfigsFoundError
+    from .errors import NotReadyError as NotReadyError
     from .errors import PluginError as PluginError
     from .errors import PluginNotFoundError as PluginNotFoundError
     from .errors import PluginOutputError as PluginOutputError
     from .errors import PluginTimeoutError as PluginTimeoutError
     from .errors import Problem as Problem
     from .errors import ResultError as ResultError
+    from .errors import SetupError as SetupError
     from .errors import Severity as Severity
+    from .errors import TeardownError as TeardownError
     from .identifiers import MAX_INTERFACE_NAME_LENGTH as MAX_INTERFACE_NAME_LENGTH
     from .identifiers import check_container_id as check_container_id
     from .identifiers import check_interface_name as check_interface_name
@@ -91,6 +104,11 @@ if TYPE_CHECKING:
     from .lint import has_failures as has_failures
     from .lint import lint_network as lint_network
     from .lint import lint_paths as lint_paths
+    from .networks import Networks as Networks
+    from .networks import Watcher as Watcher
+    from .pod import NetworkResult as NetworkResult
+    from .pod import PodInterface as PodInterface
+    from .pod import PodResult as PodResult
     from .protocol import VERSION_REQUEST as VERSION_REQUEST
     from .protocol import Command as Command
     from .protocol import Completed as Completed
@@ -264,6 +282,24 @@ _EXPORTS: dict[str, str] = {
     "has_failures": "lint",
     "LINT_RULES": "lint",
     "AsyncCNIConfig": "aio",
+    "SetupError": "errors",
+    "NotReadyError": "errors",
+    "TeardownError": "errors",
+    "PortMapping": "capabilities",
+    "Bandwidth": "capabilities",
+    "IPRange": "capabilities",
+    "DNSSettings": "capabilities",
+    "WELL_KNOWN_CAPABILITIES": "capabilities",
+    "capability_args": "capabilities",
+    "PodInterface": "pod",
+    "NetworkResult": "pod",
+    "PodResult": "pod",
+    "LoadedNetwork": "confdir",
+    "load_directory": "confdir",
+    "fingerprint": "confdir",
+    "Networks": "networks",
+    "Watcher": "networks",
+    "AsyncNetworks": "aionetworks",
 }
 
 __all__ = [
@@ -382,6 +418,24 @@ __all__ = [
     "lint_network",
     "has_failures",
     "LINT_RULES",
+    "SetupError",
+    "NotReadyError",
+    "TeardownError",
+    "PortMapping",
+    "Bandwidth",
+    "IPRange",
+    "DNSSettings",
+    "WELL_KNOWN_CAPABILITIES",
+    "capability_args",
+    "PodInterface",
+    "NetworkResult",
+    "PodResult",
+    "LoadedNetwork",
+    "load_directory",
+    "fingerprint",
+    "Networks",
+    "Watcher",
+    "AsyncNetworks",
 ]
 
 

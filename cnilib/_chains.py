@@ -82,6 +82,29 @@ def _cached_prev(ctx: Ctx, mode: Literal["check", "del"]) -> Plan[JSONObject | N
         return None
 
 
+def _cached_args(ctx: Ctx) -> Plan[Ctx]:
+    """The context with the ADD's cached capability args and CNI_ARGS where the caller gave none.
+
+    EXCEED (docs/running.md, deviations): libcni sends DEL and CHECK only what the caller
+    passes, so a DEL without the ADD's ``portMappings`` leaves portmap's rules behind. What
+    the caller passes still wins; an unreadable entry changes nothing (the DEL goes on).
+    """
+    rt = ctx.rt
+    assert rt is not None
+    if rt.capability_args and rt.args:
+        return ctx
+    try:
+        entry = cast("CachedAttachment | None",
+                     (yield LoadCache(ctx.net.name, rt.container_id, rt.ifname)))
+        if entry is None:
+            return ctx
+        replay = attrs.evolve(rt, capability_args=rt.capability_args or entry.capability_args,
+                              args=rt.args or tuple(entry.cni_args))
+        return make_ctx(ctx.net, ctx.chain, replay)
+    except CNIError:
+        return ctx  # reported by the prevResult read, or by the plugins themselves
+
+
 def _delete_entry(network: str, container_id: str, ifname: str) -> Plan[None]:
     try:
         yield DeleteCache(network, container_id, ifname)
@@ -196,6 +219,7 @@ def check(net: Net, rt: RuntimeConf, chain: Chain) -> Plan[None]:
     if not supports_check(net.cni_version):
         msg = f'configuration version "{net.cni_version}" does not support the CHECK command'
         raise IncompatibleVersionError(msg)
+    ctx = yield from _cached_args(ctx)
     prev = yield from _cached_prev(ctx, "check")
     for plugin in net.plugins:
         path = yield from find(plugin.type)
@@ -213,6 +237,7 @@ def delete(net: Net, rt: RuntimeConf, chain: Chain) -> Plan[None]:
         PluginError: the first plugin that fails.
     """
     ctx = make_ctx(net, chain, rt)
+    ctx = yield from _cached_args(ctx)
     prev = None
     if supports_check(net.cni_version):
         prev = yield from _cached_prev(ctx, "del")

@@ -31,6 +31,7 @@ __all__ = [
     "GC_LOCK",
     "LOCKS_DIR",
     "attachment_lock_name",
+    "container_lock_name",
     "hold",
     "ahold",
 ]
@@ -52,6 +53,14 @@ def attachment_lock_name(network_name: str, container_id: str, ifname: str) -> s
     """
     key = f"{network_name}\0{container_id}\0{ifname}".encode()
     return hashlib.sha256(key).hexdigest()
+
+
+def container_lock_name(container_id: str) -> str:
+    """The lock file name of one container's sandbox (the runtime layer's setup/teardown).
+
+    ``pod-`` and the hex sha256 of the container ID: never a triple's name, never ``gc``.
+    """
+    return "pod-" + hashlib.sha256(container_id.encode()).hexdigest()
 
 
 class _Attempt:

@@ -31,7 +31,10 @@ The tree::
     ├── CacheError                               cache entry unreadable or unwritable
     ├── LockTimeoutError (TimeoutError)          the attachment lock was not had in time
     ├── AddError                                 ADD failed; says what the rollback did
+    ├── SetupError                               a sandbox's setup failed; says what was undone
+    ├── NotReadyError                            the runtime layer cannot attach sandboxes yet
     └── MultipleErrors (ExceptionGroup)          several failures where the spec says continue (GC)
+        └── TeardownError                        every network a teardown could not remove
 """
 
 from __future__ import annotations
@@ -63,7 +66,10 @@ __all__ = [
     "CacheError",
     "LockTimeoutError",
     "AddError",
+    "SetupError",
+    "NotReadyError",
     "MultipleErrors",
+    "TeardownError",
 ]
 
 
@@ -475,3 +481,71 @@ class MultipleErrors(ExceptionGroup[CNIError], CNIError):  # noqa: N818 (a group
         """A group of the same kind over a subset (used by ``except*`` splitting)."""
         return MultipleErrors(self.msg, list(excs))
 
+
+
+class SetupError(CNIError):
+    """Attaching a sandbox to its networks failed; what was attached is rolled back.
+
+    Raised by ``Networks.setup`` (:mod:`cnilib.networks`). The message names the network and
+    interface that failed, the container, and what the rollback did.
+
+    Attributes:
+        container_id: The sandbox's container ID.
+        network: The network whose ADD failed (the first in attach order, when several did).
+        ifname: Its interface name in the sandbox.
+        cause: That network's error (usually an :class:`AddError`).
+        rolled_back: ``(network, ifname)`` of every attachment removed again, in the order
+            removed (the reverse of setup).
+        rollback_errors: Errors of the removals that failed (their attachments stay cached,
+            so a later teardown retries them).
+        other_errors: With ``parallel=True``, the errors of the other networks that failed.
+    """
+
+    def __init__(
+        self,
+        msg: str,
+        *,
+        container_id: str,
+        network: str,
+        ifname: str,
+        cause: CNIError,
+        rolled_back: tuple[tuple[str, str], ...] = (),
+        rollback_errors: tuple[CNIError, ...] = (),
+        other_errors: tuple[CNIError, ...] = (),
+    ) -> None:
+        super().__init__(msg, code=int(cause.code), details=cause.details)
+        self.container_id = container_id
+        self.network = network
+        self.ifname = ifname
+        self.cause = cause
+        self.rolled_back = rolled_back
+        self.rollback_errors = rollback_errors
+        self.other_errors = other_errors
+
+
+class NotReadyError(CNIError):
+    """The runtime layer is not ready to attach sandboxes (``Networks.status``).
+
+    Code 50, "plugin not available" (SPEC.md, section *STATUS*).
+
+    Attributes:
+        problems: Every reason, one sentence each.
+    """
+
+    default_code = ErrorCode.PLUGIN_NOT_AVAILABLE
+
+    def __init__(self, msg: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(msg, details="; ".join(problems))
+        self.problems = problems
+
+
+class TeardownError(MultipleErrors):
+    """A teardown tried every network; these are the ones it could not remove.
+
+    Each error carries a note naming its network and interface. The attachments that failed
+    stay cached, so the teardown can be retried.
+    """
+
+    def derive(self, excs: Any) -> TeardownError:  # type: ignore[override]
+        """A group of the same kind over a subset (used by ``except*`` splitting)."""
+        return TeardownError(self.msg, list(excs))

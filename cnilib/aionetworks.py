@@ -1,0 +1,269 @@
+"""The asyncio runtime layer: :class:`AsyncNetworks`, the coroutine twin of ``Networks``.
+
+Rules of this file:
+
+* It is the second driver over the plans of :mod:`cnilib._pod`, with an
+  :class:`~cnilib.aio.AsyncCNIConfig`: the order, interface names, rollback and error
+  collection are not repeated here.
+* ``parallel=True`` attaches a sandbox's networks as concurrent tasks. Cancelling a setup
+  lets each running ADD roll itself back, then removes the networks already attached, in
+  reverse, before :class:`asyncio.CancelledError` goes through.
+* Container locks are waited for with ``asyncio.sleep``, never by blocking the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from . import _lock
+from . import _pod as pod
+from ._engine import LOGGER
+from ._networks import POLL_INTERVAL, NetworksCore, deadline_of, remaining
+from .aio import AsyncCNIConfig
+from .errors import CNIError
+
+if TYPE_CHECKING:
+    from .confdir import LoadedNetwork
+    from .invoke import AsyncExecutor
+    from .pod import PodResult
+    from .protocol import Command
+
+__all__ = ["AsyncNetworks"]
+
+
+class AsyncNetworks(NetworksCore):
+    """Attach sandboxes to networks from asyncio code; every method of
+    :class:`~cnilib.networks.Networks`, as a coroutine.
+
+    Args:
+        conf_dir: The configuration directory, loaded now.
+        plugin_dirs: Plugin directories.
+        cache_dir: The result cache root.
+        default_network: The network attached first (``None``: the first valid file).
+        max_networks: How many networks :meth:`setup` attaches by default (0: all).
+        ifname_prefix: Interfaces are ``<prefix>0``, ``<prefix>1``...
+        loopback: Also bring ``lo`` up in the sandbox (the ``loopback`` plugin, or cnilib
+            itself where the plugin is missing).
+        executor: How plugins are found and run (default
+            :class:`~cnilib.invoke.AsyncSubprocessExecutor`).
+        timeouts: Per-verb budgets.
+
+    Attributes:
+        cni: The :class:`~cnilib.aio.AsyncCNIConfig` every network runs through.
+
+    Raises:
+        ConfigError: an option is out of range, or the directory cannot be listed.
+    """
+
+    def __init__(
+        self,
+        conf_dir: str | os.PathLike[str] = "/etc/cni/net.d",
+        plugin_dirs: str | Sequence[str] | None = None,
+        cache_dir: str | os.PathLike[str] = "/var/lib/cni",
+        *,
+        default_network: str | None = None,
+        max_networks: int = 1,
+        ifname_prefix: str = "eth",
+        loopback: bool = True,
+        executor: AsyncExecutor | None = None,
+        timeouts: Mapping[Command | str, float | None] | None = None,
+    ) -> None:
+        self.cni = AsyncCNIConfig(plugin_dirs, cache_dir, executor=executor, timeouts=timeouts)
+        self._path = self.cni.path
+        self._cache = self.cni.cache
+        self._executor = self.cni.executor
+        self._init_core(conf_dir, default_network, max_networks, ifname_prefix, loopback)
+
+    def __repr__(self) -> str:
+        return f"AsyncNetworks(conf_dir={self.conf_dir!r}, plugin_dirs={list(self._path)!r})"
+
+    # --- the driver ---------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _container_locked(self, container_id: str,
+                                deadline: float | None) -> AsyncIterator[None]:
+        async with _lock.ahold(self._pod_lock_path(container_id), exclusive=True,
+                               transient=True, deadline=deadline):
+            yield
+
+    async def _add(self, att: pod.Attachment, deadline: float | None) -> object:
+        try:
+            return await self.cni.add_network_list(att.net, att.rt, timeout=remaining(deadline))
+        except Exception as err:
+            return err
+
+    async def _add_all(self, group: tuple[pod.Attachment, ...],
+                       deadline: float | None) -> tuple[object, ...] | pod.Interrupted:
+        tasks = [asyncio.ensure_future(self._add(a, deadline)) for a in group]
+        interrupted: BaseException | None = None
+        try:
+            await asyncio.wait(tasks)
+        except asyncio.CancelledError as err:
+            # Each task rolls back its own ADD when cancelled; wait for that, then hand the
+            # plan what finished, so it removes those too before the cancellation goes on.
+            interrupted = err
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks)
+        outcomes = tuple(asyncio.CancelledError() if t.cancelled() else t.result()
+                         for t in tasks)
+        return outcomes if interrupted is None else pod.Interrupted(outcomes, interrupted)
+
+    async def _perform(self, step: pod.PodStep, deadline: float | None) -> object:
+        if isinstance(step, pod.Add):
+            return await self._add_all(step.attachments, deadline)
+        left = remaining(deadline)
+        if isinstance(step, pod.Remove):
+            await self.cni.del_network_list(step.attachment.net, step.attachment.rt,
+                                            timeout=left)
+        elif isinstance(step, pod.Check):
+            await self.cni.check_network_list(step.attachment.net, step.attachment.rt,
+                                              timeout=left)
+        elif isinstance(step, pod.Collect):
+            await self.cni.gc_network_list(step.net, step.valid, timeout=left)
+        elif isinstance(step, pod.Status):
+            await self.cni.get_status_network_list(step.net, timeout=left)
+        else:
+            await asyncio.to_thread(self._bring_up_lo, step.netns)
+        return None
+
+    async def _drive(self, plan: pod.PodPlan, deadline: float | None) -> Any:
+        try:
+            step = next(plan)
+            while True:
+                try:
+                    outcome = await self._perform(step, deadline)
+                except CNIError as err:
+                    step = plan.throw(err)
+                else:
+                    step = plan.send(outcome)
+        except StopIteration as stop:
+            return stop.value
+        finally:
+            plan.close()
+
+    # --- operations ---------------------------------------------------------------------------
+
+    async def setup(
+        self,
+        container_id: str,
+        netns: str,
+        *,
+        networks: Sequence[str | tuple[str, str]] | None = None,
+        capability_args: Mapping[str, Any] | None = None,
+        args: Any = None,
+        parallel: bool = False,
+        timeout: float | None = None,
+    ) -> PodResult:
+        """Attach a sandbox to its networks (see :meth:`cnilib.networks.Networks.setup`).
+
+        Raises:
+            SetupError: a network failed; the others were removed again, in reverse.
+            ConfigNotFoundError: a network asked for is not loaded.
+            ConfigError: a malformed request (nothing ran).
+            LockTimeoutError: the container stayed locked past ``timeout``.
+        """
+        deadline = deadline_of(timeout)
+        atts, by_hand = self._setup_attachments(container_id, netns, networks,
+                                                capability_args, args)
+        plan = pod.setup(atts, parallel=bool(parallel), container_id=container_id,
+                         loopback_netns=by_hand)
+        async with self._container_locked(container_id, deadline):
+            return await self._drive(plan, deadline)  # type: ignore[no-any-return]
+
+    async def teardown(
+        self,
+        container_id: str,
+        netns: str,
+        *,
+        networks: Sequence[str | tuple[str, str]] | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Remove a sandbox from its networks (see :meth:`cnilib.networks.Networks.teardown`).
+
+        Raises:
+            TeardownError: every network that could not be removed.
+            LockTimeoutError: the container stayed locked past ``timeout``.
+        """
+        deadline = deadline_of(timeout)
+        async with self._container_locked(container_id, deadline):
+            atts, problems = self._cached_attachments(container_id, netns, networks,
+                                                      for_delete=True)
+            plan = pod.teardown(atts, container_id=container_id, problems=problems)
+            await self._drive(plan, deadline)
+
+    async def check(
+        self,
+        container_id: str,
+        netns: str,
+        *,
+        networks: Sequence[str | tuple[str, str]] | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """CHECK every attached network (see :meth:`cnilib.networks.Networks.check`).
+
+        Raises:
+            MultipleErrors: every network whose CHECK failed.
+        """
+        deadline = deadline_of(timeout)
+        async with self._container_locked(container_id, deadline):
+            atts, problems = self._cached_attachments(container_id, netns, networks,
+                                                      for_delete=False)
+            plan = pod.check(atts, container_id=container_id, problems=problems)
+            await self._drive(plan, deadline)
+
+    async def status(self, *, timeout: float | None = None) -> tuple[str, ...]:
+        """Readiness (see :meth:`cnilib.networks.Networks.status`).
+
+        Raises:
+            NotReadyError: every reason it is not ready.
+        """
+        problems, chosen = self._static_problems()
+        await self._drive(pod.status(problems, chosen), deadline_of(timeout))
+        return tuple(net.name for net in chosen if net is not self._loopback_net)
+
+    async def gc(self, valid_container_ids: Sequence[str], *,
+                 timeout: float | None = None) -> None:
+        """GC every loaded network once (see :meth:`cnilib.networks.Networks.gc`).
+
+        Raises:
+            MultipleErrors: every failure, after every network was tried.
+        """
+        targets = self._gc_targets(valid_container_ids)
+        await self._drive(pod.gc(targets), deadline_of(timeout))
+
+    async def watch(self, *, interval: float = POLL_INTERVAL) -> AsyncIterator[
+            tuple[LoadedNetwork, ...]]:
+        """Reload on every change of the configuration or plugin directories.
+
+        An async iterator: each item is the new :attr:`networks` after a reload. Stop by
+        leaving the ``async for`` (or cancelling its task); nothing keeps running. Changes
+        are picked up as by :meth:`cnilib.networks.Networks.watch`.
+
+        Args:
+            interval: Seconds between two looks.
+
+        Yields:
+            The networks after each reload.
+        """
+        loaded = self._fingerprint()
+        seen = loaded
+        while True:
+            await asyncio.sleep(interval)
+            now = self._fingerprint()
+            if now != seen:
+                seen = now
+                continue
+            if now == loaded:
+                continue
+            loaded = now
+            try:
+                networks = self.reload()
+            except CNIError:
+                LOGGER.exception("reloading %s failed", self.conf_dir)
+                continue
+            yield networks
