@@ -5,7 +5,8 @@
 #
 # It installs only what is missing, so a second run takes a few seconds:
 #   1. Debian packages: the CNI plugins and the tools the integration tests use (iproute2,
-#      iptables, ping), Go and Debian's libcni sources (the Go reference program), python3-venv,
+#      iptables, ping, dnsmasq), Go with Debian's libcni and go-cni sources (the Go reference
+#      programs in tests/helpers/), python3-venv,
 #      and python3-doc (Python's Sphinx inventory, read offline by the docs build).
 #   2. .venv/ (python3 -m venv) with cnilib installed editable and every tool the suite runs
 #      (the dependency groups of pyproject.toml: pytest, hypothesis, ruff, mypy, sphinx, myst,
@@ -23,7 +24,7 @@ die() { printf 'setup.sh: error: %s\n' "$*" >&2; exit 1; }
 # -- 1. Debian packages --------------------------------------------------------------------------
 DEBS=(
     containernetworking-plugins iproute2 iptables iputils-ping
-    golang-go golang-github-appc-cni-dev
+    golang-go golang-github-appc-cni-dev golang-github-containerd-go-cni-dev
     python3 python3-venv python3-doc
     dnsmasq-base  # the dhcp plugin's conformance test serves DHCP with it (no system service)
 )
@@ -90,17 +91,11 @@ fi
 # -- 4. The go-cni reference program (tests/helpers/gocniref) ---------------------------------
 # containerd's go-cni from Debian's sources, for tests/benchmarks/bench_networks.py; rebuilt
 # only when its source is newer.
-GOCNI_DEB=golang-github-containerd-go-cni-dev
-if [[ "$(dpkg-query -W -f='${Status}' "$GOCNI_DEB" 2>/dev/null || true)" != "install ok installed" ]]; then
-    say "installing Debian package: $GOCNI_DEB"
-    [[ "$(id -u)" == 0 ]] || die "run as root to install $GOCNI_DEB"
-    env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-        "$GOCNI_DEB" </dev/null
-fi
-if [[ ! -x "$OUT_DIR/gocniref" ]] || [[ "$ROOT/tests/helpers/gocniref/main.go" -nt "$OUT_DIR/gocniref" ]]; then
-    say "building the go-cni reference program into $OUT_DIR/gocniref"
-    (cd "$ROOT/tests/helpers/gocniref" && GOPATH=/usr/share/gocode GO111MODULE=off \
-        GOCACHE="${GOCACHE:-$ROOT/build/go-cache}" go build -o "$OUT_DIR/gocniref" .)
+GOCNIREF_BIN="$VENV/bin/gocniref"
+if [[ ! -x "$GOCNIREF_BIN" ]] || [[ "$ROOT/tests/helpers/gocniref/main.go" -nt "$GOCNIREF_BIN" ]]; then
+    say "building the go-cni reference program into $GOCNIREF_BIN"
+    (cd "$ROOT" && GOPATH=/usr/share/gocode GO111MODULE=off \
+        GOCACHE="${GOCACHE:-$ROOT/build/go-cache}" go build -o "$GOCNIREF_BIN" ./tests/helpers/gocniref)
 fi
 
 say "setup done: $VENV"
