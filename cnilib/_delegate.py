@@ -1,6 +1,6 @@
-"""Delegation: a plugin running another plugin, typically its IPAM (SPEC §4, libcni
-``pkg/invoke/delegate.go``). Re-exported by :mod:`cnilib.skel`, which imports it only when a
-plugin delegates, so that a plugin that never does loads no executor.
+"""Delegation: a plugin running another plugin, typically its IPAM (SPEC.md, section *Plugin
+Delegation*; libcni ``pkg/invoke/delegate.go``). Re-exported by :mod:`cnilib.skel`, which
+imports it only when a plugin delegates, so that a plugin that never does loads no executor.
 
 Rules of this file:
 
@@ -12,16 +12,27 @@ Rules of this file:
   is inherited and only ``CNI_COMMAND`` is overridden, so the delegate sees the same
   ``CNI_CONTAINERID``, ``CNI_NETNS``, ``CNI_IFNAME``, ``CNI_ARGS`` and ``CNI_PATH``.
   The calling process's own environment is not changed.
-* The delegate gets the request bytes it is given, unchanged (SPEC §4: the IPAM plugin is
-  passed the complete configuration the calling plugin received).
+* The delegate gets the request bytes it is given, unchanged (SPEC.md, section *Delegated
+  Plugin protocol*: the IPAM plugin is passed the complete configuration the calling plugin
+  received), and what it writes on stderr goes to the calling plugin's stderr (section
+  *Delegated plugin execution procedure*), whether it succeeded or not.
+* The delegate runs in a process group of its own, as every plugin the executor starts, so the
+  runtime's SIGTERM to the calling plugin's group at its deadline would not reach it. While it
+  runs, a SIGTERM to the caller kills the delegate's group first, then the caller dies of
+  SIGTERM as it would have (only from the main thread, and only when the plugin has no SIGTERM
+  handler of its own).
 * Every failure is a typed :class:`~cnilib.errors.CNIError`; a delegate's error keeps its own
   ``code``, ``msg`` and ``details``, so a plugin that lets it propagate reports it unchanged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from ._json import JSON, dumps, loads
@@ -79,7 +90,49 @@ def _run(
     env["CNI_COMMAND"] = str(command)
     inv = Invocation(plugin_type=plugin, path=path, command=command, stdin=stdin, env=env,
                      timeout=timeout)
-    return inv, runner.run(inv)
+    with _terminated_with_caller():
+        done = runner.run(inv)
+    if done.stderr:
+        _forward_stderr(done.stderr)
+    return inv, done
+
+
+class _Terminated(BaseException):
+    # SIGTERM arrived while a delegate ran: unwinds through the executor, which kills the
+    # delegate's process group on the way out.
+    pass
+
+
+def _raise_terminated(_signum: int, _frame: object) -> None:
+    raise _Terminated
+
+
+@contextlib.contextmanager
+def _terminated_with_caller() -> Iterator[None]:
+    in_main = threading.current_thread() is threading.main_thread()
+    if not in_main or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    except _Terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)  # die of it, as without the handler
+        raise  # pragma: no cover - not reached: the default action ends the process
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _forward_stderr(data: bytes) -> None:
+    # The executor keeps a bounded tail of the delegate's stderr; the caller's stderr is the
+    # runtime's to read. A caller without a usable stderr loses nothing it could have shown.
+    stream = getattr(sys.stderr, "buffer", None)
+    if stream is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        stream.write(data)
+        stream.flush()
 
 
 def delegate_add(
@@ -187,8 +240,8 @@ def delegate_gc(
 ) -> None:
     """Run ``plugin``'s GC on the caller's behalf (libcni ``invoke.DelegateGC``).
 
-    Pass the GC request as received: it carries ``cni.dev/valid-attachments`` (SPEC §2 "GC").
-    The arguments are those of :func:`delegate_add`.
+    Pass the GC request as received: it carries ``cni.dev/valid-attachments`` (SPEC.md,
+    section *GC*). The arguments are those of :func:`delegate_add`.
 
     Raises:
         InvalidPluginNameError: See :func:`delegate_add`.

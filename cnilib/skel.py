@@ -315,7 +315,7 @@ def _about(about: str, info: PluginInfo) -> bytes:
 
 def _version_reply(info: PluginInfo) -> bytes:
     # libcni's skel never reads stdin for VERSION, so a plugin run by hand answers at once;
-    # the reply is written in the plugin's own version (SPEC §5 "VERSION Success").
+    # the reply is written in the plugin's own version (SPEC.md, section *VERSION Success*).
     return dumps(info.to_dict()) + b"\n"
 
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -203,8 +205,8 @@ def test_skel_plugin_delegates_to_a_process(tmp_path: Path) -> None:
     outer = install_plugin(bindir, script)
     control = write_control(tmp_path / "control.json", {
         "log": str(tmp_path / "log"),
-        "ADD": {"result": {"ips": [{"address": "10.0.0.9/24"}]}},
-        "DEL": {"error": {"code": 11, "msg": "busy"}},
+        "ADD": {"result": {"ips": [{"address": "10.0.0.9/24"}]}, "stderr": "ipam says hello"},
+        "DEL": {"error": {"code": 11, "msg": "busy"}, "stderr": "ipam is busy"},
     })
     install_plugin(bindir, RECORD, name="my-ipam", environ={CONTROL_ENV: str(control)})
     env = {k: v for k, v in os.environ.items() if not k.startswith("CNI_")}
@@ -218,6 +220,8 @@ def test_skel_plugin_delegates_to_a_process(tmp_path: Path) -> None:
                              capture_output=True, timeout=60, check=False)
 
     assert added.returncode == 0, added.stdout
+    # The delegate's stderr reaches the caller's, on success and on failure alike.
+    assert (added.stderr, deleted.stderr) == (b"ipam says hello", b"ipam is busy")
     assert json.loads(added.stdout) == {"cniVersion": "1.0.0",
                                         "ips": [{"address": "10.0.0.9/24"}]}
     # The delegate's error reaches the runtime with its own code.
@@ -230,3 +234,54 @@ def test_skel_plugin_delegates_to_a_process(tmp_path: Path) -> None:
                                 "CNI_PATH": f"/nonexistent:{bindir}",
                                 "TRACEPARENT": env["TRACEPARENT"]}
         assert entry["stdin"] == json.loads(stdin)
+
+
+_OUTER_SLEEPING = textwrap.dedent(
+    """
+    from cnilib.skel import CNIFuncs, delegate_add, plugin_main
+    from cnilib.version import plugin_supports
+
+    plugin_main(CNIFuncs(add=lambda args: delegate_add("cnilib-test-sleep", args.stdin_data)),
+                plugin_supports("1.0.0"), "outer")
+    """
+)
+
+
+def test_sigterm_to_the_caller_reaches_the_delegate(tmp_path: Path) -> None:
+    # The runtime stops a plugin at its deadline with SIGTERM to its process group; the
+    # delegate, in a group of its own, must not outlive it.
+    bindir = tmp_path / "bin"
+    script = tmp_path / "outer.py"
+    script.write_text(_OUTER_SLEEPING)
+    outer = install_plugin(bindir, script)
+    install_plugin(bindir, "cnilib-test-sleep")
+    pid_file = tmp_path / "pids"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CNI_")}
+    env.update({**CALLER_ENV, "CNI_COMMAND": "ADD", "CNI_PATH": str(bindir)})
+    stdin = json.dumps({**REQUEST, "sleepSeconds": 120, "pidFile": str(pid_file)}).encode()
+    sleeper: int | None = None
+    try:
+        with subprocess.Popen([str(outer)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              env=env, start_new_session=True) as proc:
+            assert proc.stdin is not None
+            proc.stdin.write(stdin)
+            proc.stdin.close()
+            deadline = time.monotonic() + 60
+            while not pid_file.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            (sleeper,) = [int(p) for p in pid_file.read_text().split()]
+            assert os.getpgid(sleeper) != proc.pid  # its own group: killpg cannot reach it
+            os.killpg(proc.pid, signal.SIGTERM)
+            assert proc.wait(timeout=60) == -signal.SIGTERM
+        assert not _alive(sleeper)
+    finally:
+        if sleeper is not None and _alive(sleeper):
+            os.kill(sleeper, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+            return fh.read().rsplit(") ", 1)[-1][0] != "Z"
+    except FileNotFoundError:
+        return False

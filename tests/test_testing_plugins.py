@@ -270,7 +270,8 @@ def test_record_version_does_not_read_stdin(bindir: Path) -> None:
 @pytest.mark.parametrize(
     "content",
     ["not json", "[]", '{"supportedVersions": []}', '{"ADD": {"bogus": 1}}', '{"log": 3}',
-     '{"add": {}}'],
+     '{"add": {}}', '{"ADD": {"sleep": "long"}}', '{"DEL": {"exitCode": true}}',
+     '{"*": {"error": "broken"}}'],
 )
 def test_record_bad_control_file(bindir: Path, tmp_path: Path, content: str) -> None:
     (tmp_path / "control.json").write_text(content)

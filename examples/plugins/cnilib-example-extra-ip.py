@@ -19,6 +19,7 @@ This file is the worked example of docs/plugin-authors.md, and tests/integration
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 
 import attrs
@@ -77,7 +78,14 @@ def add(args: CmdArgs) -> PluginOutput:
     previous = as_result100(conf.prev_result, conf)
     index = our_interface(previous, args.ifname)
 
-    allocated = as_result100(delegate_add(ipam_type(conf), args.stdin_data), conf)
+    try:
+        allocated = as_result100(delegate_add(ipam_type(conf), args.stdin_data), conf)
+    except CNIError:
+        # SPEC.md, section *Delegated plugin execution procedure*: a failed delegated ADD is
+        # followed by its DEL; the ADD's error is the one to report.
+        with contextlib.suppress(CNIError):
+            delegate_del(ipam_type(conf), args.stdin_data)
+        raise
     if not allocated.ips:
         delegate_del(ipam_type(conf), args.stdin_data)
         raise CNIError("the IPAM plugin returned no address")
@@ -106,8 +114,8 @@ def check(args: CmdArgs) -> PluginOutput:
 
 
 def delete(args: CmdArgs) -> PluginOutput:
-    # Release the address even when the namespace is already gone (SPEC §2: DEL must succeed
-    # when there is nothing left to undo).
+    # Release the address even when the namespace is already gone (SPEC.md, section *DEL*: it
+    # must succeed when there is nothing left to undo).
     delegate_del(ipam_type(parse_netconf(args.stdin_data)), args.stdin_data)
     return None
 

@@ -70,7 +70,16 @@ __all__ = ["main"]
 
 _CONTROL_ENV = "CNILIB_TEST_CONTROL"  # cnilib.testing.plugins.CONTROL_ENV
 _VERBS = ("ADD", "CHECK", "DEL", "GC", "STATUS", "VERSION")
-_ACTION_KEYS = frozenset({"sleep", "stderr", "signal", "stdout", "error", "exitCode", "result"})
+# Each action key, with the JSON types it takes (bool is never a number here).
+_ACTION_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "sleep": ((int, float), "a number"),
+    "stderr": ((str,), "a string"),
+    "signal": ((int,), "an integer"),
+    "stdout": ((str,), "a string"),
+    "error": ((dict,), "an object"),
+    "exitCode": ((int,), "an integer"),
+    "result": ((dict,), "an object"),
+}
 _LOGGED_ENV = ("CNI_", "TRACEPARENT", "TRACESTATE", "BAGGAGE")
 
 
@@ -111,9 +120,13 @@ def _load_control(request: dict[str, Any]) -> dict[str, Any]:
         raise _bad_control(path, "supportedVersions must be a non-empty list of strings")
     for key in ("*", *_VERBS):
         action = control.get(key, {})
-        if not isinstance(action, dict) or not set(action) <= _ACTION_KEYS:
+        if not isinstance(action, dict) or not set(action) <= set(_ACTION_TYPES):
             raise _bad_control(path, f"{key!r} must be an object with keys among "
-                                     f"{', '.join(sorted(_ACTION_KEYS))}")
+                                     f"{', '.join(sorted(_ACTION_TYPES))}")
+        for name, value in action.items():
+            kinds, what = _ACTION_TYPES[name]
+            if isinstance(value, bool) or not isinstance(value, kinds):
+                raise _bad_control(path, f"{key}.{name} must be {what}")
     log = control.get("log", "")
     if not isinstance(log, str):
         raise _bad_control(path, "log must be a string")
@@ -148,8 +161,6 @@ def _log(control: dict[str, Any], command: str, stdin: bytes) -> None:
 
 def _error(action: dict[str, Any]) -> CNIError:
     spec = action["error"]
-    if not isinstance(spec, dict):
-        spec = {"msg": str(spec)}
     code = spec.get("code", 100)
     return CNIError(str(spec.get("msg", "failed as the control file says")),
                     code=code if isinstance(code, int) else 100,
@@ -161,9 +172,8 @@ def _add(action: dict[str, Any]) -> Any:
         if "error" in action:
             raise _error(action)
         conf = parse_netconf(args.stdin_data)
-        fixed = action.get("result")
-        if isinstance(fixed, dict):
-            return {"cniVersion": conf.cni_version, **fixed}
+        if "result" in action:
+            return {"cniVersion": conf.cni_version, **action["result"]}
         if conf.prev_result is not None:
             return conf.prev_result  # skel converts it to the request's version
         if result_family(conf.cni_version) == "020":
