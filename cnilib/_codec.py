@@ -33,7 +33,7 @@ import cattrs
 from cattrs import ClassValidationError, IterableValidationError, IterableValidationNote
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 
-from ._json import JSON, JSONObject, loads
+from ._json import JSON, JSONObject, json_type, loads
 from .errors import CNIError, ErrorCode, InvalidJSONError, Problem, ResultError
 from .types.common import (
     DNS,
@@ -82,25 +82,8 @@ converter: Final = cattrs.Converter(
 )
 
 
-def _kind(value: object) -> str:
-    # JSON's names for Python's decoded types, for messages.
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list | tuple):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
 def _expected(what: str, value: object) -> ResultError:
-    return ResultError(f"expected {what}, got {_kind(value)}")
+    return ResultError(f"expected {what}, got {json_type(value)}")
 
 
 # --- strict primitives -----------------------------------------------------------------------
@@ -564,7 +547,7 @@ def parse_result(
         # libcni fixupResultVersion: a null result is an empty one.
         obj = {}
     if not isinstance(obj, dict):
-        msg = f"expected a JSON object, got {_kind(obj)} (at /)"
+        msg = f"expected a JSON object, got {json_type(obj)} (at /)"
         raise ResultError(msg)
     body: dict[str, Any] = obj
     cni_version = body.get("cniVersion")
@@ -574,7 +557,7 @@ def parse_result(
         cni_version = version or "0.1.0"
         body = {**body, "cniVersion": cni_version}
     elif type(cni_version) is not str:
-        msg = f"expected a string, got {_kind(cni_version)} (at /cniVersion)"
+        msg = f"expected a string, got {json_type(cni_version)} (at /cniVersion)"
         raise ResultError(msg)
     cl = RESULT_CLASSES.get(cni_version) if type(cni_version) is str else None
     if cl is None:

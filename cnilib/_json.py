@@ -21,7 +21,7 @@ from typing import Any, TypeAlias
 
 from .errors import InvalidJSONError
 
-__all__ = ["JSON", "JSONObject", "loads", "dumps", "MAX_DEPTH"]
+__all__ = ["JSON", "JSONObject", "loads", "dumps", "MAX_DEPTH", "json_type"]
 
 #: Any JSON value, as :func:`json.loads` returns it.
 JSON: TypeAlias = "dict[str, JSON] | list[JSON] | str | int | float | bool | None"
@@ -162,3 +162,22 @@ def dumps(value: JSON, *, indent: int | None = None) -> bytes:
     if indent is None:
         return _COMPACT.encode(value).encode("utf-8")
     return json.dumps(value, ensure_ascii=False, indent=indent, allow_nan=False).encode("utf-8")
+
+
+def json_type(value: object) -> str:
+    """JSON's name for a decoded value's type (``null``, ``boolean``, ``number``, ``string``,
+    ``array``, ``object``), for messages: people write JSON, not Go (``float64``) or Python
+    (``dict``). Anything that is not a JSON value is named by its Python type."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__

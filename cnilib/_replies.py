@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._json import JSON, JSONObject, loads
+from ._json import JSON, JSONObject, json_type, loads
 from .errors import CNIError, PluginError, PluginOutputError, PluginTimeoutError
 from .protocol import Completed, Invocation
 from .version import PluginInfo, parse_plugin_info, plugin_supports
@@ -137,7 +137,7 @@ def reply_error(inv: Invocation, done: Completed) -> PluginError | None:
         return _fail(PluginError, msg, inv, done)
     obj, problem = _decode(stdout)
     if problem is not None or not isinstance(obj, dict):
-        problem = problem or f"expected a JSON object, got {type(obj).__name__}"
+        problem = problem or f"expected a JSON object, got {json_type(obj)}"
         msg = (f"netplugin failed but error parsing its diagnostic message "
                f"{_quote(_text(stdout, EXCERPT))}: {problem}")
         return _fail(PluginOutputError, msg, inv, done)
@@ -178,7 +178,7 @@ def parse_add_reply(inv: Invocation, done: Completed, conf_version: str) -> Resu
     if obj is None:
         obj = {}
     if not isinstance(obj, dict):
-        msg = f"failed to unmarshal raw result: expected a JSON object, got {type(obj).__name__}"
+        msg = f"failed to unmarshal raw result: expected a JSON object, got {json_type(obj)}"
         raise _output_error(inv, done, msg, _text(stdout, EXCERPT))
     version = obj.get("cniVersion")
     if not isinstance(version, str) or not version:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import attrs
 
-from ._json import JSON, JSONObject, dumps, loads
+from ._json import JSON, JSONObject, dumps, json_type, loads
 from ._locate import locate
 from .errors import (
     CNIError,
@@ -178,22 +178,6 @@ def _failure(probs: list[_Prob], prefix: str, source: str | None,
 
 # -- libcni's structural rules (libcni/conf.go, pkg/types/types.go) -----------------------
 
-def _jsontype(value: object) -> str:
-    # The JSON type of a decoded value, for messages. libcni prints Go's (float64,
-    # map[string]interface {}); a person writing JSON knows JSON's (docs/configuration.md).
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
 def _esc(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
 
@@ -210,7 +194,7 @@ _Check: TypeAlias = "Callable[[JSON], _Prob | None]"
 
 
 def _not(what: str, value: JSON, sub: str = "") -> _Prob:
-    return (sub, f"must be {what}, not {_jsontype(value)}", "libcni")
+    return (sub, f"must be {what}, not {json_type(value)}", "libcni")
 
 
 def _check_str(value: JSON) -> _Prob | None:
@@ -417,7 +401,7 @@ def _conf_from_obj(obj: JSON, data: builtins.bytes, source: str | None,
                    validate: bool) -> PluginConfig:
     probs: list[_Prob] = []
     if not isinstance(obj, dict):
-        probs.append(("", f"expected a JSON object, got {_jsontype(obj)}", "libcni"))
+        probs.append(("", f"expected a JSON object, got {json_type(obj)}", "libcni"))
         raise _failure(probs, "error parsing configuration", source, data)
     probs = _check_plugin(obj)
     if probs:
@@ -435,7 +419,7 @@ def _flag(obj: JSONObject, key: str, probs: list[_Prob]) -> bool:
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
     msg = (f'invalid value "{value.lower()}" for {key}' if isinstance(value, str)
-           else f"invalid type {_jsontype(value)} for {key}")
+           else f"invalid type {json_type(value)} for {key}")
     probs.append((f"/{key}", msg, "libcni"))
     return False
 
@@ -444,20 +428,20 @@ def _versions(obj: JSONObject, probs: list[_Prob]) -> tuple[str, tuple[str, ...]
     # SPEC.md "Version considerations"; libcni's rules and messages (NetworkConfFromBytes).
     version = obj.get("cniVersion", "")
     if not isinstance(version, str):
-        probs.append(("/cniVersion", f"invalid cniVersion type {_jsontype(version)}", "libcni"))
+        probs.append(("/cniVersion", f"invalid cniVersion type {json_type(version)}", "libcni"))
         version = ""
     if "cniVersions" not in obj:
         return version, ()
     versions = obj["cniVersions"]
     if not isinstance(versions, list):
-        probs.append(("/cniVersions", f"invalid type for cniVersions: {_jsontype(versions)}",
+        probs.append(("/cniVersions", f"invalid type for cniVersions: {json_type(versions)}",
                       "libcni"))
         return version, ()
     ok = True
     for i, v in enumerate(versions):
         if not isinstance(v, str):
             ok = False
-            msg = f"invalid type for cniVersions index {i}: {_jsontype(v)}"
+            msg = f"invalid type for cniVersions index {i}: {json_type(v)}"
             probs.append((f"/cniVersions/{i}", msg, "libcni"))
             continue
         try:
@@ -481,13 +465,13 @@ def _conflist_from_obj(obj: JSON, data: builtins.bytes, source: str | None,
     prefix = "error parsing configuration list"
     probs: list[_Prob] = []
     if not isinstance(obj, dict):
-        probs.append(("", f"expected a JSON object, got {_jsontype(obj)}", "libcni"))
+        probs.append(("", f"expected a JSON object, got {json_type(obj)}", "libcni"))
         raise _failure(probs, prefix, source, data)
     name = obj.get("name")
     if "name" not in obj:
         probs.append(("", "no name", "libcni"))
     elif not isinstance(name, str):
-        probs.append(("/name", f"invalid name type {_jsontype(name)}", "libcni"))
+        probs.append(("/name", f"invalid name type {json_type(name)}", "libcni"))
     version, versions = _versions(obj, probs)
     check = obj.get("disableCheck", False)
     gc = obj.get("disableGC", False)
@@ -502,7 +486,7 @@ def _conflist_from_obj(obj: JSON, data: builtins.bytes, source: str | None,
     if "plugins" not in obj and flags[2]:
         probs.append(("", "`loadOnlyInlinedPlugins` is true, and no 'plugins' key", "libcni"))
     elif not isinstance(given, list):
-        probs.append(("/plugins", f"invalid 'plugins' type {_jsontype(given)}", "libcni"))
+        probs.append(("/plugins", f"invalid 'plugins' type {json_type(given)}", "libcni"))
     elif "plugins" in obj and not given:
         probs.append(("/plugins", "no plugins in list", "libcni"))
     else:
@@ -511,7 +495,7 @@ def _conflist_from_obj(obj: JSON, data: builtins.bytes, source: str | None,
                 items.append(item)
                 found = _check_plugin(item)
             else:
-                found = [("", f"expected a JSON object, got {_jsontype(item)}", "libcni")]
+                found = [("", f"expected a JSON object, got {json_type(item)}", "libcni")]
             if found:
                 pre = f"failed to parse plugin config {i}: "
                 probs.extend((f"/plugins/{i}{sub}", pre + msg, rule) for sub, msg, rule in found)

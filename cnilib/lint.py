@@ -48,7 +48,7 @@ __all__ = ["lint_paths", "lint_network", "has_failures", "LINT_RULES"]
 #: The rules of the problems only the linter finds (loading's own rules are the schema
 #: keywords, ``libcni``, ``json``...). ``docs/cli.md`` describes each.
 LINT_RULES: Final = {
-    "read": "a file or directory that cannot be read",
+    "read": "a file or directory that cannot be read, or a directory with no configuration",
     "conf-with-plugins": "a .conf/.json file holding a 'plugins' list (libcni reads one plugin)",
     "duplicate-network": "a second file in one directory naming an already defined network",
     "plugin-unknown-key": "a key the plugin's schema does not know (the plugin ignores it)",
@@ -70,9 +70,15 @@ def _files(paths: Sequence[str | os.PathLike[str]], out: list[Problem]) -> list[
         path = os.fspath(raw)
         if os.path.isdir(path):
             try:
-                files.extend(conf_files(path, _EXTENSIONS))
+                found = conf_files(path, _EXTENSIONS)
             except ConfigError as err:
                 out.append(Problem("", str(err), file=path, rule="read"))
+                continue
+            if not found:
+                # A gate must not pass because it looked in the wrong place.
+                out.append(Problem("", "no configuration files (.conf, .conflist, .json) here",
+                                   file=path, rule="read"))
+            files.extend(found)
         elif os.path.exists(path):
             files.append(path)
         else:

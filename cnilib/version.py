@@ -71,7 +71,9 @@ def parse_version(version: str) -> tuple[int, int, int]:
         InvalidVersionError: more than three parts, or a part that is not an integer.
     """
     if not isinstance(version, str):
-        msg = f"invalid version type {type(version).__name__}: versions are strings"
+        from ._json import json_type
+
+        msg = f"invalid version type {json_type(version)}: versions are strings"
         raise InvalidVersionError(msg)
     if version == "":
         return (0, 1, 0)
@@ -125,7 +127,9 @@ def select_version(cni_version: str | None, cni_versions: Sequence[str] | None =
     keep: list[tuple[tuple[int, int, int], int, str]] = []
     for i, v in enumerate(cni_versions):
         if not isinstance(v, str):
-            msg = f"invalid type for cniVersions index {i}: {type(v).__name__}"
+            from ._json import json_type
+
+            msg = f"invalid type for cniVersions index {i}: {json_type(v)}"
             raise InvalidVersionError(msg)
         key = parse_version(v)
         if key <= limit:
@@ -274,7 +278,9 @@ def parse_plugin_info(data: bytes | str | Any) -> PluginInfo:
             msg = f"decoding version info: {err}"
             raise ResultError(msg) from err
     if not isinstance(obj, dict):
-        msg = f"decoding version info: expected a JSON object, got {type(obj).__name__}"
+        from ._json import json_type
+
+        msg = f"decoding version info: expected a JSON object, got {json_type(obj)}"
         raise ResultError(msg)
     cni_version = obj.get("cniVersion")
     if not isinstance(cni_version, str) or not cni_version:

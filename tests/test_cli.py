@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,28 +99,38 @@ def test_verb_errors_go_to_stderr(tmp_path: Path) -> None:
     assert err.startswith("cnilib add: ")
 
 
-def _network(tmp_path: Path, **plugin: object) -> dict[str, str]:
-    """A one-plugin recorder network in a fresh NETCONFPATH; returns the environment."""
+def _network(tmp_path: Path, control: dict[str, Any] | None = None,
+             **plugin: object) -> dict[str, str]:
+    """A one-plugin network of the recording test plugin in a fresh NETCONFPATH, logging to
+    ``tmp_path/calls.jsonl`` and doing what ``control`` says; returns the environment."""
     bin_dir = tmp_path / "bin"
     install_plugins(bin_dir)
     netdir = tmp_path / "net.d"
     netdir.mkdir()
+    ctl = write_control(tmp_path / "control.json",
+                        {"log": str(tmp_path / "calls.jsonl"), **(control or {})})
     (netdir / "10-clinet.conflist").write_text(json.dumps({
         "cniVersion": "1.1.0", "name": "clinet",
-        "plugins": [{"type": RECORDER, "recordFile": str(tmp_path / "calls.jsonl"), **plugin}],
+        "plugins": [{"type": RECORD, "controlFile": str(ctl), **plugin}],
     }))
     return {"NETCONFPATH": str(netdir), "CNI_PATH": str(bin_dir)}
 
 
+def _failing(code: int, msg: str, details: str = "") -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "msg": msg}
+    if details:
+        error["details"] = details
+    return {"ADD": {"error": error}}
+
+
 def test_plugin_error_is_one_line_with_its_code(tmp_path: Path) -> None:
     """The plugin's code, type and message, each once; the rollback's outcome after them."""
-    env = _network(tmp_path, failOn=["ADD"], errorCode=7, errorMsg="bad bridge",
-                   errorDetails="no such bridge")
+    env = _network(tmp_path, _failing(7, "bad bridge", "no such bridge"))
     status, out, err = cli("add", "clinet", "/var/run/netns/x", "--cache-dir",
                            str(tmp_path / "cache"), environ=env)
     assert (status, out) == (1, "")
-    assert err == (f"cnilib add: [7] {RECORDER}: bad bridge; no such bridge; "
-                   f"rolled back {RECORDER}\n")
+    assert err == (f"cnilib add: [7] {RECORD}: bad bridge; no such bridge; "
+                   f"rolled back {RECORD}\n")
 
 
 def test_add_error_str_says_each_thing_once(tmp_path: Path) -> None:
@@ -129,15 +140,14 @@ def test_add_error_str_says_each_thing_once(tmp_path: Path) -> None:
     from cnilib.errors import AddError
     from cnilib.protocol import RuntimeConf
 
-    env = _network(tmp_path, failOn=["ADD"], errorCode=7, errorMsg="bad bridge",
-                   errorDetails="no such bridge")
+    env = _network(tmp_path, _failing(7, "bad bridge", "no such bridge"))
     cni = CNIConfig([env["CNI_PATH"]], cache_dir=str(tmp_path / "cache"))
     net = load_conflist(env["NETCONFPATH"], "clinet")
     with pytest.raises(AddError) as caught:
         cni.add_network_list(net, RuntimeConf("c1", "/var/run/netns/x", "eth0"))
     text = str(caught.value)
     assert text.count("no such bridge") == 1
-    assert text.endswith(f"rolled back {RECORDER}")
+    assert text.endswith(f"rolled back {RECORD}")
 
 
 def test_json_prints_the_result_and_the_error_object(tmp_path: Path) -> None:
@@ -149,12 +159,12 @@ def test_json_prints_the_result_and_the_error_object(tmp_path: Path) -> None:
     assert "\n" not in out.rstrip("\n")
     assert cli("del", *common, environ=env) == (
         0, '{"network": "clinet", "command": "DEL", "ok": true}\n', "")
-    failing = _network(tmp_path / "f", failOn=["ADD"], errorCode=11, errorMsg="later")
+    failing = _network(tmp_path / "f", _failing(11, "later"))
     status, out, err = cli("add", *common, environ=failing)
     assert status == 1
     error = json.loads(out)
     assert error["code"] == 11
-    assert error["msg"].endswith(f"later; rolled back {RECORDER}")
+    assert error["msg"].endswith(f"later; rolled back {RECORD}")
     assert err.startswith("cnilib add: [11] ")
 
 
@@ -167,7 +177,7 @@ def test_dry_run_prints_every_invocation_and_runs_nothing(tmp_path: Path, verb: 
     assert (status, err) == (0, "")
     (call,) = json.loads(out)
     assert call["command"] == verb.upper()
-    assert call["path"] == str(Path(env["CNI_PATH"]) / RECORDER)
+    assert call["path"] == str(Path(env["CNI_PATH"]) / RECORD)
     assert call["env"]["CNI_COMMAND"] == verb.upper()
     assert call["env"]["CNI_CONTAINERID"] == container_id_for("/var/run/netns/x")
     assert call["stdin"]["name"] == "clinet"
@@ -183,10 +193,10 @@ def test_dry_run_human_output_and_cached_prev_result(tmp_path: Path) -> None:
     status, out, _ = cli("del", *common, "--dry-run", environ=env)
     assert status == 0
     lines = out.splitlines()
-    assert lines[0] == f"# 1. DEL {RECORDER}: {Path(env['CNI_PATH']) / RECORDER}"
+    assert lines[0] == f"# 1. DEL {RECORD}: {Path(env['CNI_PATH']) / RECORD}"
     assert "CNI_COMMAND=DEL" in lines
     assert json.loads(lines[-1])["prevResult"]["cniVersion"] == "1.1.0"
-    assert [c["command"] for c in read_records(tmp_path / "calls.jsonl")] == ["ADD"]
+    assert [c["command"] for c in read_log(tmp_path / "calls.jsonl")] == ["ADD"]
     assert cli("check", *common, environ=env) == (0, "", "")  # the entry is still there
 
 
@@ -245,15 +255,15 @@ def test_list_shows_networks_versions_and_plugin_presence(tmp_path: Path) -> Non
     env = _network(tmp_path)
     (Path(env["NETCONFPATH"]) / "20-other.conflist").write_text(json.dumps({
         "cniVersion": "1.0.0", "name": "other",
-        "plugins": [{"type": "nosuchplugin", "ipam": {"type": RECORDER}}]}))
+        "plugins": [{"type": "nosuchplugin", "ipam": {"type": RECORD}}]}))
     status, out, _ = cli("list", "--json", environ=env)
     assert status == 1  # a plugin is missing
     rows = {r["name"]: r for r in json.loads(out)}
     assert rows["clinet"]["cniVersion"] == "1.1.0"
-    assert rows["clinet"]["plugins"] == [{"type": RECORDER, "present": True,
-                                          "path": str(Path(env["CNI_PATH"]) / RECORDER)}]
+    assert rows["clinet"]["plugins"] == [{"type": RECORD, "present": True,
+                                          "path": str(Path(env["CNI_PATH"]) / RECORD)}]
     assert [(p["type"], p["present"]) for p in rows["other"]["plugins"]] == [
-        ("nosuchplugin", False), (RECORDER, True)]
+        ("nosuchplugin", False), (RECORD, True)]
     status, out, _ = cli("list", environ=env)
     assert "nosuchplugin (missing)" in out
 

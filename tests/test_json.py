@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import cnilib
+import cnilib.version
 from cnilib._json import JSON, MAX_DEPTH, dumps, loads
 from cnilib.errors import InvalidJSONError
 from cnilib.testing.strategies import json_values
@@ -57,3 +61,29 @@ def test_arbitrary_bytes_only_typed_errors(data: bytes) -> None:
     """For arbitrary bytes, loading either succeeds or raises InvalidJSONError."""
     with contextlib.suppress(InvalidJSONError):
         loads(data)
+
+
+# Go's names anywhere, and Python's where a message names the type of a value.
+_GO_OR_PYTHON_TYPE = re.compile(
+    r"float64|interface \{\}|map\[string\]|<nil>"
+    r"|(?:got|type|not|\d:) (?:dict|list|int|float|NoneType|bool|str)\b")
+
+
+@pytest.mark.parametrize(("call", "kind"), [
+    (lambda: cnilib.conflist_from_bytes(b'{"name": 1, "plugins": [{"type": "a"}]}'), "number"),
+    (lambda: cnilib.conflist_from_bytes(b'{"name": "n", "plugins": {}}'), "object"),
+    (lambda: cnilib.conflist_from_bytes(b'{"name": "n", "disableGC": null}'), "null"),
+    (lambda: cnilib.conf_from_bytes(b'{"type": "a", "cniVersion": []}'), "array"),
+    (lambda: cnilib.version.select_version(None, [1]), "number"),  # type: ignore[list-item]
+    (lambda: cnilib.version.parse_plugin_info(b"[1]"), "array"),
+    (lambda: cnilib.parse_result(b"[1]", "1.0.0"), "array"),
+    (lambda: cnilib.parse_result(b'{"cniVersion": "1.0.0", "ips": [{"address": 5}]}',
+                                 "1.0.0"), "number"),
+])
+def test_messages_name_json_types(call: Callable[[], object], kind: str) -> None:
+    """A type error about JSON input names the JSON type, never Go's or Python's."""
+    with pytest.raises(cnilib.CNIError) as caught:
+        call()
+    text = str(caught.value)
+    assert kind in text
+    assert _GO_OR_PYTHON_TYPE.search(text) is None

@@ -368,3 +368,13 @@ def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
     (problem,) = lint_paths([fifo])
     assert (problem.rule, problem.severity) == ("read", Severity.ERROR)
     assert "not a regular file" in problem.message
+
+
+def test_an_empty_directory_is_a_problem(tmp_path: Path) -> None:
+    """A CI gate must not pass because it was pointed at the wrong directory."""
+    (tmp_path / "README.md").write_text("not a configuration")
+    status, out, _ = cli("validate", str(tmp_path), "--json")
+    assert status == 1
+    (problem,) = json.loads(out)
+    assert (problem["file"], problem["rule"], problem["severity"]) == (str(tmp_path), "read",
+                                                                       "error")

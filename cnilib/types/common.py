@@ -112,7 +112,9 @@ def parse_ip(text: str) -> IPAddress:
         ResultError: not a string, or not an address (``invalid IP address: <text>``).
     """
     if type(text) is not str:
-        msg = f"invalid IP address: expected a string, got {type(text).__name__}"
+        from cnilib._json import json_type
+
+        msg = f"invalid IP address: expected a string, got {json_type(text)}"
         raise ResultError(msg)
     return _parse_ip(text)
 
@@ -131,7 +133,9 @@ def parse_cidr(text: str) -> IPInterface:
         ResultError: not a string, or not CIDR (``invalid CIDR address: <text>``).
     """
     if type(text) is not str:
-        msg = f"invalid CIDR address: expected a string, got {type(text).__name__}"
+        from cnilib._json import json_type
+
+        msg = f"invalid CIDR address: expected a string, got {json_type(text)}"
         raise ResultError(msg)
     return _parse_cidr(text)
 
@@ -212,7 +216,9 @@ def uint(_instance: object, attribute: attrs.Attribute[_I], value: _I) -> None:
     if value is None:
         return
     if type(value) is not int:
-        raise field_error(attribute, f"expected an integer, got {type(value).__name__}")
+        from cnilib._json import json_type
+
+        raise field_error(attribute, f"expected an integer, got {json_type(value)}")
     if value < 0:
         raise field_error(attribute, f"must not be negative, got {value}")
     if value > _INT_MAX:

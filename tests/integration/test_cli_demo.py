@@ -14,12 +14,14 @@ pytestmark = pytest.mark.netns
 
 
 def _namespaces() -> set[str]:
+    """The demo's namespaces (others' come and go: tests of other runs share the machine)."""
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True)
-    return {line.split()[0] for line in out.stdout.splitlines() if line.strip()}
+    names = {line.split()[0] for line in out.stdout.splitlines() if line.strip()}
+    return {n for n in names if n.startswith("cnilib-demo-")}
 
 
 def test_demo_attaches_checks_pings_and_cleans_up() -> None:
-    before = _namespaces()
+    assert _namespaces() == set()
     out, err = io.StringIO(), io.StringIO()
     status = run(["demo"], environ={"CNI_PATH": "/usr/lib/cni"}, stdout=out, stderr=err)
     assert (status, err.getvalue()) == (0, "")
@@ -27,7 +29,7 @@ def test_demo_attaches_checks_pings_and_cleans_up() -> None:
     assert "* CHECK passed" in text
     assert "reached the gateway 10.231.77.1" in text
     assert "* DEL done" in text
-    assert _namespaces() == before
+    assert _namespaces() == set()
     shown = subprocess.run(["ip", "link", "show", "cnilibdemo0"], capture_output=True,
                            check=False)
     assert shown.returncode != 0  # the bridge the demo made is gone
