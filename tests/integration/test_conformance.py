@@ -159,6 +159,31 @@ def test_bandwidth_after_ptp(scene: Scene, make_subnet: Callable[[], Subnet]) ->
     assert report.verdicts() == clean_rows(["ptp", "bandwidth"], under_test="bandwidth")
 
 
+_FIREWALL_JUMP = ("FORWARD", "-m", "comment", "--comment", "CNI firewall plugin rules",
+                  "-j", "CNI-FORWARD")
+
+
+@pytest.fixture
+def firewall_chains() -> Iterator[None]:
+    """Remove the firewall plugin's shared chains after the test if it made them.
+
+    Its DEL removes the container's rules but never ``CNI-FORWARD`` and ``CNI-ADMIN`` (shared
+    by every container, like portmap's); a run that created them takes them away again,
+    once nothing but the admin jump is left in them.
+    """
+    existed = sh("iptables", "-w", "-S", "CNI-FORWARD", check=False).returncode == 0
+    try:
+        yield
+    finally:
+        rules = sh("iptables", "-w", "-S", "CNI-FORWARD", check=False).stdout.splitlines()
+        if not existed and len(rules) <= 2:  # "-N CNI-FORWARD" and the jump to CNI-ADMIN
+            sh("iptables", "-w", "-D", *_FIREWALL_JUMP, check=False)
+            for chain in ("CNI-FORWARD", "CNI-ADMIN"):
+                sh("iptables", "-w", "-F", chain, check=False)
+                sh("iptables", "-w", "-X", chain, check=False)
+
+
+@pytest.mark.usefixtures("firewall_chains")
 def test_firewall_after_ptp(scene: Scene, make_subnet: Callable[[], Subnet]) -> None:
     firewall = {"type": "firewall", "backend": "iptables"}
     report = run(scene, "firewall", [ptp(scene, make_subnet()), firewall])
