@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -239,6 +240,9 @@ def dhcp_parent(scratch_dir: Path, make_netns: Callable[[], Netns],
     after the test (the namespace fixture removes the namespace, the veth fixture the veth,
     the scratch directory the socket, leases and pid files).
     """
+    if shutil.which("dnsmasq") is None:
+        pytest.fail("dnsmasq is not installed (Debian: apt-get install dnsmasq-base, as "
+                    ".ci/setup.sh does)", pytrace=False)
     server, subnet = make_netns(), make_subnet()
     parent, peer = make_veth()
     sh("ip", "link", "set", peer, "netns", server.name)
