@@ -114,9 +114,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("_netops", "testing", "_delegate"),
     ("_engine",),
     ("api", "aio"),
-    ("_demo", "lint", "_cli", "testing.conformance"),
-    ("_cli.verbs", "_cli.validate", "testing._command"),
-    ("_cli.networks",),
+    ("_demo", "lint", "_cli"),
+    ("_cli.verbs", "_cli.validate", "testing.conformance"),
+    ("_cli.networks", "testing._command"),
     ("cli",),
     ("__main__",),
 )

@@ -34,9 +34,11 @@ Rows = list[tuple[str, str, Verdict]]
 
 
 def clean_rows(plugins: list[str], *, under_test: str | None = None) -> Rows:
-    """The rows of a chain where every plugin passes, at 1.0.0 (no GC, no STATUS)."""
+    """The rows of a chain where every plugin passes, at 1.0.0 (no GC, no STATUS); every
+    Debian plugin has a packaged schema, which each configuration here satisfies."""
     tested = under_test or plugins[0]
-    rows: Rows = [("VERSION", p, P) for p in dict.fromkeys([tested, *plugins])]
+    rows: Rows = [("config", p, P) for p in plugins]
+    rows += [("VERSION", p, P) for p in dict.fromkeys([tested, *plugins])]
     rows += [("ADD", p, P) for p in plugins] + [("CHECK", p, P) for p in plugins]
     rows += [("DEL", p, P) for p in reversed(plugins)]
     rows += [("DEL again", p, P) for p in reversed(plugins)]
@@ -89,6 +91,35 @@ def test_bridge(scene: Scene, make_bridge_name: Callable[[], str],
             "ipam": scene.host_local(make_subnet())}
     report = run(scene, "bridge", [conf])
     assert report.verdicts() == clean_rows(["bridge"])
+
+
+def test_configuration_problems_are_rows_and_the_plugin_agrees(
+        scene: Scene, make_bridge_name: Callable[[], str],
+        make_subnet: Callable[[], Subnet]) -> None:
+    """The packaged plugin schemas (what ``cnilib validate`` checks) give the config rows: a
+    typo is a warning, a wrong type an error, and tuning then refuses that very key."""
+    conf = {"type": "bridge", "bridge": make_bridge_name(), "isGatway": True, "ipMasq": False,
+            "ipam": scene.host_local(make_subnet())}
+    report = run(scene, "bridge", [conf, {"type": "tuning", "mtu": "1400"}])
+    assert report.verdicts() == [
+        ("config", "bridge", P), ("config", "tuning", F),
+        ("VERSION", "bridge", P), ("VERSION", "tuning", P),
+        ("ADD", "bridge", P), ("ADD", "tuning", F),
+        ("ADD rollback", "tuning", F), ("ADD rollback", "bridge", P),
+        ("CHECK", "bridge", S), ("CHECK", "tuning", S),
+        ("DEL", "tuning", F), ("DEL again", "tuning", F),
+        ("GC", "bridge", S), ("GC", "tuning", S), ("STATUS", "bridge", S), ("STATUS", "tuning", S),
+        ("bad config: not JSON", "bridge", P), ("bad config: unsupported version", "bridge", P),
+    ]
+    rows = {(c.step, c.plugin): c.reason for c in report.checks}
+    assert rows[("config", "bridge")] == (
+        'unknown key "isGatway" in bridge configuration: the plugin ignores it; did you mean '
+        '"isGateway"? (at /plugins/0/isGatway)')
+    assert rows[("config", "tuning")] == (
+        "tuning: plugins[1].mtu must be an integer, not a string (at /plugins/1/mtu)")
+    assert rows[("ADD", "tuning")] == (
+        "[999] failed to load netconf: json: cannot unmarshal string into Go struct field "
+        "TuningConf.mtu of type int")
 
 
 def test_ptp(scene: Scene, make_subnet: Callable[[], Subnet]) -> None:

@@ -29,10 +29,10 @@ P, F, S = Verdict.PASS, Verdict.FAIL, Verdict.SKIP
 
 
 def clean_110(plugin: str) -> list[tuple[str, str, Verdict]]:
-    """Every row of a 1.1.0 plugin that does everything right."""
+    """Every row of a 1.1.0 plugin that does everything right (and has no packaged schema)."""
     steps = ["VERSION", "ADD", "CHECK", "DEL", "DEL again", "GC", "STATUS",
              "bad config: not JSON", "bad config: unsupported version"]
-    return [(step, plugin, P) for step in steps]
+    return [("config", plugin, S), *((step, plugin, P) for step in steps)]
 
 
 def check(scene: Scene, conf: dict[str, Any], *, version: str = "1.1.0") -> Report:
@@ -66,13 +66,14 @@ def test_the_recording_plugin_sees_every_verb(scene: Scene) -> None:
 def test_versions_gate_the_verbs(scene: Scene) -> None:
     report = check(scene, scene.record(), version="0.3.1")
     assert report.verdicts() == [
-        ("VERSION", RECORD, P), ("ADD", RECORD, P),
+        ("config", RECORD, S), ("VERSION", RECORD, P), ("ADD", RECORD, P),
         ("CHECK", RECORD, S), ("DEL", RECORD, P), ("DEL again", RECORD, P),
         ("GC", RECORD, S), ("STATUS", RECORD, S),
         ("bad config: not JSON", RECORD, P), ("bad config: unsupported version", RECORD, P),
     ]
     skipped = {c.step: c.reason for c in report.checks if c.verdict is S}
-    assert skipped == {"CHECK": "cniVersion 0.3.1 has no CHECK (from 0.4.0)",
+    assert skipped == {"config": f"no packaged schema for {RECORD}",
+                       "CHECK": "cniVersion 0.3.1 has no CHECK (from 0.4.0)",
                        "GC": "cniVersion 0.3.1 has no GC (from 1.1.0)",
                        "STATUS": "cniVersion 0.3.1 has no STATUS (from 1.1.0)"}
 
@@ -87,7 +88,7 @@ def test_a_failing_del_fails_both_dels(scene: Scene) -> None:
     report = check(scene, scene.record(DEL={"error": {"code": 11, "msg": "busy"}}))
     # The result stays cached, so GC finds a stale attachment and DELs it: failing again.
     assert report.verdicts() == [
-        ("VERSION", RECORD, P), ("ADD", RECORD, P), ("CHECK", RECORD, P),
+        ("config", RECORD, S), ("VERSION", RECORD, P), ("ADD", RECORD, P), ("CHECK", RECORD, P),
         ("DEL", RECORD, F), ("DEL again", RECORD, F), ("GC (DEL)", RECORD, F),
         ("GC", RECORD, P), ("STATUS", RECORD, P),
         ("bad config: not JSON", RECORD, P), ("bad config: unsupported version", RECORD, P),
@@ -98,7 +99,8 @@ def test_a_failing_del_fails_both_dels(scene: Scene) -> None:
 def test_an_error_object_with_exit_status_0_is_not_a_result(scene: Scene) -> None:
     report = check(scene, scene.record(ADD={"error": {"code": 7, "msg": "no"}, "exitCode": 0}))
     assert report.verdicts() == [
-        ("VERSION", RECORD, P), ("ADD", RECORD, F), ("ADD rollback", RECORD, P),
+        ("config", RECORD, S), ("VERSION", RECORD, P), ("ADD", RECORD, F),
+        ("ADD rollback", RECORD, P),
         ("CHECK", RECORD, S), ("DEL", RECORD, P), ("DEL again", RECORD, P),
         ("GC", RECORD, P), ("STATUS", RECORD, P),
         ("bad config: not JSON", RECORD, P),
@@ -156,7 +158,7 @@ def test_cli_prints_the_table_and_exits_0(scene: Scene) -> None:
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert lines[0].split() == ["STEP", "PLUGIN", "VERDICT", "REASON"]
-    assert lines[-1] == f"{RECORD} at cniVersion 1.1.0: PASS (9 passed, 0 failed, 0 skipped)"
+    assert lines[-1] == f"{RECORD} at cniVersion 1.1.0: PASS (9 passed, 0 failed, 1 skipped)"
 
 
 def test_cli_json_and_failure_exit_status(scene: Scene) -> None:
