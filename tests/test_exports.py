@@ -120,9 +120,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("_netops", "testing", "_delegate"),
     ("_engine",),
     ("api", "aio", "_networks"),
-    ("_demo", "lint", "_cli", "testing.conformance", "networks", "aionetworks"),
-    ("_cli.verbs", "_cli.validate", "testing._command"),
-    ("_cli.networks",),
+    ("_demo", "lint", "_cli", "networks", "aionetworks"),
+    ("_cli.verbs", "_cli.validate", "testing.conformance"),
+    ("_cli.networks", "testing._command"),
     ("cli",),
     ("__main__",),
 )

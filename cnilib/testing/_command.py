@@ -22,7 +22,8 @@ __all__ = ["CONFORMANCE"]
 
 def _configure(p: argparse.ArgumentParser) -> None:
     p.description = (
-        "Run PLUGIN through VERSION, ADD, CHECK, DEL, DEL again, GC and STATUS in a scratch "
+        "Check each plugin's configuration against its packaged schema, then run PLUGIN "
+        "through VERSION, ADD, CHECK, DEL, DEL again, GC and STATUS in a scratch "
         "network namespace (made and removed; needs root), judge every reply against cnilib's "
         "JSON Schemas, and check its errors on bad configurations.")
     p.add_argument("plugin", help="plugin type (found on $CNI_PATH) or path to the executable")

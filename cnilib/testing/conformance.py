@@ -2,8 +2,10 @@
 
 Rules of this file:
 
-* :func:`check_plugin` runs one network (the plugin under test, alone or in a chain) through
-  :class:`cnilib.api.CNIConfig` in a scratch network namespace it makes and removes: VERSION
+* :func:`check_plugin` checks each plugin's configuration against its packaged schema (the
+  checks of ``cnilib validate``), then runs one network (the plugin under test, alone or in a
+  chain) through :class:`cnilib.api.CNIConfig` in a scratch network namespace it makes and
+  removes: VERSION
   of every plugin, ADD, CHECK, DEL, DEL again (which must succeed: "Plugins MUST accept
   multiple DEL calls", SPEC.md "CNI operations"), GC and STATUS where the version has them,
   then two ADDs the plugin must refuse (a request that is not JSON, and one of a version it
@@ -29,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from cnilib._json import JSON, dumps
 from cnilib.api import CNIConfig
 from cnilib.config import NetworkConfigList, PluginConfig, conflist_from_bytes
-from cnilib.errors import AddError, CNIError, ErrorCode
+from cnilib.errors import AddError, CNIError, ErrorCode, Problem, Severity
 from cnilib.protocol import (
     Command,
     Invocation,
@@ -147,6 +149,10 @@ def check_plugin(
 ) -> Report:
     """Run the conformance checks on ``plugin`` and return every row. Needs root.
 
+    The rows, in order: ``config`` (each plugin's keys against its packaged schema), VERSION,
+    ADD, CHECK, DEL, DEL again, GC, STATUS, and the two bad configurations (see
+    ``docs/testing-kit.md``).
+
     Args:
         plugin: The plugin type under test (found on ``path``), or a path to its executable.
         config: The network to run it in: the plugin alone, or a chain holding it (the
@@ -190,12 +196,54 @@ def check_plugin(
                 run.skip("ADD", [plugin_type], "no spec version to run at: VERSION failed")
                 return Report(plugin_type, DEFAULT_NETWORK, "", tuple(run.checks))
             config = _default_network(plugin_type, version)
+        run.checks[:0] = _config_rows(config)
         rt = RuntimeConf(container_id=cid, netns=netns, ifname=ifname, args=tuple(cni_args),
                          capability_args=capability_args or {})
         _attachment_steps(run, config, rt)
         _network_steps(run, config)
         _bad_configs(run, config, plugin_type, rt)
         return Report(plugin_type, config.name, config.cni_version, tuple(run.checks))
+
+
+def _config_rows(net: NetworkConfigList) -> list[Check]:
+    """One ``config`` row per plugin: its keys against its packaged schema (``schemas/plugins``).
+
+    What :func:`cnilib.lint.lint_network` finds (``cnilib validate``'s checks): an ERROR fails
+    the row, warnings (an unknown key, a typo) are its reason; a plugin with no packaged
+    schema, and no IPAM plugin with one, is skipped. Problems of the network itself (not of
+    one plugin) get a row of their own.
+    """
+    from cnilib._pluginschema import SchemaSet
+    from cnilib.lint import lint_network
+
+    problems = lint_network(net)
+    known = SchemaSet().types()
+    listed = isinstance(net.raw.get("plugins"), list)
+    rows: list[Check] = []
+    claimed: set[int] = set()
+    for i, plugin in enumerate(net.plugins):
+        prefix = f"/plugins/{i}"
+        mine = [(n, q) for n, q in enumerate(problems)
+                if not listed or q.pointer == prefix or q.pointer.startswith(prefix + "/")]
+        claimed.update(n for n, _ in mine)
+        ipam_type = (plugin.ipam or {}).get("type")
+        if not mine and plugin.type not in known and ipam_type not in known:
+            rows.append(Check("config", plugin.type, Verdict.SKIP,
+                              f"no packaged schema for {plugin.type}"))
+            continue
+        rows.append(_config_row(plugin.type, [q for _, q in mine]))
+    rest = [q for n, q in enumerate(problems) if n not in claimed]
+    if rest:
+        rows.insert(0, _config_row("", rest))
+    return rows
+
+
+def _config_row(plugin: str, problems: Sequence[Problem]) -> Check:
+    said = [f"{p.message} (at {p.pointer or '/'})" for p in problems]
+    errors = [s for p, s in zip(problems, said, strict=True) if p.severity is Severity.ERROR]
+    if errors:
+        return Check("config", plugin, Verdict.FAIL, errors[0])
+    return Check("config", plugin, Verdict.PASS, "; ".join(said))
 
 
 def _attachment_steps(run: _Run, net: NetworkConfigList, rt: RuntimeConf) -> None:

@@ -35,7 +35,8 @@ class Check:
     """One row of the report: a step, the plugin it ran, and the verdict.
 
     Attributes:
-        step: ``VERSION``, ``ADD``, ``ADD rollback`` (the DEL undoing a failed ADD),
+        step: ``config`` (the plugin's configuration against its packaged schema),
+            ``VERSION``, ``ADD``, ``ADD rollback`` (the DEL undoing a failed ADD),
             ``CHECK``, ``DEL``, ``DEL again``, ``GC``, ``GC (DEL)`` (GC deleting an attachment
             it found stale in the cache), ``STATUS``, ``bad config: not JSON`` or ``bad
             config: unsupported version``.

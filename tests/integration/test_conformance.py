@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -33,9 +34,11 @@ Rows = list[tuple[str, str, Verdict]]
 
 
 def clean_rows(plugins: list[str], *, under_test: str | None = None) -> Rows:
-    """The rows of a chain where every plugin passes, at 1.0.0 (no GC, no STATUS)."""
+    """The rows of a chain where every plugin passes, at 1.0.0 (no GC, no STATUS); every
+    Debian plugin has a packaged schema, which each configuration here satisfies."""
     tested = under_test or plugins[0]
-    rows: Rows = [("VERSION", p, P) for p in dict.fromkeys([tested, *plugins])]
+    rows: Rows = [("config", p, P) for p in plugins]
+    rows += [("VERSION", p, P) for p in dict.fromkeys([tested, *plugins])]
     rows += [("ADD", p, P) for p in plugins] + [("CHECK", p, P) for p in plugins]
     rows += [("DEL", p, P) for p in reversed(plugins)]
     rows += [("DEL again", p, P) for p in reversed(plugins)]
@@ -88,6 +91,35 @@ def test_bridge(scene: Scene, make_bridge_name: Callable[[], str],
             "ipam": scene.host_local(make_subnet())}
     report = run(scene, "bridge", [conf])
     assert report.verdicts() == clean_rows(["bridge"])
+
+
+def test_configuration_problems_are_rows_and_the_plugin_agrees(
+        scene: Scene, make_bridge_name: Callable[[], str],
+        make_subnet: Callable[[], Subnet]) -> None:
+    """The packaged plugin schemas (what ``cnilib validate`` checks) give the config rows: a
+    typo is a warning, a wrong type an error, and tuning then refuses that very key."""
+    conf = {"type": "bridge", "bridge": make_bridge_name(), "isGatway": True, "ipMasq": False,
+            "ipam": scene.host_local(make_subnet())}
+    report = run(scene, "bridge", [conf, {"type": "tuning", "mtu": "1400"}])
+    assert report.verdicts() == [
+        ("config", "bridge", P), ("config", "tuning", F),
+        ("VERSION", "bridge", P), ("VERSION", "tuning", P),
+        ("ADD", "bridge", P), ("ADD", "tuning", F),
+        ("ADD rollback", "tuning", F), ("ADD rollback", "bridge", P),
+        ("CHECK", "bridge", S), ("CHECK", "tuning", S),
+        ("DEL", "tuning", F), ("DEL again", "tuning", F),
+        ("GC", "bridge", S), ("GC", "tuning", S), ("STATUS", "bridge", S), ("STATUS", "tuning", S),
+        ("bad config: not JSON", "bridge", P), ("bad config: unsupported version", "bridge", P),
+    ]
+    rows = {(c.step, c.plugin): c.reason for c in report.checks}
+    assert rows[("config", "bridge")] == (
+        'unknown key "isGatway" in bridge configuration: the plugin ignores it; did you mean '
+        '"isGateway"? (at /plugins/0/isGatway)')
+    assert rows[("config", "tuning")] == (
+        "tuning: plugins[1].mtu must be an integer, not a string (at /plugins/1/mtu)")
+    assert rows[("ADD", "tuning")] == (
+        "[999] failed to load netconf: json: cannot unmarshal string into Go struct field "
+        "TuningConf.mtu of type int")
 
 
 def test_ptp(scene: Scene, make_subnet: Callable[[], Subnet]) -> None:
@@ -159,6 +191,31 @@ def test_bandwidth_after_ptp(scene: Scene, make_subnet: Callable[[], Subnet]) ->
     assert report.verdicts() == clean_rows(["ptp", "bandwidth"], under_test="bandwidth")
 
 
+_FIREWALL_JUMP = ("FORWARD", "-m", "comment", "--comment", "CNI firewall plugin rules",
+                  "-j", "CNI-FORWARD")
+
+
+@pytest.fixture
+def firewall_chains() -> Iterator[None]:
+    """Remove the firewall plugin's shared chains after the test if it made them.
+
+    Its DEL removes the container's rules but never ``CNI-FORWARD`` and ``CNI-ADMIN`` (shared
+    by every container, like portmap's); a run that created them takes them away again,
+    once nothing but the admin jump is left in them.
+    """
+    existed = sh("iptables", "-w", "-S", "CNI-FORWARD", check=False).returncode == 0
+    try:
+        yield
+    finally:
+        rules = sh("iptables", "-w", "-S", "CNI-FORWARD", check=False).stdout.splitlines()
+        if not existed and len(rules) <= 2:  # "-N CNI-FORWARD" and the jump to CNI-ADMIN
+            sh("iptables", "-w", "-D", *_FIREWALL_JUMP, check=False)
+            for chain in ("CNI-FORWARD", "CNI-ADMIN"):
+                sh("iptables", "-w", "-F", chain, check=False)
+                sh("iptables", "-w", "-X", chain, check=False)
+
+
+@pytest.mark.usefixtures("firewall_chains")
 def test_firewall_after_ptp(scene: Scene, make_subnet: Callable[[], Subnet]) -> None:
     firewall = {"type": "firewall", "backend": "iptables"}
     report = run(scene, "firewall", [ptp(scene, make_subnet()), firewall])
@@ -214,6 +271,9 @@ def dhcp_parent(scratch_dir: Path, make_netns: Callable[[], Netns],
     after the test (the namespace fixture removes the namespace, the veth fixture the veth,
     the scratch directory the socket, leases and pid files).
     """
+    if shutil.which("dnsmasq") is None:
+        pytest.fail("dnsmasq is not installed (Debian: apt-get install dnsmasq-base, as "
+                    ".ci/setup.sh does)", pytrace=False)
     server, subnet = make_netns(), make_subnet()
     parent, peer = make_veth()
     sh("ip", "link", "set", peer, "netns", server.name)

@@ -1,125 +1,126 @@
-"""The conformance checker itself: its verdicts on the skel test plugins, its command line,
+"""The conformance checker itself: its verdicts on the shipped test plugins, its command line,
 and its refusals (not root, a configuration without the plugin).
 
-The test plugins (tests/plugins/) run as real processes and speak 1.1.0, so GC and STATUS
-run too; ``cnilib-misbehave`` provides the failures no Debian plugin shows.
+The shipped test plugins (:mod:`cnilib.testing.plugins`) run as real processes and speak
+1.1.0, so GC and STATUS run too; ``cnilib-test-record``'s control file provides the failures
+no Debian plugin shows.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cnilib import cli
 from cnilib.errors import CNIError
+from cnilib.testing import DEBUG, RECORD, SLEEP, read_log
 from cnilib.testing.conformance import check_plugin
 from cnilib.testing.errors import ConformanceError, NotRootError
 from cnilib.testing.report import Report, Verdict
 from tests.integration.helpers import Scene, unique_id
-from tests.plugins import MISBEHAVE, RECORDER, read_records
-from tests.test_docs import _fences
 
 pytestmark = pytest.mark.netns
 
 P, F, S = Verdict.PASS, Verdict.FAIL, Verdict.SKIP
 
-#: Every row of a 1.1.0 plugin that does everything right.
-CLEAN_110 = [
-    ("VERSION", RECORDER, P), ("ADD", RECORDER, P), ("CHECK", RECORDER, P),
-    ("DEL", RECORDER, P), ("DEL again", RECORDER, P), ("GC", RECORDER, P),
-    ("STATUS", RECORDER, P), ("bad config: not JSON", RECORDER, P),
-    ("bad config: unsupported version", RECORDER, P),
-]
+
+def clean_110(plugin: str) -> list[tuple[str, str, Verdict]]:
+    """Every row of a 1.1.0 plugin that does everything right (and has no packaged schema)."""
+    steps = ["VERSION", "ADD", "CHECK", "DEL", "DEL again", "GC", "STATUS",
+             "bad config: not JSON", "bad config: unsupported version"]
+    return [("config", plugin, S), *((step, plugin, P) for step in steps)]
 
 
-def check(scene: Scene, plugin: str, conf: dict[str, Any], *, version: str = "1.1.0",
-          ) -> Report:
-    net = scene.conflist([{"type": plugin, "recordFile": str(scene.record_file), **conf}],
-                         version=version)
-    report = check_plugin(plugin, net, path=scene.path, container_id=unique_id())
+def check(scene: Scene, conf: dict[str, Any], *, version: str = "1.1.0") -> Report:
+    net = scene.conflist([conf], version=version)
+    report = check_plugin(conf["type"], net, path=scene.path, container_id=unique_id())
     print(report.table())
     return report
 
 
-def test_a_good_110_plugin_passes_every_step_gc_and_status_included(scene: Scene) -> None:
-    report = check(scene, RECORDER, {})
-    assert report.verdicts() == CLEAN_110
+@pytest.mark.parametrize("plugin", [RECORD, SLEEP, DEBUG])
+def test_the_shipped_test_plugins_pass_every_step_gc_and_status_included(
+        scene: Scene, plugin: str) -> None:
+    extra: dict[str, dict[str, Any]] = {
+        SLEEP: {"sleepSeconds": 0}, DEBUG: {"cniOutput": str(scene.root / "debug.log")}}
+    conf = scene.record() if plugin == RECORD else {"type": plugin, **extra[plugin]}
+    report = check(scene, conf)
+    assert report.verdicts() == clean_110(plugin)
     assert report.passed
-    commands = [r["command"] for r in read_records(scene.record_file)]
-    # The recorder finds its record file in the config, so VERSION (no config) and the ADD
-    # that is not JSON are not recorded; the ADD at an unsupported version is, before skel
-    # refuses it.
-    assert commands == ["ADD", "CHECK", "DEL", "DEL", "GC", "STATUS", "ADD"]
-    gc = read_records(scene.record_file)[4]
-    assert gc["validAttachments"] == []
+
+
+def test_the_recording_plugin_sees_every_verb(scene: Scene) -> None:
+    check(scene, scene.record())
+    log = read_log(scene.record_file)
+    # VERSION reads no request, so it finds no control file, and neither does the ADD that is
+    # not JSON; the ADD at an unsupported version is logged before skel refuses it.
+    assert [e["command"] for e in log] == ["ADD", "CHECK", "DEL", "DEL", "GC", "STATUS", "ADD"]
+    assert log[4]["stdin"]["cni.dev/valid-attachments"] == []
+    assert "prevResult" not in log[3]["stdin"]  # DEL again: the cache entry is gone
 
 
 def test_versions_gate_the_verbs(scene: Scene) -> None:
-    report = check(scene, RECORDER, {}, version="0.3.1")
+    report = check(scene, scene.record(), version="0.3.1")
     assert report.verdicts() == [
-        ("VERSION", RECORDER, P), ("ADD", RECORDER, P),
-        ("CHECK", RECORDER, S), ("DEL", RECORDER, P), ("DEL again", RECORDER, P),
-        ("GC", RECORDER, S), ("STATUS", RECORDER, S),
-        ("bad config: not JSON", RECORDER, P), ("bad config: unsupported version", RECORDER, P),
+        ("config", RECORD, S), ("VERSION", RECORD, P), ("ADD", RECORD, P),
+        ("CHECK", RECORD, S), ("DEL", RECORD, P), ("DEL again", RECORD, P),
+        ("GC", RECORD, S), ("STATUS", RECORD, S),
+        ("bad config: not JSON", RECORD, P), ("bad config: unsupported version", RECORD, P),
     ]
     skipped = {c.step: c.reason for c in report.checks if c.verdict is S}
-    assert skipped == {"CHECK": "cniVersion 0.3.1 has no CHECK (from 0.4.0)",
+    assert skipped == {"config": f"no packaged schema for {RECORD}",
+                       "CHECK": "cniVersion 0.3.1 has no CHECK (from 0.4.0)",
                        "GC": "cniVersion 0.3.1 has no GC (from 1.1.0)",
                        "STATUS": "cniVersion 0.3.1 has no STATUS (from 1.1.0)"}
 
 
 def test_without_a_config_the_newest_shared_version_is_used(scene: Scene) -> None:
-    report = check_plugin(RECORDER, path=scene.path)
+    report = check_plugin(RECORD, path=scene.path)
     assert (report.network, report.cni_version) == ("cnilib-conformance", "1.1.0")
-    assert report.verdicts() == CLEAN_110
+    assert report.verdicts() == clean_110(RECORD)
 
 
 def test_a_failing_del_fails_both_dels(scene: Scene) -> None:
-    report = check(scene, RECORDER, {"failOn": ["DEL"], "errorCode": 11,
-                                     "errorMsg": "busy"})
+    report = check(scene, scene.record(DEL={"error": {"code": 11, "msg": "busy"}}))
     # The result stays cached, so GC finds a stale attachment and DELs it: failing again.
     assert report.verdicts() == [
-        ("VERSION", RECORDER, P), ("ADD", RECORDER, P), ("CHECK", RECORDER, P),
-        ("DEL", RECORDER, F), ("DEL again", RECORDER, F), ("GC (DEL)", RECORDER, F),
-        ("GC", RECORDER, P), ("STATUS", RECORDER, P),
-        ("bad config: not JSON", RECORDER, P), ("bad config: unsupported version", RECORDER, P),
+        ("config", RECORD, S), ("VERSION", RECORD, P), ("ADD", RECORD, P), ("CHECK", RECORD, P),
+        ("DEL", RECORD, F), ("DEL again", RECORD, F), ("GC (DEL)", RECORD, F),
+        ("GC", RECORD, P), ("STATUS", RECORD, P),
+        ("bad config: not JSON", RECORD, P), ("bad config: unsupported version", RECORD, P),
     ]
     assert {c.reason for c in report.failures} == {"[11] busy"}
 
 
 def test_an_error_object_with_exit_status_0_is_not_a_result(scene: Scene) -> None:
-    report = check(scene, MISBEHAVE, {"mode": "error-exit0", "on": ["ADD"], "errorMsg": "no"})
+    report = check(scene, scene.record(ADD={"error": {"code": 7, "msg": "no"}, "exitCode": 0}))
     assert report.verdicts() == [
-        ("VERSION", MISBEHAVE, P), ("ADD", MISBEHAVE, F), ("ADD rollback", MISBEHAVE, P),
-        ("CHECK", MISBEHAVE, S), ("DEL", MISBEHAVE, P), ("DEL again", MISBEHAVE, P),
-        ("GC", MISBEHAVE, P), ("STATUS", MISBEHAVE, P),
-        ("bad config: not JSON", MISBEHAVE, P),
+        ("config", RECORD, S), ("VERSION", RECORD, P), ("ADD", RECORD, F),
+        ("ADD rollback", RECORD, P),
+        ("CHECK", RECORD, S), ("DEL", RECORD, P), ("DEL again", RECORD, P),
+        ("GC", RECORD, P), ("STATUS", RECORD, P),
+        ("bad config: not JSON", RECORD, P),
         # It also "succeeds" on the ADD it should refuse (with its error object, exit 0).
-        ("bad config: unsupported version", MISBEHAVE, F),
+        ("bad config: unsupported version", RECORD, F),
     ]
     assert [c.reason for c in report.failures] == [
         "printed an error object with exit status 0: [7] no", "accepted it (exit status 0)"]
 
 
 def test_output_on_a_successful_del_is_a_failure(scene: Scene) -> None:
-    report = check(scene, MISBEHAVE, {"mode": "nonjson", "on": ["DEL"]})
+    report = check(scene, scene.record(DEL={"stdout": "done\n"}))
     failed = {c.step: c.reason for c in report.failures}
-    assert set(failed) == {"DEL", "DEL again"}
-    assert "on success (it must print nothing)" in failed["DEL"]
+    assert failed == {"DEL": "printed 5 bytes on success (it must print nothing)",
+                      "DEL again": "printed 5 bytes on success (it must print nothing)"}
 
 
-def test_a_plugin_that_accepts_a_bad_config_fails_that_row(scene: Scene) -> None:
-    # The misbehaving plugin answers every ADD with a result, even one that is not JSON.
-    report = check(scene, MISBEHAVE, {"mode": "empty", "on": ["CHECK"]})
-    assert report.passed
-    nonjson = check(scene, MISBEHAVE, {"mode": "exit", "exitCode": 0, "on": ["ADD"]})
-    rows = {c.step: (c.verdict, c.reason) for c in nonjson.checks}
+def test_an_add_without_a_result_fails(scene: Scene) -> None:
+    report = check(scene, scene.record(ADD={"exitCode": 0}))
+    rows = {c.step: (c.verdict, c.reason) for c in report.checks}
     assert rows["ADD"] == (F, "ADD succeeded without a result: no output")
     assert rows["bad config: unsupported version"] == (F, "accepted it (exit status 0)")
 
@@ -141,10 +142,9 @@ def test_not_root_is_refused_before_anything_runs(scene: Scene,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     with pytest.raises(NotRootError) as info:
-        check_plugin(RECORDER, path=scene.path)
+        check_plugin(RECORD, path=scene.path)
     assert isinstance(info.value, CNIError)
     assert isinstance(info.value, PermissionError)
-    assert not scene.record_file.exists()
 
 
 def _cli(argv: list[str], scene: Scene) -> tuple[int, str, str]:
@@ -154,57 +154,38 @@ def _cli(argv: list[str], scene: Scene) -> tuple[int, str, str]:
 
 
 def test_cli_prints_the_table_and_exits_0(scene: Scene) -> None:
-    code, out, err = _cli(["conformance", RECORDER], scene)
+    code, out, err = _cli(["conformance", RECORD], scene)
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert lines[0].split() == ["STEP", "PLUGIN", "VERDICT", "REASON"]
-    assert lines[-1] == f"{RECORDER} at cniVersion 1.1.0: PASS (9 passed, 0 failed, 0 skipped)"
+    assert lines[-1] == f"{RECORD} at cniVersion 1.1.0: PASS (9 passed, 0 failed, 1 skipped)"
 
 
 def test_cli_json_and_failure_exit_status(scene: Scene) -> None:
     conf = scene.root / "bad.conf"
-    conf.write_text(json.dumps({"cniVersion": "1.1.0", "name": unique_id("net"),
-                                "type": RECORDER, "statusCode": 50}))
-    code, out, err = _cli(["conformance", RECORDER, "--config", str(conf), "--format", "json"],
+    plugin = scene.record(STATUS={"error": {"code": 50, "msg": "plugin not available"}})
+    conf.write_text(json.dumps({"cniVersion": "1.1.0", "name": unique_id("net"), **plugin}))
+    code, out, err = _cli(["conformance", RECORD, "--config", str(conf), "--format", "json"],
                           scene)
     assert (code, err) == (1, "")
     doc = json.loads(out)
     assert doc["passed"] is False
     assert [c for c in doc["checks"] if c["verdict"] == "fail"] == [
-        {"step": "STATUS", "plugin": RECORDER, "verdict": "fail",
+        {"step": "STATUS", "plugin": RECORD, "verdict": "fail",
          "reason": "[50] plugin not available"}]
 
 
 def test_cli_errors_are_one_line(scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
-    code, out, err = _cli(["conformance", RECORDER, "--format", "xml"], scene)
+    code, out, err = _cli(["conformance", RECORD, "--format", "xml"], scene)
     assert (code, out) == (2, "")
     missing = scene.root / "missing.conflist"
-    code, out, err = _cli(["conformance", RECORDER, "--config", str(missing)], scene)
+    code, out, err = _cli(["conformance", RECORD, "--config", str(missing)], scene)
     assert (code, out, err.count("\n")) == (1, "", 1)
     assert err.startswith("cnilib conformance: ")
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    code, out, err = _cli(["conformance", RECORDER], scene)
+    code, out, err = _cli(["conformance", RECORD], scene)
     assert (code, out) == (1, "")
-    assert err == ("cnilib conformance: the conformance checker needs root: it runs the plugin "
-                   "in a scratch network namespace; run it as root (for example with sudo)\n")
+    assert err == ("cnilib conformance: [0] the conformance checker needs root: it runs the "
+                   "plugin in a scratch network namespace; run it as root (for example with "
+                   "sudo)\n")
 
-
-def test_the_testing_kit_page_runs_and_prints_what_it_shows() -> None:
-    """docs/testing-kit.md's worked example: every python block runs, in order, in one
-    namespace, and prints exactly the text block under it (the checker part needs root)."""
-    page = Path(__file__).resolve().parents[2] / "docs" / "testing-kit.md"
-    text = page.read_text(encoding="utf-8")
-    fences = _fences(text)
-    namespace: dict[str, object] = {"__name__": "testing_kit"}
-    ran = 0
-    for i, (info, body, _, end) in enumerate(fences):
-        if info != "python":
-            continue
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            exec(compile(body, f"docs/testing-kit.md python block {ran + 1}", "exec"), namespace)
-        ran += 1
-        nxt_info, nxt_body, nxt_start, _ = fences[i + 1]
-        assert (nxt_info, text[end:nxt_start].strip()) == ("text", "")
-        assert out.getvalue() == nxt_body
-    assert ran == 4
