@@ -236,21 +236,25 @@ class AsyncNetworks(NetworksCore):
         targets = self._gc_targets(valid_container_ids)
         await self._drive(pod.gc(targets), deadline_of(timeout))
 
-    async def watch(self, *, interval: float = POLL_INTERVAL) -> AsyncIterator[
+    def watch(self, *, interval: float = POLL_INTERVAL) -> AsyncIterator[
             tuple[LoadedNetwork, ...]]:
         """Reload on every change of the configuration or plugin directories.
 
-        An async iterator: each item is the new :attr:`networks` after a reload. Stop by
+        An async iterator: each item is the new ``networks`` after a reload. Stop by
         leaving the ``async for`` (or cancelling its task); nothing keeps running. Changes
         are picked up as by :meth:`cnilib.networks.Networks.watch`.
 
         Args:
             interval: Seconds between two looks.
 
-        Yields:
-            The networks after each reload.
+        Returns:
+            The iterator; the directories' state is taken before this returns, so a change
+            made right after is never mistaken for the starting state.
         """
-        loaded = self._fingerprint()
+        return self._watch(self._fingerprint(), interval)
+
+    async def _watch(self, loaded: frozenset[tuple[str, int, int, int]],
+                     interval: float) -> AsyncIterator[tuple[LoadedNetwork, ...]]:
         seen = loaded
         while True:
             await asyncio.sleep(interval)

@@ -325,11 +325,17 @@ class Watcher:
         self._interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cnilib-watch", daemon=True)
+        self._start: frozenset[tuple[str, int, int, int]] = frozenset()
         #: How many reloads the watcher has made.
         self.reloads = 0
 
     def start(self) -> None:
-        """Start watching (done by :meth:`Networks.watch`)."""
+        """Start watching (done by :meth:`Networks.watch`).
+
+        The directories' state is taken before this returns, so a change made right after is
+        never mistaken for the starting state.
+        """
+        self._start = self._owner._fingerprint()
         self._thread.start()
 
     def stop(self) -> None:
@@ -346,7 +352,7 @@ class Watcher:
 
     def _run(self) -> None:
         owner = self._owner
-        loaded = owner._fingerprint()
+        loaded = self._start
         seen = loaded
         while not self._stop.wait(self._interval):
             now = owner._fingerprint()
