@@ -44,6 +44,7 @@ __all__ = [
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _TEMP_SUFFIX = ".tmp"
 _TEMP_RANDOM = 8  # hex digits
+_TEMP_ALPHABET = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 
 def io_error(action: str, path: str, err: OSError) -> CacheError:
@@ -236,7 +237,7 @@ def temp_owner(name: str) -> str | None:
     if len(name) <= tail + 1 or not name.startswith(".") or not name.endswith(_TEMP_SUFFIX):
         return None
     digits = name[-tail + 1 : -len(_TEMP_SUFFIX)]
-    if name[-tail] != "." or len(digits) != _TEMP_RANDOM or not all(
-            c in "0123456789abcdef" for c in digits):
+    # Hex digits now; earlier cnilib used tempfile.mkstemp's [a-z0-9_] names.
+    if name[-tail] != "." or not all(c in _TEMP_ALPHABET for c in digits):
         return None
     return name[1:-tail]
