@@ -100,8 +100,11 @@ def test_gc_removes_every_temp_and_unheld_lock_file(cache: ResultCache) -> None:
     with cache.lock("n1", "held", "eth0"):
         held = attachment_lock_name("n1", "held", "eth0")
         done = threading.Event()
-        # GC waits for the lock holder; run it once we let go of the GC lock in a thread.
-        thread = threading.Thread(target=lambda: (cni.gc_network_list(NET, []), done.set()))
+        def gc() -> None:
+            cni.gc_network_list(NET, [])
+            done.set()
+
+        thread = threading.Thread(target=gc)
         thread.start()
         assert not done.wait(0.2)  # GC waits for this attachment's operation to end
         assert held in files(cache, "locks")
