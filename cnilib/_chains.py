@@ -114,7 +114,7 @@ def _cached_args(ctx: Ctx) -> Plan[Ctx]:
             return ctx
         replay = attrs.evolve(rt, capability_args=rt.capability_args or entry.capability_args,
                               args=rt.args or tuple(entry.cni_args))
-        return make_ctx(ctx.net, ctx.chain, replay)
+        return attrs.evolve(make_ctx(ctx.net, ctx.chain, replay), lock_fd=ctx.lock_fd)
     except CNIError:
         return ctx  # reported by the prevResult read, or by the plugins themselves
 
@@ -137,11 +137,14 @@ def _drop_pending(network: str, container_id: str, ifname: str) -> Plan[None]:
                    f"{ifname}: {err}")
 
 
-def _hold(ctx: Ctx, verb: str, *, required: bool) -> Plan[None]:
-    """Take the attachment's lock; DEL and CHECK go on without it when the cache is unusable."""
+def _hold(ctx: Ctx, verb: str, *, required: bool) -> Plan[Ctx]:
+    """Take the attachment's lock, which the plugins will inherit (a plugin outliving its
+    runtime keeps it, so recovery cannot overtake it); DEL and CHECK go on without it when
+    the cache is unusable."""
     assert ctx.rt is not None
     try:
-        yield Lock(ctx.net.name, ctx.rt.container_id, ctx.rt.ifname)
+        fd = yield Lock(ctx.net.name, ctx.rt.container_id, ctx.rt.ifname)
+        return attrs.evolve(ctx, lock_fd=fd) if isinstance(fd, int) else ctx
     except LockTimeoutError:
         raise
     except CacheError as err:
@@ -151,6 +154,7 @@ def _hold(ctx: Ctx, verb: str, *, required: bool) -> Plan[None]:
         # must not keep addresses and interfaces allocated (documented in docs/running.md).
         yield Warn(f'{verb} of network "{ctx.net.name}" for {ctx.rt.container_id}/'
                    f"{ctx.rt.ifname} runs without the attachment lock: {err}")
+        return ctx
 
 
 # --- ADD --------------------------------------------------------------------------------------
@@ -221,7 +225,7 @@ def add(net: Net, rt: RuntimeConf, chain: Chain) -> Plan[Result]:
         msg = f'network "{net.name}" has no plugins to ADD'
         raise ConfigError(msg)
     key = (net.name, rt.container_id, rt.ifname)
-    yield from _hold(ctx, "ADD", required=True)
+    ctx = yield from _hold(ctx, "ADD", required=True)
     yield from _refuse_existing(ctx)
     prev: Result | None = None
     started: list[PluginConfig] = []
@@ -336,7 +340,7 @@ def check(net: Net, rt: RuntimeConf, chain: Chain) -> Plan[None]:
     if not supports_check(net.cni_version):
         msg = f'configuration version "{net.cni_version}" does not support the CHECK command'
         raise IncompatibleVersionError(msg)
-    yield from _hold(ctx, "CHECK", required=False)
+    ctx = yield from _hold(ctx, "CHECK", required=False)
     ctx = yield from _cached_args(ctx)
     prev = yield from _cached_prev(ctx, "check")
     for plugin in net.plugins:
@@ -359,7 +363,7 @@ def _replay(ctx: Ctx, record: CachedAttachment) -> Plan[Ctx]:
         rt = RuntimeConf(record.container_id, record.netns, record.ifname,
                          tuple(record.cni_args), record.capability_args,
                          trace_context=ctx.rt.trace_context)
-        replayed = make_ctx(net, ctx.chain, rt)
+        replayed = attrs.evolve(make_ctx(net, ctx.chain, rt), lock_fd=ctx.lock_fd)
     except CNIError as err:
         yield Warn(f'DEL of network "{ctx.net.name}" for {ctx.rt.container_id}/'
                    f"{ctx.rt.ifname}: the unfinished ADD's record cannot be used ({err}); "
@@ -391,7 +395,7 @@ def delete(net: Net, rt: RuntimeConf, chain: Chain, *, locked: bool = False) -> 
     ctx = make_ctx(net, chain, rt)
     key = (net.name, rt.container_id, rt.ifname)
     if not locked:
-        yield from _hold(ctx, "DEL", required=False)
+        ctx = yield from _hold(ctx, "DEL", required=False)
     record: CachedAttachment | None = None
     try:
         record = cast("CachedAttachment | None", (yield LoadPending(*key)))

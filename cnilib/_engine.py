@@ -322,7 +322,8 @@ class Engine:
                    f"{inv.plugin_type!r} could start")
             return steps.NotStarted(PluginTimeoutError(
                 msg, plugin=inv.plugin_type, command=str(inv.command)))
-        return Invocation(inv.plugin_type, inv.path, inv.command, inv.stdin, inv.env, left)
+        return Invocation(inv.plugin_type, inv.path, inv.command, inv.stdin, inv.env, left,
+                          pass_fds=inv.pass_fds)
 
     @staticmethod
     def _not_started(inv: Invocation, err: Exception) -> steps.NotStarted:
@@ -381,7 +382,8 @@ class Engine:
             msg = f"result cache failure: {err}"
             raise CacheError(msg) from err
 
-    def _lock(self, step: steps.Lock, clock: Clock) -> contextlib.AbstractContextManager[None]:
+    def _lock(self, step: steps.Lock,
+              clock: Clock) -> contextlib.AbstractContextManager[int | None]:
         """The lock a :class:`~cnilib._steps.Lock` step asks for (sync driver)."""
         if step.gc:
             return self.cache.gc_lock(timeout=clock.remaining())
@@ -389,7 +391,7 @@ class Engine:
                                timeout=clock.remaining())
 
     def _alock(self, step: steps.Lock,
-               clock: Clock) -> contextlib.AbstractAsyncContextManager[None]:
+               clock: Clock) -> contextlib.AbstractAsyncContextManager[int | None]:
         """The lock a :class:`~cnilib._steps.Lock` step asks for (asyncio driver)."""
         if step.gc:
             return self.cache.agc_lock(timeout=clock.remaining())

@@ -222,8 +222,10 @@ def _remaining(deadline: float | None) -> float | None:
 @contextlib.contextmanager
 def hold(
     root: str, name: str, *, exclusive: bool, transient: bool, deadline: float | None
-) -> Iterator[None]:
+) -> Iterator[int]:
     """Hold the lock ``<root>/locks/<name>`` for the ``with`` body; wait until ``deadline``.
+
+    Yields the descriptor that holds it (a plugin that inherits it keeps the lock held).
 
     ``deadline`` is a :func:`time.monotonic` value (``None``: no limit).
 
@@ -243,8 +245,9 @@ def hold(
     except BaseException:
         attempt.close()
         raise
+    assert attempt.fd is not None
     try:
-        yield
+        yield attempt.fd
     finally:
         attempt.release()
 
@@ -252,7 +255,7 @@ def hold(
 @contextlib.asynccontextmanager
 async def ahold(
     root: str, name: str, *, exclusive: bool, transient: bool, deadline: float | None
-) -> AsyncIterator[None]:
+) -> AsyncIterator[int]:
     """:func:`hold` for asyncio: the waiting is ``asyncio.sleep``, never a blocked loop.
 
     Raises:
@@ -273,7 +276,8 @@ async def ahold(
     except BaseException:
         attempt.close()
         raise
+    assert attempt.fd is not None
     try:
-        yield
+        yield attempt.fd
     finally:
         attempt.release()

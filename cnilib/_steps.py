@@ -79,7 +79,10 @@ class NotStarted:
 
 @attrs.frozen
 class Lock:
-    """Take a lock and hold it until the plan ends; outcome: ``None``; may throw CacheError.
+    """Take a lock and hold it until the plan ends; may throw CacheError.
+
+    Outcome: the descriptor of an attachment's lock (for the plugins to inherit), ``None``
+    for GC's.
 
     An attachment's lock (with GC's, shared) when ``gc`` is false, else GC's exclusive lock
     (SPEC §3 "Lifecycle & Ordering"). The wait counts against the chain's deadline
@@ -322,6 +325,8 @@ class Ctx:
         rt: The attachment (``None`` for GC, STATUS, VERSION).
         cni_args: ``CNI_ARGS``, already validated and formatted.
         trace: The validated trace variables.
+        lock_fd: The descriptor of the attachment's lock, which every plugin inherits, so
+            that a plugin outliving a killed runtime keeps the attachment locked.
     """
 
     net: Net
@@ -329,6 +334,7 @@ class Ctx:
     rt: RuntimeConf | None
     cni_args: str
     trace: Mapping[str, str]
+    lock_fd: int | None = None
 
     def invocation(
         self,
@@ -347,7 +353,8 @@ class Ctx:
             prev_result=prev, valid_attachments=valid, strict=self.chain.strict)
         env = cni_env(command, self.rt, self.chain.paths, cni_args=self.cni_args)
         env.update(self.trace)
-        return Invocation(plugin.type, path, command, dumps(request), env)
+        keep = () if self.lock_fd is None else (self.lock_fd,)
+        return Invocation(plugin.type, path, command, dumps(request), env, pass_fds=keep)
 
 
 def make_ctx(net: Net, chain: Chain, rt: RuntimeConf | None) -> Ctx:

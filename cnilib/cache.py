@@ -450,8 +450,12 @@ class ResultCache:
         ifname: str,
         *,
         timeout: float | None = None,
-    ) -> Iterator[None]:
+    ) -> Iterator[int]:
         """Hold one attachment for an ADD, CHECK or DEL, against other threads and processes.
+
+        Yields the descriptor of the attachment's lock: a process that inherits it (the
+        runtime API passes it to the plugins) keeps the attachment locked until it exits, so
+        that no recovery overtakes a plugin whose runtime died.
 
         Takes the GC lock shared, then the attachment's lock exclusive (SPEC: operations on
         one container are serialised; GC runs alone). Not re-entrant.
@@ -473,9 +477,10 @@ class ResultCache:
         with (
             _lock.hold(self.root, _lock.GC_LOCK, exclusive=False, transient=False,
                        deadline=deadline),
-            _lock.hold(self.root, name, exclusive=True, transient=True, deadline=deadline),
+            _lock.hold(self.root, name, exclusive=True, transient=True,
+                       deadline=deadline) as fd,
         ):
-            yield
+            yield fd
 
     @contextlib.contextmanager
     def gc_lock(self, *, timeout: float | None = None) -> Iterator[None]:
@@ -491,7 +496,7 @@ class ResultCache:
         """
         with _lock.hold(self.root, _lock.GC_LOCK, exclusive=True, transient=False,
                         deadline=self._deadline(timeout)):
-            yield
+            yield None
 
     @contextlib.asynccontextmanager
     async def alock(
@@ -501,8 +506,10 @@ class ResultCache:
         ifname: str,
         *,
         timeout: float | None = None,
-    ) -> AsyncIterator[None]:
+    ) -> AsyncIterator[int]:
         """:meth:`lock` for asyncio (waits with ``asyncio.sleep``, never blocks the loop).
+
+        Yields the descriptor of the attachment's lock, as :meth:`lock` does.
 
         Raises:
             InvalidIdentifierError: An identifier breaks its rule.
@@ -514,9 +521,10 @@ class ResultCache:
         async with (
             _lock.ahold(self.root, _lock.GC_LOCK, exclusive=False, transient=False,
                         deadline=deadline),
-            _lock.ahold(self.root, name, exclusive=True, transient=True, deadline=deadline),
+            _lock.ahold(self.root, name, exclusive=True, transient=True,
+                        deadline=deadline) as fd,
         ):
-            yield
+            yield fd
 
     @contextlib.asynccontextmanager
     async def agc_lock(self, *, timeout: float | None = None) -> AsyncIterator[None]:
