@@ -24,6 +24,7 @@ from ._steps import (
     Net,
     Plan,
     SweepCache,
+    Warn,
     find,
     make_ctx,
     run,
@@ -68,10 +69,11 @@ def gc(
     Runs under GC's exclusive lock. An attachment is stale when it is cached for this network
     and not in ``valid`` (all are, when ``valid`` is ``None``, as in libcni); an ADD that never
     finished (an "ADD in progress" record whose lock nobody holds) is stale whatever ``valid``
-    says, and is deleted with the configuration it recorded. Last, the temp and lock files
-    that killed processes left are removed. GC requests carry ``cni.dev/valid-attachments``
-    and its alias ``cni.dev/attachments`` when ``valid`` is given. Below 1.1.0 plugins get no
-    GC. Every failure is collected and execution continues (SPEC §3).
+    says, and is deleted with the configuration it recorded. An attachment whose lock is held
+    (by a plugin that outlived its killed runtime) is left for the next GC. Last, the temp and
+    lock files that killed processes left are removed. GC requests carry
+    ``cni.dev/valid-attachments`` and its alias ``cni.dev/attachments`` when ``valid`` is given.
+    Below 1.1.0 plugins get no GC. Every failure is collected and execution continues (SPEC §3).
 
     Raises:
         MultipleErrors: every failure, after everything was tried.
@@ -100,12 +102,15 @@ def gc(
         if entry.network_name != net.name:
             continue
         try:
-            if entry.in_progress:
-                # An ADD that never finished is stale whatever the valid set says, unless a
-                # plugin it started still holds its lock (the process that ran it died).
-                if (yield IsLocked(entry.network_name, entry.container_id, entry.ifname)):
-                    continue
-            elif (entry.container_id, entry.ifname) in valid_set:
+            # An ADD that never finished is stale whatever the valid set says.
+            if not entry.in_progress and (entry.container_id, entry.ifname) in valid_set:
+                continue
+            # GC excludes every operation, so a held attachment lock means a plugin of a
+            # killed runtime still runs (it inherited the lock): never overtake it.
+            if (yield IsLocked(entry.network_name, entry.container_id, entry.ifname)):
+                yield Warn(f"GC of network {net.name!r} left {entry.container_id} "
+                           f"{entry.ifname} alone: a plugin of an operation whose runtime "
+                           "died still runs; the next GC collects it")
                 continue
             stale = RuntimeConf(entry.container_id, entry.netns, entry.ifname,
                                 tuple(entry.cni_args), entry.capability_args,
