@@ -250,6 +250,7 @@ class AsyncCNIConfig(Engine):
         """ADD with one plugin configuration (see :meth:`cnilib.api.CNIConfig.add_network`).
 
         Raises:
+            AttachmentExistsError: the attachment is cached or its ADD is unfinished.
             AddError: the plugin (or the cache write) failed.
         """
         return await self._drive(self._job_add(self._of_plugin(net), rt, timeout, rollback,

@@ -161,6 +161,8 @@ class CNIConfig(Engine):
             The final result, in the network's version.
 
         Raises:
+            AttachmentExistsError: the attachment is cached, or an earlier ADD of it did
+                not finish: nothing ran (DEL it first).
             AddError: a plugin (or the cache write) failed; says what and what the rollback
                 did (``cause``, ``rolled_back``, ``rollback_errors``).
             InvalidIdentifierError: the container ID, network name, interface name,
@@ -330,6 +332,7 @@ class CNIConfig(Engine):
         The network name and version are the plugin's own ``name`` and ``cniVersion``.
 
         Raises:
+            AttachmentExistsError: the attachment is cached or its ADD is unfinished.
             AddError: the plugin (or the cache write) failed.
             InvalidIdentifierError: an identifier is invalid.
         """
