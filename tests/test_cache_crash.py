@@ -15,7 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from cnilib._cachefs import temp_owner
 from cnilib._lock import attachment_lock_name
 from cnilib.api import CNIConfig
 from cnilib.cache import CacheEntry, ResultCache
@@ -23,6 +26,7 @@ from cnilib.config import conflist_from_bytes
 from cnilib.errors import AddError, CacheError, MultipleErrors
 from cnilib.protocol import Command, RuntimeConf
 from cnilib.testing import FakeExecutor
+from tests.strategies import container_ids, ifnames, network_names
 
 NET = conflist_from_bytes(b'{"cniVersion":"1.1.0","name":"n1","plugins":[{"type":"a"}]}')
 
@@ -239,3 +243,17 @@ def test_an_add_through_a_symlinked_results_folder_writes_nothing_outside(
     cni.del_network_list(NET, rt)  # the plugins still run; the file outside stays
     assert os.listdir(outside) == ["n1-c-eth0"]
     assert fx.calls == [("a", Command.DEL)]
+
+
+# -- laws ---------------------------------------------------------------------------------------
+
+
+@given(net=network_names, cid=container_ids, ifname=ifnames,
+       digits=st.text(alphabet="0123456789abcdef", min_size=8, max_size=8))
+def test_temp_files_are_told_apart_from_entries(
+    net: str, cid: str, ifname: str, digits: str
+) -> None:
+    """An entry name is never a temp file's; a temp file names the entry it was to replace."""
+    name = f"{net}-{cid}-{ifname}"
+    assert temp_owner(name) is None
+    assert temp_owner(f".{name}.{digits}.tmp") == name
