@@ -72,10 +72,12 @@ def container_lock_name(container_id: str) -> str:
 class _Attempt:
     """One acquisition: an fd on the lock file and non-blocking tries to lock it."""
 
-    def __init__(self, root: str, name: str, *, exclusive: bool, transient: bool) -> None:
-        self.root = root
-        self.name = name
-        self.path = os.path.join(root, LOCKS_DIR, name)
+    def __init__(self, path: str, *, exclusive: bool, transient: bool) -> None:
+        # <root>/<folder>/<name>: the folder is opened without following a link.
+        folder = os.path.dirname(path)
+        self.root, self.folder = os.path.dirname(folder), os.path.basename(folder)
+        self.name = os.path.basename(path)
+        self.path = path
         self.op = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
         self.transient = transient
         self.dir_fd: int | None = None
@@ -83,7 +85,7 @@ class _Attempt:
 
     def _open(self) -> int:
         if self.dir_fd is None:
-            self.dir_fd = _cachefs.open_folder(self.root, LOCKS_DIR, create=True,
+            self.dir_fd = _cachefs.open_folder(self.root, self.folder, create=True,
                                                action="open lock folder")
             assert self.dir_fd is not None
         flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
@@ -221,9 +223,11 @@ def _remaining(deadline: float | None) -> float | None:
 
 @contextlib.contextmanager
 def hold(
-    root: str, name: str, *, exclusive: bool, transient: bool, deadline: float | None
+    path: str, *, exclusive: bool, transient: bool, deadline: float | None
 ) -> Iterator[int]:
-    """Hold the lock ``<root>/locks/<name>`` for the ``with`` body; wait until ``deadline``.
+    """Hold the lock on ``path`` for the ``with`` body; wait until ``deadline``.
+
+    ``path`` is ``<root>/<folder>/<name>``; the folder may not be a symbolic link.
 
     Yields the descriptor that holds it (a plugin that inherits it keeps the lock held).
 
@@ -233,7 +237,7 @@ def hold(
         LockTimeoutError: Not had by the deadline.
         CacheError: The lock file cannot be created or locked.
     """
-    attempt = _Attempt(root, name, exclusive=exclusive, transient=transient)
+    attempt = _Attempt(path, exclusive=exclusive, transient=transient)
     delay = _FIRST_SLEEP
     try:
         while not attempt.try_once():
@@ -254,7 +258,7 @@ def hold(
 
 @contextlib.asynccontextmanager
 async def ahold(
-    root: str, name: str, *, exclusive: bool, transient: bool, deadline: float | None
+    path: str, *, exclusive: bool, transient: bool, deadline: float | None
 ) -> AsyncIterator[int]:
     """:func:`hold` for asyncio: the waiting is ``asyncio.sleep``, never a blocked loop.
 
@@ -264,7 +268,7 @@ async def ahold(
     """
     import asyncio  # only asyncio users pay for importing it
 
-    attempt = _Attempt(root, name, exclusive=exclusive, transient=transient)
+    attempt = _Attempt(path, exclusive=exclusive, transient=transient)
     delay = _FIRST_SLEEP
     try:
         while not attempt.try_once():

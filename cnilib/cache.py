@@ -434,6 +434,9 @@ class ResultCache:
             return None
         return time.monotonic() + limit
 
+    def _lock_path(self, name: str) -> str:
+        return os.path.join(self.root, _lock.LOCKS_DIR, name)
+
     def is_locked(self, network_name: str, container_id: str, ifname: str) -> bool:
         """Whether the attachment's lock is held right now (by an operation or its plugin).
 
@@ -475,9 +478,9 @@ class ResultCache:
         name = _lock_name(network_name, container_id, ifname)
         deadline = self._deadline(timeout)
         with (
-            _lock.hold(self.root, _lock.GC_LOCK, exclusive=False, transient=False,
+            _lock.hold(self._lock_path(_lock.GC_LOCK), exclusive=False, transient=False,
                        deadline=deadline),
-            _lock.hold(self.root, name, exclusive=True, transient=True,
+            _lock.hold(self._lock_path(name), exclusive=True, transient=True,
                        deadline=deadline) as fd,
         ):
             yield fd
@@ -494,7 +497,7 @@ class ResultCache:
             LockTimeoutError: The lock was not had in time.
             CacheError: The lock file cannot be created or locked.
         """
-        with _lock.hold(self.root, _lock.GC_LOCK, exclusive=True, transient=False,
+        with _lock.hold(self._lock_path(_lock.GC_LOCK), exclusive=True, transient=False,
                         deadline=self._deadline(timeout)):
             yield None
 
@@ -519,9 +522,9 @@ class ResultCache:
         name = _lock_name(network_name, container_id, ifname)
         deadline = self._deadline(timeout)
         async with (
-            _lock.ahold(self.root, _lock.GC_LOCK, exclusive=False, transient=False,
+            _lock.ahold(self._lock_path(_lock.GC_LOCK), exclusive=False, transient=False,
                         deadline=deadline),
-            _lock.ahold(self.root, name, exclusive=True, transient=True,
+            _lock.ahold(self._lock_path(name), exclusive=True, transient=True,
                         deadline=deadline) as fd,
         ):
             yield fd
@@ -534,7 +537,7 @@ class ResultCache:
             LockTimeoutError: The lock was not had in time.
             CacheError: The lock file cannot be created or locked.
         """
-        async with _lock.ahold(self.root, _lock.GC_LOCK, exclusive=True, transient=False,
+        async with _lock.ahold(self._lock_path(_lock.GC_LOCK), exclusive=True, transient=False,
                                deadline=self._deadline(timeout)):
             yield
 
