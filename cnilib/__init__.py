@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from .config import load_conf as load_conf
     from .config import load_conflist as load_conflist
     from .errors import AddError as AddError
+    from .errors import AttachmentExistsError as AttachmentExistsError
     from .errors import CacheError as CacheError
     from .errors import CNIError as CNIError
     from .errors import ConfigError as ConfigError
@@ -189,6 +190,7 @@ _EXPORTS: dict[str, str] = {
     "ExecutionError": "errors",
     "CacheError": "errors",
     "LockTimeoutError": "errors",
+    "AttachmentExistsError": "errors",
     "AddError": "errors",
     "MultipleErrors": "errors",
     "SPEC_VERSION": "version",
@@ -325,6 +327,7 @@ __all__ = [
     "ExecutionError",
     "CacheError",
     "LockTimeoutError",
+    "AttachmentExistsError",
     "AddError",
     "MultipleErrors",
     "SPEC_VERSION",

@@ -1,4 +1,4 @@
-"""Cache entry files: their bytes in libcni's ``cniCacheV1`` format, and how they are written.
+"""Cache entry bytes: libcni's ``cniCacheV1`` format, written and parsed.
 
 Rules of this file:
 
@@ -9,9 +9,7 @@ Rules of this file:
   escaped, float64 numbers in Go's format. Integers are kept exact (Go would round above 2**53).
 * Input is parsed strictly: a field of the wrong type makes the entry corrupt, it is never
   guessed at. Unknown keys are ignored, as Go does.
-* The file part (:func:`read_file`, :func:`write_file`) reads without following a symlink,
-  within a size cap, and writes atomically and durably: temp file in the same folder (0600),
-  fsync, rename, fsync of the folder (G5 in docs/guarantees.md).
+* It is pure: bytes in, bytes out. The files themselves are :mod:`cnilib._cachefs`'s.
 * Every failure is a :class:`~cnilib.errors.CacheError`: code ``DECODING_FAILURE`` for bytes
   that are not a usable entry, ``IO_FAILURE`` for the file system.
 """
@@ -20,12 +18,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import json
 import math
-import os
-import stat
-import tempfile
 from collections.abc import Sequence
 from typing import TypedDict, cast
 
@@ -41,10 +35,6 @@ __all__ = [
     "fields_of",
     "go_float",
     "go_json",
-    "io_error",
-    "read_file",
-    "write_file",
-    "fsync_dir",
 ]
 
 #: The ``kind`` of the entries libcni writes and reads.
@@ -237,101 +227,3 @@ def fields_of(obj: JSONObject) -> Fields:
         capability_args=cast("JSONObject", _get(obj, "capabilityArgs", dict, {})),
         result=cast("JSONObject | None", result),
     )
-
-
-# -- files -----------------------------------------------------------------------------------
-
-
-def io_error(action: str, path: str, err: OSError) -> CacheError:
-    """A :class:`~cnilib.errors.CacheError` (code 5) naming the path and the system's reason."""
-    msg = f"failed to {action} cache entry {path}: {err.strerror or err}"
-    out = CacheError(msg, code=ErrorCode.IO_FAILURE)
-    out.__cause__ = err
-    return out
-
-
-def _too_large(path: str, cap: int) -> CacheError:
-    return CacheError(f"cache entry {path} is larger than {cap} bytes", code=ErrorCode.IO_FAILURE)
-
-
-def read_file(path: str, cap: int) -> bytes | None:
-    """The bytes of the regular file ``path`` (no symlink, at most ``cap``); None if missing.
-
-    Raises:
-        CacheError: Code ``IO_FAILURE``: a symlink, not a regular file, too large, unreadable.
-    """
-    try:
-        # O_NONBLOCK: a FIFO planted at the path must not block the open.
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
-    except FileNotFoundError:
-        return None
-    except OSError as err:
-        raise io_error("read", path, err) from err
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            msg = f"cache entry {path} is not a regular file"
-            raise CacheError(msg, code=ErrorCode.IO_FAILURE)
-        if st.st_size > cap:
-            raise _too_large(path, cap)
-        chunks: list[bytes] = []
-        size = 0
-        while chunk := os.read(fd, 1 << 20):
-            size += len(chunk)
-            if size > cap:  # it grew while we read
-                raise _too_large(path, cap)
-            chunks.append(chunk)
-        return b"".join(chunks)
-    except OSError as err:
-        raise io_error("read", path, err) from err
-    finally:
-        os.close(fd)
-
-
-def fsync_dir(path: str) -> None:
-    """Make a folder's entries (a rename, a new file) durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_file(path: str, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically and durably; its folder is made 0700.
-
-    On any failure the previous file is intact and no temp file is left behind.
-
-    Raises:
-        CacheError: Code ``IO_FAILURE``, naming ``path`` and the system's reason.
-    """
-    folder = os.path.dirname(path)
-    prefix = f".{os.path.basename(path)}."
-    try:
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
-        except FileNotFoundError:  # the first entry: make the folder (durably) first
-            os.makedirs(folder, mode=0o700, exist_ok=True)
-            fsync_dir(os.path.dirname(folder))
-            fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
-    except OSError as err:
-        raise io_error("write", path, err) from err
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException as err:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(err, OSError):
-            raise io_error("write", path, err) from err
-        raise
-    try:
-        fsync_dir(folder)
-    except OSError as err:
-        raise io_error("write", path, err) from err

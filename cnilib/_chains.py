@@ -24,12 +24,16 @@ from ._steps import (
     Chain,
     Ctx,
     DeleteCache,
+    DeletePending,
     LoadCache,
+    LoadPending,
+    Lock,
     Net,
     NotStarted,
     Plan,
     Run,
     SaveCache,
+    SavePending,
     Warn,
     check_attachment,
     desc,
@@ -37,7 +41,17 @@ from ._steps import (
     make_ctx,
     run,
 )
-from .errors import AddError, CacheError, CNIError, ConfigError, IncompatibleVersionError
+from .config import conf_from_bytes, conflist_from_bytes
+from .errors import (
+    AddError,
+    AttachmentExistsError,
+    CacheError,
+    CNIError,
+    ConfigError,
+    ErrorCode,
+    IncompatibleVersionError,
+    LockTimeoutError,
+)
 from .protocol import Command, Completed, RuntimeConf
 from .version import parse_version, supports_check
 
@@ -100,7 +114,7 @@ def _cached_args(ctx: Ctx) -> Plan[Ctx]:
             return ctx
         replay = attrs.evolve(rt, capability_args=rt.capability_args or entry.capability_args,
                               args=rt.args or tuple(entry.cni_args))
-        return make_ctx(ctx.net, ctx.chain, replay)
+        return attrs.evolve(make_ctx(ctx.net, ctx.chain, replay), lock_fd=ctx.lock_fd)
     except CNIError:
         return ctx  # reported by the prevResult read, or by the plugins themselves
 
@@ -113,19 +127,94 @@ def _delete_entry(network: str, container_id: str, ifname: str) -> Plan[None]:
         yield Warn(f"could not delete cache entry {network}/{container_id}/{ifname}: {err}")
 
 
+def _drop_pending(network: str, container_id: str, ifname: str) -> Plan[None]:
+    try:
+        yield DeletePending(network, container_id, ifname)
+    except CNIError as err:
+        # Harmless once the entry is cached or the plugins are undone: the next DEL or GC of
+        # the attachment removes it.
+        yield Warn(f"could not remove the ADD-in-progress record of {network}/{container_id}/"
+                   f"{ifname}: {err}")
+
+
+def _hold(ctx: Ctx, verb: str, *, required: bool) -> Plan[Ctx]:
+    """Take the attachment's lock, which the plugins will inherit (a plugin outliving its
+    runtime keeps it, so recovery cannot overtake it); DEL and CHECK go on without it when
+    the cache is unusable."""
+    assert ctx.rt is not None
+    try:
+        fd = yield Lock(ctx.net.name, ctx.rt.container_id, ctx.rt.ifname)
+        return attrs.evolve(ctx, lock_fd=fd) if isinstance(fd, int) else ctx
+    except LockTimeoutError:
+        raise
+    except CacheError as err:
+        if required:
+            raise
+        # libcni has no lock and ignores cache errors on DEL: a read-only or broken cache
+        # must not keep addresses and interfaces allocated (documented in docs/running.md).
+        yield Warn(f'{verb} of network "{ctx.net.name}" for {ctx.rt.container_id}/'
+                   f"{ctx.rt.ifname} runs without the attachment lock: {err}")
+        return ctx
+
+
 # --- ADD --------------------------------------------------------------------------------------
+
+def _unusable_cache(err: CacheError) -> None:
+    """A cache that cannot be read (not a corrupt entry) fails the ADD before anything runs."""
+    if err.code != ErrorCode.DECODING_FAILURE:
+        msg = f"reading the result cache failed: {err}; nothing ran"
+        raise AddError(msg, cause=err, outcome="nothing ran") from err
+
+
+def _refuse_existing(ctx: Ctx) -> Plan[None]:
+    """Refuse an ADD over a cached or unfinished attachment, before any plugin runs."""
+    assert ctx.rt is not None
+    key = (ctx.net.name, ctx.rt.container_id, ctx.rt.ifname)
+    who = f'attachment {key[1]}/{key[2]} of network "{key[0]}"'
+    # Deviation: libcni runs the ADD, whose failure (e.g. "eth0 already exists") is then
+    # rolled back by a DEL that tears down the live attachment (docs/running.md).
+    try:
+        entry = yield LoadCache(*key)
+    except CacheError as err:
+        _unusable_cache(err)
+        msg = f"{who} has a cache entry, unusable: DEL it before adding it again"
+        raise AttachmentExistsError(msg, network=key[0], container_id=key[1], ifname=key[2],
+                                    details=str(err)) from err
+    if entry is not None:
+        msg = f"{who} is already added (its result is cached): DEL it before adding it again"
+        raise AttachmentExistsError(msg, network=key[0], container_id=key[1], ifname=key[2])
+    try:
+        record = yield LoadPending(*key)
+    except CacheError as err:
+        _unusable_cache(err)
+        record, details = True, str(err)
+    else:
+        details = ""
+    if record is not None:
+        msg = (f"an earlier ADD of {who} did not finish (its process died, or its rollback "
+               "was interrupted): DEL it before adding it again")
+        raise AttachmentExistsError(msg, network=key[0], container_id=key[1], ifname=key[2],
+                                    in_progress=True, details=details)
+
 
 def add(net: Net, rt: RuntimeConf, chain: Chain) -> Plan[Result]:
     """ADD every plugin in order, chaining results; cache the final one (SPEC §3 "Adding").
 
-    On any failure (a plugin, a missing executable, the cache write, a cancellation), the
-    plugins that ran are rolled back with DEL in reverse order, the failing one included, as
-    it may have done part of its work (DEL is idempotent, SPEC §2) unless ``chain.rollback``
-    is false (libcni's behaviour). The cache is written only on success (as libcni's
-    ``AddNetworkList`` does).
+    Under the attachment's lock: an attachment already cached, or whose earlier ADD did not
+    finish, is refused before anything runs (it is never torn down). Then an "ADD in progress"
+    record (the config and runtime config) is written, so that DEL and GC can undo this ADD
+    if its process dies; it is removed when the result is cached or the rollback is done.
+
+    On any way out but success (a plugin, a missing executable, a cache write, a cancellation,
+    an interrupt), the plugins that ran are rolled back with DEL in reverse order, the failing
+    one included, as it may have done part of its work (DEL is idempotent, SPEC §2), and a
+    result already cached is deleted, unless ``chain.rollback`` is false (libcni's behaviour;
+    the record then stays for the caller's DEL). The cache is written only on success (as
+    libcni's ``AddNetworkList`` does).
 
     Raises:
         AddError: what failed (``cause``) and what the rollback did.
+        AttachmentExistsError: the attachment is cached or an earlier ADD is unfinished.
         InvalidIdentifierError: an identifier is invalid (nothing ran).
         ConfigError: the network has no plugins.
     """
@@ -135,10 +224,21 @@ def add(net: Net, rt: RuntimeConf, chain: Chain) -> Plan[Result]:
         # is a configuration mistake, so cnilib says so (documented deviation).
         msg = f'network "{net.name}" has no plugins to ADD'
         raise ConfigError(msg)
+    key = (net.name, rt.container_id, rt.ifname)
+    ctx = yield from _hold(ctx, "ADD", required=True)
+    yield from _refuse_existing(ctx)
     prev: Result | None = None
     started: list[PluginConfig] = []
-    for plugin in net.plugins:
+    saved = False
+    what = "recording the ADD as in progress failed"
+    try:
         try:
+            yield SavePending(*key, net.config, rt.netns, rt.args, rt.capability_args)
+        except CNIError as err:
+            raise _cache_failure(f'failed to record the ADD of network "{net.name}" as in '
+                                 f"progress: {err}", err) from err
+        for plugin in net.plugins:
+            what = f"plugin {desc(plugin)} failed (add)"
             path = yield from find(plugin.type)
             prev_dict = prev.to_dict() if prev is not None else None
             inv = ctx.invocation(plugin, Command.ADD, path, prev=prev_dict)
@@ -151,25 +251,37 @@ def add(net: Net, rt: RuntimeConf, chain: Chain) -> Plan[Result]:
             prev, note = _to_version(result, net.cni_version)
             if note is not None:
                 yield Warn(f"ADD {desc(plugin)}: {note}")
-        except BaseException as err:
-            if isinstance(err, GeneratorExit):
-                raise
-            yield from _abort(ctx, started, prev, err, f"plugin {desc(plugin)} failed (add)")
+        assert prev is not None
+        what = "caching the ADD result failed"
+        saved = True  # from here on the entry may exist, even if the step is interrupted
+        try:
+            yield SaveCache(*key, net.config, rt.netns, rt.args, rt.capability_args,
+                            prev.to_dict())
+        except CNIError as err:
+            raise _cache_failure(f'failed to set network "{net.name}" cached result: {err}',
+                                 err) from err
+        what = "finishing the ADD failed"
+        yield from _drop_pending(*key)
+    except BaseException as err:
+        if isinstance(err, GeneratorExit):
+            raise  # the driver gave up on the plan: the record stays for DEL or GC
+        yield from _abort(ctx, started, prev, err, what, saved=saved)
     assert prev is not None
-    try:
-        yield SaveCache(net.name, rt.container_id, rt.ifname, net.config, rt.netns, rt.args,
-                        rt.capability_args, prev.to_dict())
-    except CNIError as err:
-        cause = CacheError(f'failed to set network "{net.name}" cached result: {err}',
-                           code=int(err.code), details=err.details)
-        cause.__cause__ = err
-        yield from _abort(ctx, started, prev, cause, "caching the ADD result failed")
     return prev
 
 
+def _cache_failure(msg: str, err: CNIError) -> CacheError:
+    cause = CacheError(msg, code=int(err.code), details=err.details)
+    cause.__cause__ = err
+    return cause
+
+
 def _abort(
-    ctx: Ctx, started: list[PluginConfig], prev: Result | None, err: BaseException, what: str
+    ctx: Ctx, started: list[PluginConfig], prev: Result | None, err: BaseException, what: str,
+    *, saved: bool,
 ) -> Plan[NoReturn]:
+    assert ctx.rt is not None
+    key = (ctx.net.name, ctx.rt.container_id, ctx.rt.ifname)
     rolled: list[str] = []
     problems: list[CNIError] = []
     if ctx.chain.rollback:
@@ -183,15 +295,22 @@ def _abort(
             except CNIError as problem:
                 # Best effort: keep undoing the others (SPEC §2: DEL is best-effort).
                 problems.append(problem)
+        if not problems:
+            if saved:
+                yield from _delete_entry(*key)
+            yield from _drop_pending(*key)
+    elif not started:
+        yield from _drop_pending(*key)  # nothing ran: nothing for a DEL to undo
     if not isinstance(err, CNIError):
         raise err  # cancellation or interrupt: the rollback ran, now let it through
+    kept = "; the ADD stays recorded as in progress, so a DEL or GC can finish the cleanup"
     if not ctx.chain.rollback:
-        outcome = "not rolled back (rollback disabled)"
+        outcome = "not rolled back (rollback disabled)" + (kept if started else "")
     elif not started:
         outcome = "nothing to roll back"
     elif problems:
         outcome = (f"rollback DEL failed for {len(problems)} of {len(started)} plugin(s): "
-                   + "; ".join(str(p) for p in problems))
+                   + "; ".join(str(p) for p in problems) + kept)
     else:
         outcome = f"rolled back {', '.join(rolled)}"
     # PluginError's own str() repeats plugin and verb; the base form is enough after `what`.
@@ -204,6 +323,8 @@ def _abort(
 
 def check(net: Net, rt: RuntimeConf, chain: Chain) -> Plan[None]:
     """CHECK every plugin in order with the cached ADD result (SPEC §3 "Checking").
+
+    A cache that cannot be locked does not stop it: it runs unlocked, with a warning.
 
     Raises:
         IncompatibleVersionError: the network's version is below 0.4.0.
@@ -219,6 +340,7 @@ def check(net: Net, rt: RuntimeConf, chain: Chain) -> Plan[None]:
     if not supports_check(net.cni_version):
         msg = f'configuration version "{net.cni_version}" does not support the CHECK command'
         raise IncompatibleVersionError(msg)
+    ctx = yield from _hold(ctx, "CHECK", required=False)
     ctx = yield from _cached_args(ctx)
     prev = yield from _cached_prev(ctx, "check")
     for plugin in net.plugins:
@@ -227,25 +349,73 @@ def check(net: Net, rt: RuntimeConf, chain: Chain) -> Plan[None]:
         check_reply(inv, (yield from run(inv)))
 
 
-def delete(net: Net, rt: RuntimeConf, chain: Chain) -> Plan[None]:
+def _replay(ctx: Ctx, record: CachedAttachment) -> Plan[Ctx]:
+    """The DEL context of an ADD that never finished: the config and runtime it recorded."""
+    assert ctx.rt is not None
+    try:
+        if ctx.net.single:
+            net = Net.of_plugin(conf_from_bytes(record.config, validate=False))
+        else:
+            net = Net.of_list(conflist_from_bytes(record.config, validate=False))
+        if net.name != ctx.net.name:
+            msg = f'it names network "{net.name}"'
+            raise ConfigError(msg)
+        rt = RuntimeConf(record.container_id, record.netns, record.ifname,
+                         tuple(record.cni_args), record.capability_args,
+                         trace_context=ctx.rt.trace_context)
+        replayed = attrs.evolve(make_ctx(net, ctx.chain, rt), lock_fd=ctx.lock_fd)
+    except CNIError as err:
+        yield Warn(f'DEL of network "{ctx.net.name}" for {ctx.rt.container_id}/'
+                   f"{ctx.rt.ifname}: the unfinished ADD's record cannot be used ({err}); "
+                   "deleting with the caller's configuration")
+        return ctx
+    yield Warn(f'DEL of network "{ctx.net.name}" for {ctx.rt.container_id}/{ctx.rt.ifname}: '
+               "undoing an ADD that did not finish, with the configuration it recorded")
+    return replayed
+
+
+def delete(net: Net, rt: RuntimeConf, chain: Chain, *, locked: bool = False) -> Plan[None]:
     """DEL every plugin in reverse order with the cached ADD result (SPEC §3 "Deleting").
 
-    Below 0.4.0 no prevResult is sent and the cache is not read. The first failure stops the
-    chain and keeps the cache entry, so the DEL can be retried; success deletes it.
+    Below 0.4.0 no prevResult is sent and the cache is not read. An attachment whose ADD did
+    not finish (an "ADD in progress" record and no entry) is deleted with the configuration
+    and runtime configuration that ADD recorded. The first failure stops the chain and keeps
+    the cache entry and the record, so the DEL can be retried; success deletes them. A cache
+    that cannot be locked or written does not stop the plugins: it is reported in warnings.
+
+    Args:
+        net: The network.
+        rt: The attachment.
+        chain: The call's options.
+        locked: The caller already holds the cache (GC's exclusive lock).
 
     Raises:
         PluginError: the first plugin that fails.
     """
     ctx = make_ctx(net, chain, rt)
-    ctx = yield from _cached_args(ctx)
+    key = (net.name, rt.container_id, rt.ifname)
+    if not locked:
+        ctx = yield from _hold(ctx, "DEL", required=False)
+    record: CachedAttachment | None = None
+    try:
+        record = cast("CachedAttachment | None", (yield LoadPending(*key)))
+        if record is not None and (yield LoadCache(*key)) is not None:
+            record = None  # the ADD cached its result and died before removing the record
+    except CNIError as err:
+        yield Warn(f'DEL of network "{net.name}" for {key[1]}/{key[2]}: {err}')
+    if record is None:
+        ctx = yield from _cached_args(ctx)
     prev = None
-    if supports_check(net.cni_version):
+    if record is not None:
+        ctx = yield from _replay(ctx, record)
+    elif supports_check(net.cni_version):
         prev = yield from _cached_prev(ctx, "del")
-    for plugin in reversed(net.plugins):
+    for plugin in reversed(ctx.net.plugins):
         path = yield from find(plugin.type)
         inv = ctx.invocation(plugin, Command.DEL, path, prev=prev)
         check_reply(inv, (yield from run(inv)))
-    yield from _delete_entry(net.name, rt.container_id, rt.ifname)
+    yield from _delete_entry(*key)
+    yield from _drop_pending(*key)
 
 
 # --- what ADD cached ----------------------------------------------------------------------------

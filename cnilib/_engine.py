@@ -16,18 +16,20 @@ Rules of this file:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import attrs
 
 from . import _chains as chains
 from . import _netops as netops
 from . import _steps as steps
+from ._json import JSONObject
 from ._replies import reply_error
 from .errors import (
     CacheError,
@@ -51,7 +53,6 @@ __all__ = [
     "DEFAULT_TIMEOUTS",
     "CLEANUP_TIMEOUT",
     "Hook",
-    "LockRequest",
     "Job",
     "Clock",
     "Engine",
@@ -85,26 +86,16 @@ T = TypeVar("T")
 
 
 @attrs.frozen
-class LockRequest:
-    """Which lock a job holds for its whole run (G7).
-
-    ``attachment``: the attachment's lock (shared with GC's); ``gc``: GC's exclusive lock.
-    """
-
-    kind: Literal["attachment", "gc"]
-    network: str = ""
-    container_id: str = ""
-    ifname: str = ""
-
-
-@attrs.frozen
 class Job(Generic[T]):
-    """One public call, ready to drive: its plan, lock, verb and time budget."""
+    """One public call, ready to drive: its plan, verb and time budget.
+
+    The plan asks for the lock it needs with a :class:`~cnilib._steps.Lock` step (G7); the
+    driver holds it until the plan ends.
+    """
 
     plan: steps.Plan[T]
     command: Command
     network: str
-    lock: LockRequest | None
     timeout: float | None
 
 
@@ -223,32 +214,30 @@ class Engine:
         return _check_timeout("timeout", timeout)
 
     @staticmethod
-    def _attachment_lock(net: steps.Net, rt: RuntimeConf) -> LockRequest:
+    def _runtime(rt: RuntimeConf) -> RuntimeConf:
         if not isinstance(rt, RuntimeConf):
             msg = f"expected a RuntimeConf, got {type(rt).__name__}"
             raise ConfigError(msg)
-        return LockRequest("attachment", net.name, rt.container_id, rt.ifname)
+        return rt
 
     def _job_add(self, net: steps.Net, rt: RuntimeConf, timeout: float | None,
                 rollback: bool | None, trace: Mapping[str, str] | None) -> Job[Result]:
         """The job of an ADD."""
-        plan = chains.add(net, rt, self._chain(rollback=rollback, trace_context=trace))
-        return Job(plan, Command.ADD, net.name, self._attachment_lock(net, rt),
-                   self._timeout(Command.ADD, timeout))
+        plan = chains.add(net, self._runtime(rt),
+                          self._chain(rollback=rollback, trace_context=trace))
+        return Job(plan, Command.ADD, net.name, self._timeout(Command.ADD, timeout))
 
     def _job_check(self, net: steps.Net, rt: RuntimeConf, timeout: float | None,
                   trace: Mapping[str, str] | None) -> Job[None]:
         """The job of a CHECK."""
-        plan = chains.check(net, rt, self._chain(trace_context=trace))
-        return Job(plan, Command.CHECK, net.name, self._attachment_lock(net, rt),
-                   self._timeout(Command.CHECK, timeout))
+        plan = chains.check(net, self._runtime(rt), self._chain(trace_context=trace))
+        return Job(plan, Command.CHECK, net.name, self._timeout(Command.CHECK, timeout))
 
     def _job_del(self, net: steps.Net, rt: RuntimeConf, timeout: float | None,
                 trace: Mapping[str, str] | None) -> Job[None]:
         """The job of a DEL."""
-        plan = chains.delete(net, rt, self._chain(trace_context=trace))
-        return Job(plan, Command.DEL, net.name, self._attachment_lock(net, rt),
-                   self._timeout(Command.DEL, timeout))
+        plan = chains.delete(net, self._runtime(rt), self._chain(trace_context=trace))
+        return Job(plan, Command.DEL, net.name, self._timeout(Command.DEL, timeout))
 
     def _job_gc(self, net: NetworkConfigList,
                valid: Iterable[GCAttachment | tuple[str, str]] | None,
@@ -257,32 +246,31 @@ class Engine:
         """The job of a GC: exclusive of every ADD, CHECK and DEL (SPEC §3)."""
         view = self._of_list(net)
         plan = netops.gc(view, valid, self._chain(trace_context=trace))
-        return Job(plan, Command.GC, view.name, LockRequest("gc"),
-                   self._timeout(Command.GC, timeout))
+        return Job(plan, Command.GC, view.name, self._timeout(Command.GC, timeout))
 
     def _job_status(self, net: NetworkConfigList, timeout: float | None,
                    trace: Mapping[str, str] | None) -> Job[None]:
         """The job of a STATUS."""
         view = self._of_list(net)
         return Job(netops.status(view, self._chain(trace_context=trace)), Command.STATUS,
-                   view.name, None, self._timeout(Command.STATUS, timeout))
+                   view.name, self._timeout(Command.STATUS, timeout))
 
     def _job_version(self, plugin_type: str, timeout: float | None,
                     trace: Mapping[str, str] | None) -> Job[PluginInfo]:
         """The job of a VERSION query."""
         return Job(netops.version_info(plugin_type, self._chain(trace_context=trace)),
-                   Command.VERSION, "", None, self._timeout(Command.VERSION, timeout))
+                   Command.VERSION, "", self._timeout(Command.VERSION, timeout))
 
     def _job_validate(self, net: steps.Net, timeout: float | None,
                      trace: Mapping[str, str] | None) -> Job[tuple[str, ...]]:
         """The job of a validation (VERSION of each plugin)."""
         return Job(netops.validate(net, self._chain(trace_context=trace)), Command.VERSION,
-                   net.name, None, self._timeout(Command.VERSION, timeout))
+                   net.name, self._timeout(Command.VERSION, timeout))
 
     @staticmethod
     def _job_local(plan: steps.Plan[T], network: str = "") -> Job[T]:
         """A job that only reads the cache (no lock: entries are replaced atomically)."""
-        return Job(plan, Command.VERSION, network, None, None)
+        return Job(plan, Command.VERSION, network, None)
 
     @staticmethod
     def _of_list(net: NetworkConfigList) -> steps.Net:
@@ -334,7 +322,8 @@ class Engine:
                    f"{inv.plugin_type!r} could start")
             return steps.NotStarted(PluginTimeoutError(
                 msg, plugin=inv.plugin_type, command=str(inv.command)))
-        return Invocation(inv.plugin_type, inv.path, inv.command, inv.stdin, inv.env, left)
+        return Invocation(inv.plugin_type, inv.path, inv.command, inv.stdin, inv.env, left,
+                          pass_fds=inv.pass_fds)
 
     @staticmethod
     def _not_started(inv: Invocation, err: Exception) -> steps.NotStarted:
@@ -393,17 +382,45 @@ class Engine:
             msg = f"result cache failure: {err}"
             raise CacheError(msg) from err
 
+    def _lock(self, step: steps.Lock,
+              clock: Clock) -> contextlib.AbstractContextManager[int | None]:
+        """The lock a :class:`~cnilib._steps.Lock` step asks for (sync driver)."""
+        if step.gc:
+            return self.cache.gc_lock(timeout=clock.remaining())
+        return self.cache.lock(step.network, step.container_id, step.ifname,
+                               timeout=clock.remaining())
+
+    def _alock(self, step: steps.Lock,
+               clock: Clock) -> contextlib.AbstractAsyncContextManager[int | None]:
+        """The lock a :class:`~cnilib._steps.Lock` step asks for (asyncio driver)."""
+        if step.gc:
+            return self.cache.agc_lock(timeout=clock.remaining())
+        return self.cache.alock(step.network, step.container_id, step.ifname,
+                                timeout=clock.remaining())
+
     def _cache_step(self, step: steps.Step) -> object:
         if isinstance(step, steps.LoadCache):
             return self.cache.load(step.network, step.container_id, step.ifname)
         if isinstance(step, steps.SaveCache):
-            self.cache.save(_entry(step))
+            self.cache.save(_entry(step, step.result))
             return None
         if isinstance(step, steps.DeleteCache):
             self.cache.delete(step.network, step.container_id, step.ifname)
             return None
         if isinstance(step, steps.ListCache):
             return self.cache.attachments(step.container_id)
+        if isinstance(step, steps.LoadPending):
+            return self.cache.pending(step.network, step.container_id, step.ifname)
+        if isinstance(step, steps.SavePending):
+            self.cache.begin(_entry(step, None))
+            return None
+        if isinstance(step, steps.DeletePending):
+            self.cache.finish(step.network, step.container_id, step.ifname)
+            return None
+        if isinstance(step, steps.IsLocked):
+            return self.cache.is_locked(step.network, step.container_id, step.ifname)
+        if isinstance(step, steps.SweepCache):
+            return self.cache.sweep()
         msg = f"unknown step {step!r}"  # pragma: no cover - the plans yield only the above
         raise CacheError(msg)
 
@@ -412,10 +429,10 @@ def _error_of(outcome: Completed | steps.NotStarted) -> CNIError | None:
     return outcome.error if isinstance(outcome, steps.NotStarted) else None
 
 
-def _entry(step: steps.SaveCache) -> CacheEntry:
+def _entry(step: steps.SaveCache | steps.SavePending, result: JSONObject | None) -> CacheEntry:
     from .cache import CacheEntry
 
     return CacheEntry(network_name=step.network, container_id=step.container_id,
                       ifname=step.ifname, config=step.config, netns=step.netns,
                       cni_args=step.cni_args, capability_args=dict(step.capability_args),
-                      result=step.result)
+                      result=result)

@@ -3,7 +3,8 @@
 Rules of this file:
 
 * A lock is an ``flock`` on a file under ``<root>/locks/``, taken on a file descriptor opened
-  for that one acquisition (``O_CLOEXEC``, so plugins never inherit it). ``flock`` locks
+  for that one acquisition (``O_CLOEXEC``, so plugins never inherit it), through a descriptor
+  on ``locks/`` opened without following links (:mod:`cnilib._cachefs`). ``flock`` locks
   belong to the open file description, so two acquisitions conflict whether they come from two
   processes or from two threads of one.
 * Lock order: the global GC lock (``locks/gc``) first, shared for ADD/CHECK/DEL and exclusive
@@ -13,6 +14,8 @@ Rules of this file:
   :class:`~cnilib.errors.LockTimeoutError`. Locks are not re-entrant.
 * An attachment's lock file is removed by its holder on release (nothing piles up); an
   acquirer checks that the file it locked is still the one at the path, else tries again.
+  A holder killed before its release leaves the file; GC removes it (:func:`sweep`) when
+  nobody holds it.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Iterator
 
+from . import _cachefs
 from .errors import CacheError, LockTimeoutError
 
 __all__ = [
@@ -34,6 +38,8 @@ __all__ = [
     "container_lock_name",
     "hold",
     "ahold",
+    "is_held",
+    "sweep",
 ]
 
 #: The folder, under the cache root, that holds the lock files.
@@ -67,22 +73,26 @@ class _Attempt:
     """One acquisition: an fd on the lock file and non-blocking tries to lock it."""
 
     def __init__(self, path: str, *, exclusive: bool, transient: bool) -> None:
+        # <root>/<folder>/<name>: the folder is opened without following a link.
+        folder = os.path.dirname(path)
+        self.root, self.folder = os.path.dirname(folder), os.path.basename(folder)
+        self.name = os.path.basename(path)
         self.path = path
         self.op = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
         self.transient = transient
+        self.dir_fd: int | None = None
         self.fd: int | None = None
 
     def _open(self) -> int:
+        if self.dir_fd is None:
+            self.dir_fd = _cachefs.open_folder(self.root, self.folder, create=True,
+                                               action="open lock folder")
+            assert self.dir_fd is not None
         flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
         try:
-            try:
-                return os.open(self.path, flags, 0o600)
-            except FileNotFoundError:  # the first lock ever taken here: make the folder
-                os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
-                return os.open(self.path, flags, 0o600)
+            return os.open(self.name, flags, 0o600, dir_fd=self.dir_fd)
         except OSError as err:
-            msg = f"cannot open lock file {self.path}: {err.strerror or err}"
-            raise CacheError(msg) from err
+            raise _cachefs.io_error("open lock file", self.path, err) from err
 
     def try_once(self) -> bool:
         """Try to take the lock without waiting; True when held."""
@@ -99,12 +109,12 @@ class _Attempt:
             if not self.transient or self._still_linked():
                 return True
             # The previous holder removed the file after we opened it: lock the new one.
-            self.close()
+            self._close_file()
 
     def _still_linked(self) -> bool:
         assert self.fd is not None
         try:
-            on_disk = os.stat(self.path, follow_symlinks=False)
+            on_disk = os.stat(self.name, dir_fd=self.dir_fd, follow_symlinks=False)
         except FileNotFoundError:
             return False
         except OSError as err:
@@ -117,13 +127,89 @@ class _Attempt:
         """Drop the lock (removing a transient lock file first, while still holding it)."""
         if self.fd is not None and self.transient:
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.path)
+                os.unlink(self.name, dir_fd=self.dir_fd)
         self.close()
 
-    def close(self) -> None:
+    def _close_file(self) -> None:
         if self.fd is not None:
             os.close(self.fd)  # closing the last fd of the description releases the flock
             self.fd = None
+
+    def close(self) -> None:
+        self._close_file()
+        if self.dir_fd is not None:
+            os.close(self.dir_fd)
+            self.dir_fd = None
+
+
+def _try_unheld(dir_fd: int, name: str) -> int | None:
+    # An fd holding ``name`` exclusively, or None when someone holds it or it is gone.
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK,
+                     dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def is_held(root: str, name: str) -> bool:
+    """Whether someone (a process, or a plugin that inherited the lock) holds ``name`` now.
+
+    Raises:
+        CacheError: ``locks/`` is a symbolic link or cannot be opened.
+    """
+    with _cachefs.folder(root, LOCKS_DIR, create=False, action="open lock folder") as dir_fd:
+        if dir_fd is None:
+            return False
+        try:
+            os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        except OSError as err:
+            raise _cachefs.io_error("open lock file", os.path.join(root, LOCKS_DIR, name),
+                                    err) from err
+        fd = _try_unheld(dir_fd, name)
+        if fd is None:
+            return True
+        os.close(fd)
+        return False
+
+
+def sweep(root: str) -> list[str]:
+    """Remove the attachment lock files nobody holds (left by a killed holder).
+
+    Each is removed while locked, so a waiter that had opened it notices (its inode is gone
+    from the path) and locks a new file, as after a normal release. The GC lock file stays.
+
+    Returns:
+        The names removed.
+
+    Raises:
+        CacheError: ``locks/`` is a symbolic link or cannot be listed.
+    """
+    removed: list[str] = []
+    with _cachefs.folder(root, LOCKS_DIR, create=False, action="open lock folder") as dir_fd:
+        if dir_fd is None:
+            return removed
+        for name in _cachefs.names(dir_fd, os.path.join(root, LOCKS_DIR)):
+            if name == GC_LOCK:
+                continue
+            fd = _try_unheld(dir_fd, name)
+            if fd is None:
+                continue
+            try:
+                os.unlink(name, dir_fd=dir_fd)
+                removed.append(name)
+            except OSError:
+                pass  # another sweeper or holder removed it first
+            finally:
+                os.close(fd)
+    return removed
 
 
 def _timeout_error(path: str) -> LockTimeoutError:
@@ -138,8 +224,14 @@ def _remaining(deadline: float | None) -> float | None:
 @contextlib.contextmanager
 def hold(
     path: str, *, exclusive: bool, transient: bool, deadline: float | None
-) -> Iterator[None]:
-    """Hold the lock on ``path`` for the ``with`` body; wait until ``deadline`` (monotonic).
+) -> Iterator[int]:
+    """Hold the lock on ``path`` for the ``with`` body; wait until ``deadline``.
+
+    ``path`` is ``<root>/<folder>/<name>``; the folder may not be a symbolic link.
+
+    Yields the descriptor that holds it (a plugin that inherits it keeps the lock held).
+
+    ``deadline`` is a :func:`time.monotonic` value (``None``: no limit).
 
     Raises:
         LockTimeoutError: Not had by the deadline.
@@ -151,14 +243,15 @@ def hold(
         while not attempt.try_once():
             left = _remaining(deadline)
             if left is not None and left <= 0:
-                raise _timeout_error(path)
+                raise _timeout_error(attempt.path)
             time.sleep(delay if left is None else min(delay, left))
             delay = min(delay * 2, _MAX_SLEEP)
     except BaseException:
         attempt.close()
         raise
+    assert attempt.fd is not None
     try:
-        yield
+        yield attempt.fd
     finally:
         attempt.release()
 
@@ -166,7 +259,7 @@ def hold(
 @contextlib.asynccontextmanager
 async def ahold(
     path: str, *, exclusive: bool, transient: bool, deadline: float | None
-) -> AsyncIterator[None]:
+) -> AsyncIterator[int]:
     """:func:`hold` for asyncio: the waiting is ``asyncio.sleep``, never a blocked loop.
 
     Raises:
@@ -181,13 +274,14 @@ async def ahold(
         while not attempt.try_once():
             left = _remaining(deadline)
             if left is not None and left <= 0:
-                raise _timeout_error(path)
+                raise _timeout_error(attempt.path)
             await asyncio.sleep(delay if left is None else min(delay, left))
             delay = min(delay * 2, _MAX_SLEEP)
     except BaseException:
         attempt.close()
         raise
+    assert attempt.fd is not None
     try:
-        yield
+        yield attempt.fd
     finally:
         attempt.release()

@@ -18,9 +18,13 @@ from ._replies import check_reply, parse_version_reply
 from ._steps import (
     CachedAttachment,
     Chain,
+    IsLocked,
     ListCache,
+    Lock,
     Net,
     Plan,
+    SweepCache,
+    Warn,
     find,
     make_ctx,
     run,
@@ -62,10 +66,14 @@ def gc(
 ) -> Plan[None]:
     """DEL stale cached attachments, then GC every plugin (SPEC §2 "GC", §3 "Garbage-collecting").
 
-    An attachment is stale when it is cached for this network and not in ``valid`` (all are,
-    when ``valid`` is ``None``, as in libcni). GC requests carry ``cni.dev/valid-attachments``
-    and its alias ``cni.dev/attachments`` when ``valid`` is given. Below 1.1.0 plugins get no
-    GC. Every failure is collected and execution continues (SPEC §3).
+    Runs under GC's exclusive lock. An attachment is stale when it is cached for this network
+    and not in ``valid`` (all are, when ``valid`` is ``None``, as in libcni); an ADD that never
+    finished (an "ADD in progress" record whose lock nobody holds) is stale whatever ``valid``
+    says, and is deleted with the configuration it recorded. An attachment whose lock is held
+    (by a plugin that outlived its killed runtime) is left for the next GC. Last, the temp and
+    lock files that killed processes left are removed. GC requests carry
+    ``cni.dev/valid-attachments`` and its alias ``cni.dev/attachments`` when ``valid`` is given.
+    Below 1.1.0 plugins get no GC. Every failure is collected and execution continues (SPEC §3).
 
     Raises:
         MultipleErrors: every failure, after everything was tried.
@@ -79,6 +87,7 @@ def gc(
         raise InvalidIdentifierError(msg, details=str(err)) from None
     if net.disable_gc:
         return
+    yield Lock(gc=True)
     errors: list[CNIError] = []
     entries: Sequence[CachedAttachment] = ()
     try:
@@ -90,13 +99,23 @@ def gc(
         errors.append(err)
     valid_set = {(a.container_id, a.ifname) for a in keep or ()}
     for entry in entries:
-        if entry.network_name != net.name or (entry.container_id, entry.ifname) in valid_set:
+        if entry.network_name != net.name:
             continue
         try:
+            # An ADD that never finished is stale whatever the valid set says.
+            if not entry.in_progress and (entry.container_id, entry.ifname) in valid_set:
+                continue
+            # GC excludes every operation, so a held attachment lock means a plugin of a
+            # killed runtime still runs (it inherited the lock): never overtake it.
+            if (yield IsLocked(entry.network_name, entry.container_id, entry.ifname)):
+                yield Warn(f"GC of network {net.name!r} left {entry.container_id} "
+                           f"{entry.ifname} alone: a plugin of an operation whose runtime "
+                           "died still runs; the next GC collects it")
+                continue
             stale = RuntimeConf(entry.container_id, entry.netns, entry.ifname,
                                 tuple(entry.cni_args), entry.capability_args,
                                 trace_context=chain.trace_context)
-            yield from delete(net, stale, chain)
+            yield from delete(net, stale, chain, locked=True)
         except CNIError as err:
             err.add_note(f"failed to delete stale attachment {entry.container_id} "
                          f"{entry.ifname}")
@@ -110,6 +129,11 @@ def gc(
             except CNIError as err:
                 err.add_note(f"failed to GC plugin {plugin.type}")
                 errors.append(err)
+    try:
+        yield SweepCache()  # temp files and lock files left by killed processes
+    except CNIError as err:
+        err.add_note("while removing what crashed operations left in the cache")
+        errors.append(err)
     if errors:
         msg = f'GC of network "{net.name}" failed'
         raise MultipleErrors(msg, errors)

@@ -150,14 +150,17 @@ class _PosixSpawn:
             libc.posix_spawnattr_setsigmask(self._attr, mask),
             libc.posix_spawnattr_setflags(self._attr, ctypes.c_short(_SPAWN_FLAGS)))
 
-    def __call__(self, path: bytes, stdio: Sequence[int], env: Mapping[bytes, bytes]) -> int:
+    def __call__(self, path: bytes, stdio: Sequence[int], env: Mapping[bytes, bytes],
+                 keep: Sequence[int] = ()) -> int:
         c = self._c
         actions = self._actions()
         _ok(self._init(actions))
         try:
             # The fds are >= 3, so no dup2 overwrites a later source; then close the rest.
-            _ok(*(self._dup2(actions, fd, target) for target, fd in enumerate(stdio)),
-                self._closefrom(actions, 3))
+            # A kept fd goes to 3, 4...: after stdio, whose sources were already copied.
+            fds = list(stdio) + list(keep)
+            _ok(*(self._dup2(actions, fd, target) for target, fd in enumerate(fds)),
+                self._closefrom(actions, len(fds)))
             argv = (c.c_char_p * 2)(path)
             envp = (c.c_char_p * (len(env) + 1))(*[k + b"=" + v for k, v in env.items()])
             pid = c.c_int()
@@ -247,8 +250,12 @@ def _pipe(owned: list[int]) -> tuple[int, int]:
     return ends[0], ends[1]
 
 
-def spawn(path: str, env: Mapping[bytes, bytes], stdin: bytes) -> Child:
+def spawn(path: str, env: Mapping[bytes, bytes], stdin: bytes,
+          keep: Sequence[int] = ()) -> Child:
     """Start ``path`` (no arguments) in a new session with three pipes; one attempt.
+
+    ``keep`` are descriptors the plugin inherits (from 3 on with ``posix_spawn``, under their
+    own numbers with :mod:`subprocess`); every other descriptor is closed in the child.
 
     The request goes into the stdin pipe *before* the start, and that pipe is closed when it
     all fits (up to 64 KiB): the plugin never waits for us to feed it.
@@ -274,11 +281,11 @@ def spawn(path: str, env: Mapping[bytes, bytes], stdin: bytes) -> Child:
             writer = None
         spawner = _posix_spawner()
         if spawner is not None:
-            pid, popen = spawner(os.fsencode(path), (in_r, out_w, err_w), env), None
+            pid, popen = spawner(os.fsencode(path), (in_r, out_w, err_w), env, keep), None
         else:
             popen = subprocess.Popen(
                 [path], stdin=in_r, stdout=out_w, stderr=err_w, env=env, close_fds=True,
-                start_new_session=True)
+                pass_fds=tuple(keep), start_new_session=True)
             pid = popen.pid
     except BaseException:
         for fd in owned:

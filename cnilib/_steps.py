@@ -40,7 +40,8 @@ if TYPE_CHECKING:
     from .config import NetworkConfigList, PluginConfig
 
 __all__ = [
-    "Find", "Run", "NotStarted", "LoadCache", "SaveCache", "DeleteCache", "ListCache", "Warn",
+    "Find", "Run", "NotStarted", "Lock", "LoadCache", "SaveCache", "DeleteCache", "ListCache",
+    "LoadPending", "SavePending", "DeletePending", "IsLocked", "SweepCache", "Warn",
     "Step", "Plan", "CachedAttachment", "Net", "Chain", "Ctx",
     "find", "run", "desc", "check_attachment", "make_ctx",
 ]
@@ -77,6 +78,24 @@ class NotStarted:
 
 
 @attrs.frozen
+class Lock:
+    """Take a lock and hold it until the plan ends; may throw CacheError.
+
+    Outcome: the descriptor of an attachment's lock (for the plugins to inherit), ``None``
+    for GC's.
+
+    An attachment's lock (with GC's, shared) when ``gc`` is false, else GC's exclusive lock
+    (SPEC §3 "Lifecycle & Ordering"). The wait counts against the chain's deadline
+    (:class:`~cnilib.errors.LockTimeoutError`).
+    """
+
+    network: str = ""
+    container_id: str = ""
+    ifname: str = ""
+    gc: bool = False
+
+
+@attrs.frozen
 class LoadCache:
     """Read one attachment's cache entry; outcome: the entry or ``None``; may throw CacheError."""
 
@@ -109,6 +128,51 @@ class DeleteCache:
 
 
 @attrs.frozen
+class LoadPending:
+    """Read one attachment's "ADD in progress" record; outcome: the record or ``None``."""
+
+    network: str
+    container_id: str
+    ifname: str
+
+
+@attrs.frozen
+class SavePending:
+    """Record that an ADD is starting, with what a DEL needs to undo it (before any plugin)."""
+
+    network: str
+    container_id: str
+    ifname: str
+    config: bytes
+    netns: str
+    cni_args: tuple[tuple[str, str], ...]
+    capability_args: Mapping[str, JSON]
+
+
+@attrs.frozen
+class DeletePending:
+    """Remove one attachment's "ADD in progress" record (a missing one is fine)."""
+
+    network: str
+    container_id: str
+    ifname: str
+
+
+@attrs.frozen
+class IsLocked:
+    """Whether an attachment's lock is held right now; outcome: a ``bool``."""
+
+    network: str
+    container_id: str
+    ifname: str
+
+
+@attrs.frozen
+class SweepCache:
+    """Remove crash leftovers (temp files, unheld lock files); outcome: the paths removed."""
+
+
+@attrs.frozen
 class ListCache:
     """List cached attachments (of one container, or all); outcome: a tuple of entries."""
 
@@ -122,7 +186,8 @@ class Warn:
     message: str
 
 
-Step: TypeAlias = Find | Run | LoadCache | SaveCache | DeleteCache | ListCache | Warn
+Step: TypeAlias = (Find | Run | Lock | LoadCache | SaveCache | DeleteCache | ListCache
+                   | LoadPending | SavePending | DeletePending | IsLocked | SweepCache | Warn)
 Plan: TypeAlias = Generator[Step, object, T]
 
 
@@ -145,6 +210,8 @@ class CachedAttachment(Protocol):
     def capability_args(self) -> Mapping[str, JSON]: ...
     @property
     def result(self) -> JSONObject | None: ...
+    @property
+    def in_progress(self) -> bool: ...
 
 
 # --- the network a chain runs over ----------------------------------------------------------
@@ -258,6 +325,8 @@ class Ctx:
         rt: The attachment (``None`` for GC, STATUS, VERSION).
         cni_args: ``CNI_ARGS``, already validated and formatted.
         trace: The validated trace variables.
+        lock_fd: The descriptor of the attachment's lock, which every plugin inherits, so
+            that a plugin outliving a killed runtime keeps the attachment locked.
     """
 
     net: Net
@@ -265,6 +334,7 @@ class Ctx:
     rt: RuntimeConf | None
     cni_args: str
     trace: Mapping[str, str]
+    lock_fd: int | None = None
 
     def invocation(
         self,
@@ -283,7 +353,8 @@ class Ctx:
             prev_result=prev, valid_attachments=valid, strict=self.chain.strict)
         env = cni_env(command, self.rt, self.chain.paths, cni_args=self.cni_args)
         env.update(self.trace)
-        return Invocation(plugin.type, path, command, dumps(request), env)
+        keep = () if self.lock_fd is None else (self.lock_fd,)
+        return Invocation(plugin.type, path, command, dumps(request), env, pass_fds=keep)
 
 
 def make_ctx(net: Net, chain: Chain, rt: RuntimeConf | None) -> Ctx:

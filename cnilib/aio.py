@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from . import _chains as chains
 from . import _netops as netops
 from . import _steps as steps
-from ._engine import CLEANUP_TIMEOUT, Clock, Engine, Job, LockRequest
+from ._engine import CLEANUP_TIMEOUT, Clock, Engine, Job
 from .protocol import Command, Completed, GCAttachment, InvocationRecord, RuntimeConf
 
 if TYPE_CHECKING:
@@ -81,21 +81,12 @@ class AsyncCNIConfig(Engine):
 
     # --- the driver ---------------------------------------------------------------------------
 
-    @contextlib.asynccontextmanager
-    async def _locked(self, request: LockRequest | None, clock: Clock) -> AsyncIterator[None]:
-        if request is None:
-            yield
-        elif request.kind == "gc":
-            async with self.cache.agc_lock(timeout=clock.remaining()):
-                yield
-        else:
-            async with self.cache.alock(request.network, request.container_id, request.ifname,
-                                        timeout=clock.remaining()):
-                yield
-
-    async def _perform(self, step: steps.Step, clock: Clock, network: str) -> object:
+    async def _perform(self, step: steps.Step, clock: Clock, network: str,
+                       held: contextlib.AsyncExitStack) -> object:
         if isinstance(step, steps.Find):
             return self._find(self.executor.find, step)
+        if isinstance(step, steps.Lock):
+            return await held.enter_async_context(self._alock(step, clock))
         if not isinstance(step, steps.Run):
             return self._perform_local(step)
         prepared = self._prepare(step, clock)
@@ -118,12 +109,12 @@ class AsyncCNIConfig(Engine):
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
             clock = Clock(job.timeout, self.cleanup_timeout)
-            async with self._locked(job.lock, clock):
+            async with contextlib.AsyncExitStack() as held:  # the plan's locks, until it ends
                 while True:
                     thrown: BaseException | None = None
                     outcome: object = None
                     try:
-                        outcome = await self._perform(step, clock, job.network)
+                        outcome = await self._perform(step, clock, job.network, held)
                     except BaseException as err:  # CancelledError too: the plan rolls back
                         thrown = err
                     try:
@@ -259,6 +250,7 @@ class AsyncCNIConfig(Engine):
         """ADD with one plugin configuration (see :meth:`cnilib.api.CNIConfig.add_network`).
 
         Raises:
+            AttachmentExistsError: the attachment is cached or its ADD is unfinished.
             AddError: the plugin (or the cache write) failed.
         """
         return await self._drive(self._job_add(self._of_plugin(net), rt, timeout, rollback,

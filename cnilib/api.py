@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from . import _chains as chains
 from . import _netops as netops
 from . import _steps as steps
-from ._engine import CLEANUP_TIMEOUT, Clock, Engine, Job, LockRequest
+from ._engine import CLEANUP_TIMEOUT, Clock, Engine, Job
 from .protocol import Command, Completed, GCAttachment, InvocationRecord, RuntimeConf
 
 if TYPE_CHECKING:
@@ -90,21 +90,12 @@ class CNIConfig(Engine):
 
     # --- the driver ---------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _locked(self, request: LockRequest | None, clock: Clock) -> Iterator[None]:
-        if request is None:
-            yield
-        elif request.kind == "gc":
-            with self.cache.gc_lock(timeout=clock.remaining()):
-                yield
-        else:
-            with self.cache.lock(request.network, request.container_id, request.ifname,
-                                 timeout=clock.remaining()):
-                yield
-
-    def _perform(self, step: steps.Step, clock: Clock, network: str) -> object:
+    def _perform(self, step: steps.Step, clock: Clock, network: str,
+                 held: contextlib.ExitStack) -> object:
         if isinstance(step, steps.Find):
             return self._find(self.executor.find, step)
+        if isinstance(step, steps.Lock):
+            return held.enter_context(self._lock(step, clock))
         if not isinstance(step, steps.Run):
             return self._perform_local(step)
         prepared = self._prepare(step, clock)
@@ -127,12 +118,12 @@ class CNIConfig(Engine):
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
             clock = Clock(job.timeout, self.cleanup_timeout)
-            with self._locked(job.lock, clock):
+            with contextlib.ExitStack() as held:  # the locks the plan took, until it ends
                 while True:
                     thrown: BaseException | None = None
                     outcome: object = None
                     try:
-                        outcome = self._perform(step, clock, job.network)
+                        outcome = self._perform(step, clock, job.network, held)
                     except BaseException as err:  # handed to the plan (it may roll back)
                         thrown = err
                     try:
@@ -170,6 +161,8 @@ class CNIConfig(Engine):
             The final result, in the network's version.
 
         Raises:
+            AttachmentExistsError: the attachment is cached, or an earlier ADD of it did
+                not finish: nothing ran (DEL it first).
             AddError: a plugin (or the cache write) failed; says what and what the rollback
                 did (``cause``, ``rolled_back``, ``rollback_errors``).
             InvalidIdentifierError: the container ID, network name, interface name,
@@ -339,6 +332,7 @@ class CNIConfig(Engine):
         The network name and version are the plugin's own ``name`` and ``cniVersion``.
 
         Raises:
+            AttachmentExistsError: the attachment is cached or its ADD is unfinished.
             AddError: the plugin (or the cache write) failed.
             InvalidIdentifierError: an identifier is invalid.
         """

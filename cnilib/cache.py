@@ -7,8 +7,12 @@ Rules of this file:
   sorted keys inside ``result`` and ``capabilityArgs``, Go's escaping of ``<``, ``>``, ``&``.
 * The three identifiers are checked before any path is built, on every call (G6 in
   docs/guarantees.md), and a file is only taken for the attachment its stored triple names.
-* Writes are atomic and durable: temp file in the same folder (0600), fsync, rename, fsync of
-  the folder (G5). Reads refuse symlinks, non-regular files and oversized files.
+* Writes are atomic: temp file in the same folder (0600), rename; result entries are also
+  durable (fsync of the file and the folder, G5). Nothing under the root is followed if it is
+  a symbolic link (:mod:`cnilib._cachefs`); reads also refuse non-regular and oversized files.
+* An ADD in progress is recorded in ``<root>/inprogress/`` (same name and format as its entry,
+  without a result) before its first plugin runs, and removed when the result is cached or
+  the rollback is done, so that DEL and GC can undo an ADD whose process died (G14).
 * Unusable entries raise :class:`~cnilib.errors.CacheError`, never pass silently: code
   ``DECODING_FAILURE`` for a corrupt or unknown entry, ``IO_FAILURE`` for an I/O failure.
 * Locks (:meth:`ResultCache.lock`, :meth:`ResultCache.gc_lock`) are ``flock`` files beside
@@ -25,7 +29,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 
 import attrs
 
-from . import _cachefmt, _lock
+from . import _cachefmt, _cachefs, _lock
 from ._json import JSONObject
 from .errors import CacheError, CNIError, ErrorCode, InvalidIdentifierError
 from .identifiers import check_container_id, check_interface_name, check_network_name
@@ -33,6 +37,7 @@ from .identifiers import check_container_id, check_interface_name, check_network
 __all__ = ["CacheEntry", "ResultCache"]
 
 _RESULTS = "results"
+_PENDING = "inprogress"
 _MAX_ENTRY = 32 * 1024 * 1024
 
 
@@ -68,6 +73,10 @@ class CacheEntry:
         result: The final result as a JSON object, or ``None`` (e.g. an empty plugin list).
         legacy: Read from a pre-2019 file that holds only the bare result: ``config`` is
             empty and unknown (as libcni's ``getCachedResult`` reads it).
+        in_progress: An "ADD in progress" record, not a finished attachment: the ADD that
+            wrote it has not (yet) cached its result or finished its rollback; ``result`` is
+            ``None``. Only :meth:`ResultCache.attachments` and :meth:`ResultCache.pending`
+            return such entries.
 
     Raises:
         InvalidIdentifierError: An identifier breaks its rule, or a ``cni_args`` pair is not
@@ -84,6 +93,7 @@ class CacheEntry:
     capability_args: JSONObject = attrs.field(factory=dict)
     result: JSONObject | None = None
     legacy: bool = False
+    in_progress: bool = False
 
     def __attrs_post_init__(self) -> None:
         check_network_name(self.network_name)
@@ -95,6 +105,7 @@ class CacheEntry:
             ("capability_args", self.capability_args, dict),
             ("result", self.result, (dict, type(None))),
             ("legacy", self.legacy, bool),
+            ("in_progress", self.in_progress, bool),
         )
         for name, value, kind in checks:
             if not isinstance(value, kind):
@@ -148,10 +159,16 @@ class ResultCache:
 
     Args:
         root: The cache root (libcni's ``CacheDir``, by default ``/var/lib/cni``). Entries
-            live in ``<root>/results/``, lock files in ``<root>/locks/``.
+            live in ``<root>/results/``, "ADD in progress" records in ``<root>/inprogress/``,
+            lock files in ``<root>/locks/``.
         lock_timeout: Seconds :meth:`lock` and :meth:`gc_lock` wait when the call gives no
             ``timeout``; ``None`` (the default): no limit, the caller's deadline rules.
         max_entry_size: Entries larger than this many bytes are refused when read.
+
+    The methods that change one attachment's files (:meth:`save`, :meth:`delete`,
+    :meth:`begin`, :meth:`finish`) are meant to be called under its :meth:`lock`, as the
+    runtime API does: whoever holds it may remove the temp files a crashed writer of that
+    attachment left.
     """
 
     def __init__(
@@ -165,7 +182,6 @@ class ResultCache:
         self.lock_timeout = lock_timeout
         self.max_entry_size = max_entry_size
         self._results = os.path.join(self.root, _RESULTS)
-        self._locks = os.path.join(self.root, _lock.LOCKS_DIR)
 
     def __repr__(self) -> str:
         return f"ResultCache({self.root!r})"
@@ -179,15 +195,31 @@ class ResultCache:
             InvalidIdentifierError: An identifier breaks its rule; checked before anything
                 else, so no crafted name can point outside ``results/`` (G6).
         """
-        check_network_name(network_name)
-        check_container_id(container_id)
-        check_interface_name(ifname)
-        return os.path.join(self._results, f"{network_name}-{container_id}-{ifname}")
+        return os.path.join(self._results, _name(network_name, container_id, ifname))
 
     # -- reading ---------------------------------------------------------------------------
 
-    def _read(self, path: str) -> bytes | None:
-        return _cachefmt.read_file(path, self.max_entry_size)
+    def _load(self, folder: str, key: tuple[str, str, str]) -> CacheEntry | None:
+        name = _name(*key)
+        path = os.path.join(self.root, folder, name)
+        with _cachefs.folder(self.root, folder, create=False, action="read cache entry",
+                             shown=path) as dir_fd:
+            data = None if dir_fd is None else _cachefs.read_file(
+                dir_fd, name, self.max_entry_size, path)
+        if data is None:
+            return None
+        try:
+            obj = _cachefmt.decode(data)
+            if "kind" not in obj and folder == _RESULTS:
+                return CacheEntry(network_name=key[0], container_id=key[1], ifname=key[2],
+                                  result=obj, legacy=True)
+            entry = CacheEntry.from_bytes(data)
+        except CacheError as err:
+            msg = f"cache entry {path} is unusable: {err.msg}"
+            raise CacheError(msg, code=err.code, details=err.details) from err
+        if _triple(entry) != key:
+            return None
+        return attrs.evolve(entry, in_progress=True) if folder == _PENDING else entry
 
     def load(self, network_name: str, container_id: str, ifname: str) -> CacheEntry | None:
         """The cached entry of one attachment.
@@ -202,46 +234,52 @@ class ResultCache:
 
         Raises:
             InvalidIdentifierError: An identifier breaks its rule (no file is touched).
-            CacheError: The file is unreadable (code ``IO_FAILURE``), or empty, corrupt or of
-                an unknown ``kind`` (code ``DECODING_FAILURE``); the message names the path.
+            CacheError: The file is unreadable (code ``IO_FAILURE``: a symbolic link, not a
+                regular file...), or empty, corrupt or of an unknown ``kind`` (code
+                ``DECODING_FAILURE``); the message names the path.
         """
-        path = self.path_for(network_name, container_id, ifname)
-        data = self._read(path)
-        if data is None:
-            return None
-        try:
-            obj = _cachefmt.decode(data)
-            if "kind" not in obj:
-                return CacheEntry(
-                    network_name=network_name,
-                    container_id=container_id,
-                    ifname=ifname,
-                    result=obj,
-                    legacy=True,
-                )
-            entry = CacheEntry.from_bytes(data)
-        except CacheError as err:
-            msg = f"cache entry {path} is unusable: {err.msg}"
-            raise CacheError(msg, code=err.code, details=err.details) from err
-        if (entry.network_name, entry.container_id, entry.ifname) != (
-            network_name, container_id, ifname,
-        ):
-            return None
-        return entry
+        return self._load(_RESULTS, (network_name, container_id, ifname))
 
-    def _owner(self, path: str) -> tuple[str, str, str] | None:
-        # The triple a readable cniCacheV1 file at ``path`` belongs to; None if unknown.
-        try:
-            data = self._read(path)
-            return None if data is None else _triple(CacheEntry.from_bytes(data))
-        except CacheError:
-            return None
+    def pending(self, network_name: str, container_id: str, ifname: str) -> CacheEntry | None:
+        """The "ADD in progress" record of one attachment (``in_progress=True``), or ``None``.
+
+        Raises:
+            InvalidIdentifierError: An identifier breaks its rule (no file is touched).
+            CacheError: The record is unreadable or corrupt.
+        """
+        return self._load(_PENDING, (network_name, container_id, ifname))
+
+    def _listed(self, folder: str, container_id: str) -> dict[str, CacheEntry]:
+        path = os.path.join(self.root, folder)
+        out: dict[str, CacheEntry] = {}
+        with _cachefs.folder(self.root, folder, create=False,
+                             action="list cache folder") as dir_fd:
+            if dir_fd is None:
+                return out
+            marker = f"-{container_id}-"
+            for name in _cachefs.names(dir_fd, path):
+                if container_id and marker not in name:
+                    continue
+                try:
+                    data = _cachefs.read_file(dir_fd, name, self.max_entry_size,
+                                              os.path.join(path, name))
+                    entry = None if data is None else CacheEntry.from_bytes(data)
+                except CacheError:
+                    continue
+                if entry is None or (container_id and entry.container_id != container_id):
+                    continue
+                if name != _name(*_triple(entry)):
+                    continue  # a temp file, a copy, or another attachment's name
+                out[name] = entry
+        return out
 
     def attachments(self, container_id: str = "") -> tuple[CacheEntry, ...]:
         """Every cached attachment, or those of one container (libcni GetCachedAttachments).
 
-        Files that are unreadable, legacy, corrupt, not named after their own triple, or of
-        another container are skipped (as libcni skips them).
+        Files that are unreadable, legacy, corrupt, not named after their own triple (a temp
+        file left by a crash), or of another container are skipped (as libcni skips them). ADDs
+        in progress (or whose process died) that have no entry yet are listed too, flagged
+        ``in_progress=True``.
 
         Args:
             container_id: Only this container's attachments; ``""`` for all.
@@ -251,35 +289,39 @@ class ResultCache:
 
         Raises:
             InvalidIdentifierError: ``container_id`` is given and breaks its rule.
-            CacheError: ``<root>/results`` exists but cannot be listed.
+            CacheError: ``<root>/results`` (or ``inprogress``) exists but cannot be listed: a
+                plain file, a symbolic link, unreadable.
         """
         if container_id:
             check_container_id(container_id)
-        try:
-            names = sorted(os.listdir(self._results))
-        except (FileNotFoundError, NotADirectoryError):
-            return ()
-        except OSError as err:
-            msg = f"failed to list cache folder {self._results}: {err.strerror or err}"
-            raise CacheError(msg) from err
-        marker = f"-{container_id}-"
-        out: list[CacheEntry] = []
-        for name in names:
-            if container_id and marker not in name:
-                continue
-            try:
-                data = self._read(os.path.join(self._results, name))
-                entry = None if data is None else CacheEntry.from_bytes(data)
-            except CacheError:
-                continue
-            if entry is None or (container_id and entry.container_id != container_id):
-                continue
-            if name != f"{entry.network_name}-{entry.container_id}-{entry.ifname}":
-                continue
-            out.append(entry)
-        return tuple(out)
+        done = self._listed(_RESULTS, container_id)
+        for name, entry in self._listed(_PENDING, container_id).items():
+            done.setdefault(name, attrs.evolve(entry, in_progress=True))
+        return tuple(done[name] for name in sorted(done))
 
     # -- writing ---------------------------------------------------------------------------
+
+    def _owner(self, dir_fd: int, name: str, path: str) -> tuple[str, str, str] | None:
+        # The triple a readable cniCacheV1 file belongs to; None if unknown.
+        try:
+            data = _cachefs.read_file(dir_fd, name, self.max_entry_size, path)
+            return None if data is None else _triple(CacheEntry.from_bytes(data))
+        except CacheError:
+            return None
+
+    def _write(self, folder: str, entry: CacheEntry, *, durable: bool) -> str:
+        name = _name(*_triple(entry))
+        path = os.path.join(self.root, folder, name)
+        data = entry.to_bytes()
+        with _cachefs.folder(self.root, folder, create=True, action="write cache entry",
+                             shown=path) as dir_fd:
+            assert dir_fd is not None
+            owner = self._owner(dir_fd, name, path)
+            if owner is not None and owner != _triple(entry):
+                msg = f"cache entry {path} belongs to attachment {owner}, not {_triple(entry)}"
+                raise CacheError(msg, code=ErrorCode.IO_FAILURE)
+            _cachefs.write_file(dir_fd, name, data, path, durable=durable)
+        return path
 
     def save(self, entry: CacheEntry) -> str:
         """Write ``entry`` atomically and durably, replacing the attachment's previous one.
@@ -292,39 +334,97 @@ class ResultCache:
 
         Raises:
             CacheError: The folder or file cannot be written (the message names the path and
-                the system's reason), or the file holds another attachment's entry (their
-                names map to the same file). The previous entry, if any, is left intact.
+                the system's reason), a symbolic link is in the way, or the file holds
+                another attachment's entry (their names map to the same file). The previous
+                entry, if any, is left intact.
         """
-        path = self.path_for(entry.network_name, entry.container_id, entry.ifname)
-        data = entry.to_bytes()
-        owner = self._owner(path)
-        if owner is not None and owner != _triple(entry):
-            msg = f"cache entry {path} belongs to attachment {owner}, not {_triple(entry)}"
-            raise CacheError(msg, code=ErrorCode.IO_FAILURE)
-        _cachefmt.write_file(path, data)
-        return path
+        return self._write(_RESULTS, entry, durable=True)
+
+    def begin(self, entry: CacheEntry) -> str:
+        """Record that an ADD of ``entry``'s attachment is starting (``entry.result`` unused).
+
+        One atomic write, not fsynced: a killed process loses nothing the kernel holds, and a
+        power loss takes the namespaces and links the ADD made with it. Temp files a crashed
+        writer of this attachment left in ``inprogress/`` are removed first.
+
+        Returns:
+            The path written.
+
+        Raises:
+            CacheError: The record cannot be written.
+        """
+        record = attrs.evolve(entry, result=None, legacy=False, in_progress=False)
+        self._remove_temps(_PENDING, _name(*_triple(entry)))
+        return self._write(_PENDING, record, durable=False)
+
+    def _remove(self, folder: str, key: tuple[str, str, str], *, durable: bool) -> None:
+        name = _name(*key)
+        path = os.path.join(self.root, folder, name)
+        with _cachefs.folder(self.root, folder, create=False,
+                             action="open cache folder") as dir_fd:
+            if dir_fd is None:
+                return
+            owner = self._owner(dir_fd, name, path)
+            if owner is not None and owner != key:
+                return
+            if _cachefs.remove(dir_fd, name, path) and durable:
+                with contextlib.suppress(OSError):
+                    _cachefs.fsync_dir(dir_fd)
 
     def delete(self, network_name: str, container_id: str, ifname: str) -> None:
         """Remove one attachment's entry; nothing to remove is not an error.
 
-        A file that holds another attachment's entry is left alone.
+        A file that holds another attachment's entry is left alone. Temp files a crashed
+        writer of this attachment left in ``results/`` are removed too.
 
         Raises:
             InvalidIdentifierError: An identifier breaks its rule (no file is touched).
             CacheError: The file exists but cannot be removed.
         """
-        path = self.path_for(network_name, container_id, ifname)
-        owner = self._owner(path)
-        if owner is not None and owner != (network_name, container_id, ifname):
-            return
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            return
-        except OSError as err:
-            raise _cachefmt.io_error("remove", path, err) from err
-        with contextlib.suppress(OSError):
-            _cachefmt.fsync_dir(self._results)
+        key = (network_name, container_id, ifname)
+        self._remove(_RESULTS, key, durable=True)
+        self._remove_temps(_RESULTS, _name(*key))
+
+    def finish(self, network_name: str, container_id: str, ifname: str) -> None:
+        """Remove the "ADD in progress" record of one attachment (missing is fine).
+
+        Raises:
+            InvalidIdentifierError: An identifier breaks its rule (no file is touched).
+            CacheError: The record exists but cannot be removed.
+        """
+        self._remove(_PENDING, (network_name, container_id, ifname), durable=False)
+
+    def _remove_temps(self, folder: str, owner: str | None) -> list[str]:
+        # Temp files of ``owner`` (all of them for None) in ``folder``; the caller knows they
+        # are stale: it holds the attachment's lock, or GC's.
+        path = os.path.join(self.root, folder)
+        removed: list[str] = []
+        with _cachefs.folder(self.root, folder, create=False,
+                             action="list cache folder") as dir_fd:
+            if dir_fd is None:
+                return removed
+            for name in _cachefs.names(dir_fd, path):
+                of = _cachefs.temp_owner(name)
+                if of is not None and (owner is None or of == owner) and _cachefs.remove(
+                        dir_fd, name, os.path.join(path, name)):
+                    removed.append(os.path.join(path, name))
+        return removed
+
+    def sweep(self) -> tuple[str, ...]:
+        """Remove what crashed processes left: temp files, and lock files nobody holds.
+
+        Only safe under :meth:`gc_lock` (no cnilib operation then runs); GC calls it.
+
+        Returns:
+            The paths removed.
+
+        Raises:
+            CacheError: A folder is a symbolic link, or cannot be listed or cleaned.
+        """
+        removed = self._remove_temps(_RESULTS, None) + self._remove_temps(_PENDING, None)
+        removed += [os.path.join(self.root, _lock.LOCKS_DIR, name)
+                    for name in _lock.sweep(self.root)]
+        return tuple(removed)
 
     # -- locks -----------------------------------------------------------------------------
 
@@ -334,13 +434,17 @@ class ResultCache:
             return None
         return time.monotonic() + limit
 
-    def _lock_paths(self, network_name: str, container_id: str, ifname: str) -> tuple[str, str]:
-        check_network_name(network_name)
-        check_container_id(container_id)
-        check_interface_name(ifname)
-        name = _lock.attachment_lock_name(network_name, container_id, ifname)
-        return os.path.join(self._locks, _lock.GC_LOCK), os.path.join(self._locks, name)
+    def _lock_path(self, name: str) -> str:
+        return os.path.join(self.root, _lock.LOCKS_DIR, name)
 
+    def is_locked(self, network_name: str, container_id: str, ifname: str) -> bool:
+        """Whether the attachment's lock is held right now (by an operation or its plugin).
+
+        Raises:
+            InvalidIdentifierError: An identifier breaks its rule.
+            CacheError: ``locks/`` is a symbolic link or cannot be opened.
+        """
+        return _lock.is_held(self.root, _lock_name(network_name, container_id, ifname))
     @contextlib.contextmanager
     def lock(
         self,
@@ -349,8 +453,12 @@ class ResultCache:
         ifname: str,
         *,
         timeout: float | None = None,
-    ) -> Iterator[None]:
+    ) -> Iterator[int]:
         """Hold one attachment for an ADD, CHECK or DEL, against other threads and processes.
+
+        Yields the descriptor of the attachment's lock: a process that inherits it (the
+        runtime API passes it to the plugins) keeps the attachment locked until it exits, so
+        that no recovery overtakes a plugin whose runtime died.
 
         Takes the GC lock shared, then the attachment's lock exclusive (SPEC: operations on
         one container are serialised; GC runs alone). Not re-entrant.
@@ -367,13 +475,15 @@ class ResultCache:
             LockTimeoutError: The locks were not had in time.
             CacheError: The lock files cannot be created or locked.
         """
-        gc_path, path = self._lock_paths(network_name, container_id, ifname)
+        name = _lock_name(network_name, container_id, ifname)
         deadline = self._deadline(timeout)
         with (
-            _lock.hold(gc_path, exclusive=False, transient=False, deadline=deadline),
-            _lock.hold(path, exclusive=True, transient=True, deadline=deadline),
+            _lock.hold(self._lock_path(_lock.GC_LOCK), exclusive=False, transient=False,
+                       deadline=deadline),
+            _lock.hold(self._lock_path(name), exclusive=True, transient=True,
+                       deadline=deadline) as fd,
         ):
-            yield
+            yield fd
 
     @contextlib.contextmanager
     def gc_lock(self, *, timeout: float | None = None) -> Iterator[None]:
@@ -387,9 +497,9 @@ class ResultCache:
             LockTimeoutError: The lock was not had in time.
             CacheError: The lock file cannot be created or locked.
         """
-        path = os.path.join(self._locks, _lock.GC_LOCK)
-        with _lock.hold(path, exclusive=True, transient=False, deadline=self._deadline(timeout)):
-            yield
+        with _lock.hold(self._lock_path(_lock.GC_LOCK), exclusive=True, transient=False,
+                        deadline=self._deadline(timeout)):
+            yield None
 
     @contextlib.asynccontextmanager
     async def alock(
@@ -399,21 +509,25 @@ class ResultCache:
         ifname: str,
         *,
         timeout: float | None = None,
-    ) -> AsyncIterator[None]:
+    ) -> AsyncIterator[int]:
         """:meth:`lock` for asyncio (waits with ``asyncio.sleep``, never blocks the loop).
+
+        Yields the descriptor of the attachment's lock, as :meth:`lock` does.
 
         Raises:
             InvalidIdentifierError: An identifier breaks its rule.
             LockTimeoutError: The locks were not had in time.
             CacheError: The lock files cannot be created or locked.
         """
-        gc_path, path = self._lock_paths(network_name, container_id, ifname)
+        name = _lock_name(network_name, container_id, ifname)
         deadline = self._deadline(timeout)
         async with (
-            _lock.ahold(gc_path, exclusive=False, transient=False, deadline=deadline),
-            _lock.ahold(path, exclusive=True, transient=True, deadline=deadline),
+            _lock.ahold(self._lock_path(_lock.GC_LOCK), exclusive=False, transient=False,
+                        deadline=deadline),
+            _lock.ahold(self._lock_path(name), exclusive=True, transient=True,
+                        deadline=deadline) as fd,
         ):
-            yield
+            yield fd
 
     @contextlib.asynccontextmanager
     async def agc_lock(self, *, timeout: float | None = None) -> AsyncIterator[None]:
@@ -423,12 +537,25 @@ class ResultCache:
             LockTimeoutError: The lock was not had in time.
             CacheError: The lock file cannot be created or locked.
         """
-        path = os.path.join(self._locks, _lock.GC_LOCK)
-        async with _lock.ahold(
-            path, exclusive=True, transient=False, deadline=self._deadline(timeout)
-        ):
+        async with _lock.ahold(self._lock_path(_lock.GC_LOCK), exclusive=True, transient=False,
+                               deadline=self._deadline(timeout)):
             yield
 
 
 def _triple(entry: CacheEntry) -> tuple[str, str, str]:
     return (entry.network_name, entry.container_id, entry.ifname)
+
+
+def _name(network_name: str, container_id: str, ifname: str) -> str:
+    # libcni's file name, after checking each identifier (no crafted name leaves the folder).
+    check_network_name(network_name)
+    check_container_id(container_id)
+    check_interface_name(ifname)
+    return f"{network_name}-{container_id}-{ifname}"
+
+
+def _lock_name(network_name: str, container_id: str, ifname: str) -> str:
+    check_network_name(network_name)
+    check_container_id(container_id)
+    check_interface_name(ifname)
+    return _lock.attachment_lock_name(network_name, container_id, ifname)

@@ -30,6 +30,7 @@ The tree::
     ├── ExecutionError (OSError)                 the plugin could not be started at all
     ├── CacheError                               cache entry unreadable or unwritable
     ├── LockTimeoutError (TimeoutError)          the attachment lock was not had in time
+    ├── AttachmentExistsError (FileExistsError)  ADD over a cached or in-progress attachment
     ├── AddError                                 ADD failed; says what the rollback did
     ├── SetupError                               a sandbox's setup failed; says what was undone
     ├── NotReadyError                            the runtime layer cannot attach sandboxes yet
@@ -65,6 +66,7 @@ __all__ = [
     "ExecutionError",
     "CacheError",
     "LockTimeoutError",
+    "AttachmentExistsError",
     "AddError",
     "SetupError",
     "NotReadyError",
@@ -423,6 +425,38 @@ class LockTimeoutError(CNIError, TimeoutError):
     """The lock serialising operations on one attachment was not had in time."""
 
     default_code = ErrorCode.TRY_AGAIN_LATER
+
+
+class AttachmentExistsError(CNIError, FileExistsError):
+    """An ADD of an attachment that is already cached, or whose earlier ADD never finished.
+
+    Nothing ran: the existing attachment is left as it is. DEL it first (a DEL also undoes an
+    ADD whose process died, from its "ADD in progress" record); see ``docs/running.md``.
+
+    Attributes:
+        network: The network name.
+        container_id: The container ID.
+        ifname: The interface name.
+        in_progress: True when what exists is an unfinished ADD, not a cached result.
+    """
+
+    default_code = ErrorCode.INVALID_ENVIRONMENT_VARIABLES
+
+    def __init__(
+        self,
+        msg: str,
+        *,
+        network: str = "",
+        container_id: str = "",
+        ifname: str = "",
+        in_progress: bool = False,
+        details: str = "",
+    ) -> None:
+        super().__init__(msg, details=details)
+        self.network = network
+        self.container_id = container_id
+        self.ifname = ifname
+        self.in_progress = in_progress
 
 
 class AddError(CNIError):

@@ -255,7 +255,7 @@ class SubprocessExecutor(_Options):
         attempt = 0
         while True:
             try:
-                child = _proc.spawn(inv.path, env, inv.stdin)
+                child = _proc.spawn(inv.path, env, inv.stdin, inv.pass_fds)
                 break
             except OSError as err:
                 time.sleep(self._retry_delay(inv.path, err, attempt, deadline))
@@ -318,7 +318,7 @@ class AsyncSubprocessExecutor(_Options):
             try:
                 # On the loop, as asyncio's own subprocesses: the start is a few hundred µs of
                 # the loop's time, and a worker thread would cost more CPU than it saves.
-                child = _proc.spawn(inv.path, env, inv.stdin)
+                child = _proc.spawn(inv.path, env, inv.stdin, inv.pass_fds)
                 break
             except OSError as err:
                 await asyncio.sleep(self._retry_delay(inv.path, err, attempt, deadline))

@@ -158,6 +158,9 @@ class Invocation:
         env: Only the ``CNI_*`` (and trace) variables; the executor merges them over
             ``os.environ`` so the computed ones win and appear once.
         timeout: Seconds the plugin may run, or ``None`` for no limit.
+        pass_fds: Descriptors the plugin inherits: the attachment's lock, so that the lock
+            stays held while a plugin whose runtime died still runs (recovery waits for it).
+            Not part of equality or ``repr``: the numbers differ from run to run.
     """
 
     plugin_type: str
@@ -166,6 +169,7 @@ class Invocation:
     stdin: bytes
     env: Mapping[str, str]
     timeout: float | None = None
+    pass_fds: tuple[int, ...] = attrs.field(default=(), eq=False, repr=False, kw_only=True)
 
 
 @attrs.frozen

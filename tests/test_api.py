@@ -6,6 +6,7 @@ set of Python handlers standing in for plugins, and a tmp_path cache.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
@@ -23,6 +24,7 @@ from cnilib.api import CNIConfig
 from cnilib.config import NetworkConfigList, conf_from_bytes, conflist_from_bytes
 from cnilib.errors import (
     AddError,
+    AttachmentExistsError,
     CacheError,
     CNIError,
     ConfigError,
@@ -300,15 +302,23 @@ def test_cache_written_on_add_read_by_check_and_del_deleted_after(tmp_path: Path
     assert cni.get_network_list_cached_result(net, RT) is None
 
 
-def test_failed_add_leaves_an_older_entry_untouched(tmp_path: Path) -> None:
-    """As libcni: ADD failure never writes the cache."""
+def test_second_add_is_refused_and_leaves_the_first_untouched(tmp_path: Path) -> None:
+    """A repeated ADD runs nothing: no plugin, so no rollback DEL of the live attachment.
+
+    Before the refusal, the second ADD's failure was rolled back by a DEL that tore the first
+    attachment down while its cache entry still claimed it (issue 7, item 2).
+    """
     cni, _ = make(tmp_path)
     net = chain("a")
     cni.add_network_list(net, RT)
     before = Path(cni.cache.path_for("net1", "c1", "eth0")).read_bytes()
-    failing, _ = make(tmp_path, lambda inv: error_reply(7, "nope"))
-    with pytest.raises(AddError):
+    failing, fx = make(tmp_path, lambda inv: error_reply(7, "nope"))
+    with pytest.raises(AttachmentExistsError) as info:
         failing.add_network_list(net, RT)
+    assert (info.value.network, info.value.container_id, info.value.ifname) == (
+        "net1", "c1", "eth0")
+    assert not info.value.in_progress
+    assert fx.calls == []
     assert Path(cni.cache.path_for("net1", "c1", "eth0")).read_bytes() == before
 
 
@@ -487,15 +497,21 @@ def test_rollback_keeps_going_and_reports_its_own_failures(tmp_path: Path) -> No
     assert [e.msg for e in info.value.rollback_errors] == ["cannot undo"]
 
 
-def test_cache_write_failure_rolls_back(tmp_path: Path) -> None:
+def test_cache_write_failure_rolls_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """G8: if the result cannot be cached, the ADD is undone rather than leaked."""
     cni, fx = make(tmp_path)
-    (tmp_path / "cache").mkdir()
-    (tmp_path / "cache" / "results").write_text("a file where the folder should be")
+
+    def full(entry: object) -> str:
+        raise CacheError("failed to write: No space left on device")
+
+    monkeypatch.setattr(cni.cache, "save", full)
     with pytest.raises(AddError) as info:
         cni.add_network_list(chain("a", "b"), RT)
     assert isinstance(info.value.cause, CacheError)
     assert fx.calls[-2:] == [("b", Command.DEL), ("a", Command.DEL)]
+    assert cni.get_cached_attachments() == ()  # nor is the ADD left recorded as in progress
 
 
 # --- timeouts -------------------------------------------------------------------------------
@@ -807,9 +823,15 @@ def test_same_attachment_is_serialised(tmp_path: Path) -> None:
 
     cni, _ = make(tmp_path, handler)
     net = chain("a", "b")
+    def refused_or_done(op: Callable[[], object]) -> Callable[[], None]:
+        def run() -> None:
+            with contextlib.suppress(AttachmentExistsError):  # an ADD over a live one
+                op()
+        return run
+
     ops = [lambda: cni.add_network_list(net, RT), lambda: cni.check_network_list(net, RT),
            lambda: cni.del_network_list(net, RT), lambda: cni.add_network_list(net, RT)]
-    threads = [threading.Thread(target=op) for op in ops * 2]
+    threads = [threading.Thread(target=refused_or_done(op)) for op in ops * 2]
     for t in threads:
         t.start()
     for t in threads:

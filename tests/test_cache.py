@@ -308,7 +308,7 @@ def test_save_creates_private_folders_and_files(cache: ResultCache) -> None:
     assert path == results_dir(cache) / "n1-c-eth0"
 
 
-@pytest.mark.parametrize("fail_at", ["write", "fsync", "replace"])
+@pytest.mark.parametrize("fail_at", ["write", "fsync", "rename"])
 def test_failed_write_keeps_the_old_entry_and_no_temp_file(
     cache: ResultCache, monkeypatch: pytest.MonkeyPatch, fail_at: str
 ) -> None:

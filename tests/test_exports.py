@@ -106,7 +106,8 @@ HYPOTHESIS_ALLOWED = frozenset({"testing.strategies"})
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors",),
     ("_json", "_locate", "_schemanode", "testing.errors", "testing.report"),
-    ("version", "identifiers", "_schemaexpr", "_cachefmt", "capabilities", "testing._scratch"),
+    ("version", "identifiers", "_schemaexpr", "_cachefmt", "_cachefs", "capabilities",
+     "testing._scratch"),
     ("types.common", "_schemac"),
     ("types.v020", "types.v040", "types.v100"),
     ("types", "_problems"),

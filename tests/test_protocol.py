@@ -372,7 +372,10 @@ def test_add_plan_steps_and_cache_write() -> None:
     cache: dict[tuple[str, str, str], Any] = {}
     result, seen = _drive(chains.add(_plan_net(), rt, _chain()), replies, cache)
     kinds = [type(s).__name__ for s in seen]
-    assert kinds == ["Find", "Run"] * 3 + ["SaveCache"]
+    # Under the lock, refuse an existing attachment, record the ADD as in progress, run the
+    # chain, cache the result, drop the record.
+    assert kinds == (["Lock", "LoadCache", "LoadPending", "SavePending"] + ["Find", "Run"] * 3
+                     + ["SaveCache", "DeletePending"])
     saved = cache[("dbnet", "c1", "eth0")]
     assert saved.result == result.to_dict()
     assert saved.config == SPEC_CONFIG
