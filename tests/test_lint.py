@@ -288,7 +288,7 @@ def test_schema_option_needs_type_and_file(given: str, tmp_path: Path) -> None:
 def test_unusable_schema_file_is_one_line(tmp_path: Path) -> None:
     _write(tmp_path / "s.json", {"type": 12})
     status, _, err = cli("validate", str(tmp_path), "--schema", f"x={tmp_path / 's.json'}")
-    assert status == 1
+    assert status == 2
     assert "not a valid JSON Schema" in err
     assert err.count("\n") == 1
 
@@ -378,3 +378,10 @@ def test_an_empty_directory_is_a_problem(tmp_path: Path) -> None:
     (problem,) = json.loads(out)
     assert (problem["file"], problem["rule"], problem["severity"]) == (str(tmp_path), "read",
                                                                        "error")
+
+
+def test_missing_schema_file_is_a_usage_error(tmp_path: Path) -> None:
+    status, out, err = cli("validate", str(tmp_path), "--schema", f"x={tmp_path / 'no.json'}")
+    assert (status, out) == (2, "")
+    assert err.startswith("cnilib validate: cannot read the schema ")
+    assert err.count("\n") == 1

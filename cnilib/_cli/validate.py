@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from cnilib.errors import Problem, Severity
+from cnilib.errors import ConfigError, Problem, Severity
 
 from . import FAILED, OK, USAGE, Command, Context, UsageError
 
@@ -151,9 +151,12 @@ def _run(args: argparse.Namespace, ctx: Context) -> int:
                    if args.plugin_path is not None else None)
     if plugin_path is None and ctx.environ.get("CNI_PATH"):
         plugin_path = [d for d in ctx.environ["CNI_PATH"].split(os.pathsep) if d]
-    problems = lint_paths(paths, schemas=_schemas(args.schema),
-                    plugins=args.plugins or args.plugin_path is not None,
-                    plugin_path=plugin_path)
+    try:
+        problems = lint_paths(paths, schemas=_schemas(args.schema),
+                              plugins=args.plugins or args.plugin_path is not None,
+                              plugin_path=plugin_path)
+    except ConfigError as err:  # only an unusable --schema file: the arguments are wrong
+        raise UsageError(str(err)) from err
     fmt = "json" if args.json else args.format
     if fmt == "json":
         print(to_json(problems), file=ctx.out)
