@@ -102,6 +102,7 @@ if TYPE_CHECKING:
     from .invoke import SubprocessExecutor as SubprocessExecutor
     from .invoke import find_plugin as find_plugin
     from .lint import LINT_RULES as LINT_RULES
+    from .lint import SCHEMAS_KEY as SCHEMAS_KEY
     from .lint import has_failures as has_failures
     from .lint import lint_network as lint_network
     from .lint import lint_paths as lint_paths
@@ -283,6 +284,7 @@ _EXPORTS: dict[str, str] = {
     "lint_network": "lint",
     "has_failures": "lint",
     "LINT_RULES": "lint",
+    "SCHEMAS_KEY": "lint",
     "AsyncCNIConfig": "aio",
     "SetupError": "errors",
     "NotReadyError": "errors",
@@ -421,6 +423,7 @@ __all__ = [
     "lint_network",
     "has_failures",
     "LINT_RULES",
+    "SCHEMAS_KEY",
     "SetupError",
     "NotReadyError",
     "TeardownError",

@@ -113,6 +113,15 @@ class SchemaSet:
         for plugin_type in self._extra:
             self._validator(plugin_type)  # refuse a broken schema before any file is read
 
+    def under(self, defaults: Mapping[str, JSONObject]) -> SchemaSet:
+        """These schemas over ``defaults``: a set where ``defaults`` (a network's own
+        schemas) apply to the types this set was not given.
+
+        Raises:
+            ConfigError: a schema of ``defaults`` is not a valid JSON Schema.
+        """
+        return SchemaSet({**defaults, **self._extra})
+
     def types(self) -> frozenset[str]:
         """Every plugin type with a schema."""
         return frozenset(plugin_schema_types()) | frozenset(self._extra)

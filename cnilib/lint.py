@@ -43,7 +43,7 @@ from .errors import (
 if TYPE_CHECKING:
     from .invoke import Executor
 
-__all__ = ["lint_paths", "lint_network", "has_failures", "LINT_RULES"]
+__all__ = ["lint_paths", "lint_network", "has_failures", "LINT_RULES", "SCHEMAS_KEY"]
 
 #: The rules of the problems only the linter finds (loading's own rules are the schema
 #: keywords, ``libcni``, ``json``...). ``docs/cli.md`` describes each.
@@ -55,7 +55,13 @@ LINT_RULES: Final = {
     "plugin-schema": "a plugin key of the wrong type or form (prefix of plugin-schema/<keyword>)",
     "plugin-missing": "a plugin type not found on the plugin path",
     "plugin-version": "a plugin whose VERSION answer lacks the network's version",
+    "schema-file": f"a schema named by a network's {'cnilibSchemas'!r} that cannot be used",
 }
+#: A network list's own schemas for third-party plugins: ``{"cnilibSchemas": {TYPE: FILE}}``,
+#: each FILE relative to the list's file. A list's top-level keys never reach a plugin (SPEC.md,
+#: "Deriving execution configuration from plugin configuration"), so the key changes nothing
+#: when the network runs. Schemas the caller gives (``schemas=``, ``--schema``) win over it.
+SCHEMAS_KEY: Final = "cnilibSchemas"
 _EXTENSIONS: Final = (".conf", ".conflist", ".json")
 
 
@@ -160,10 +166,45 @@ def _schema_set(schemas: Mapping[str, str | os.PathLike[str] | JSONObject] | Non
                       for kind, value in (schemas or {}).items()})
 
 
+def _own_schemas(net: NetworkConfigList, schemas: SchemaSet,
+                 out: list[Problem]) -> SchemaSet:
+    """``schemas`` over the network's own (:data:`SCHEMAS_KEY`); what is unusable goes to
+    ``out`` as a located problem, and its plugin is then checked without that schema."""
+    given = net.raw.get(SCHEMAS_KEY)
+    if given is None:
+        return schemas
+
+    def problem(pointer: str, message: str) -> None:
+        line, column = locate(net.bytes, (pointer,))[pointer] or (None, None)
+        out.append(Problem(pointer, message, file=net.source, line=line, column=column,
+                           rule="schema-file"))
+
+    if not isinstance(given, dict):
+        problem(f"/{SCHEMAS_KEY}", f"{SCHEMAS_KEY} must be an object of plugin type to "
+                "schema file")
+        return schemas
+    base = os.path.dirname(os.path.abspath(net.source)) if net.source else os.getcwd()
+    own: dict[str, JSONObject] = {}
+    for plugin_type, path in given.items():
+        pointer = f"/{SCHEMAS_KEY}/{plugin_type.replace('~', '~0').replace('/', '~1')}"
+        if not isinstance(path, str) or not path:
+            problem(pointer, "a schema file must be named by a non-empty string")
+            continue
+        try:
+            schema = load_schema_file(os.path.join(base, path))
+            SchemaSet({plugin_type: schema})  # refuses a schema that is not a JSON Schema
+        except ConfigError as err:
+            problem(pointer, err.msg)
+            continue
+        own[plugin_type] = schema
+    return schemas.under(own)
+
+
 def _lint_network(net: NetworkConfigList, schemas: SchemaSet,
                   plugin_path: Sequence[str] | None, plugins: bool,
                   executor: Executor | None) -> tuple[Problem, ...]:
     out: list[Problem] = list(net.warnings)
+    schemas = _own_schemas(net, schemas, out)
     for plugin, at, text in _plugin_places(net):
         source = plugin.source or net.source
         if plugin.type in schemas.types() and not schemas.is_ipam(plugin.type):

@@ -14,7 +14,7 @@ import pytest
 from cnilib._json import JSON
 from cnilib.cli import run
 from cnilib.errors import Problem, Severity
-from cnilib.lint import LINT_RULES, has_failures, lint_paths
+from cnilib.lint import LINT_RULES, SCHEMAS_KEY, has_failures, lint_paths
 from cnilib.schema import plugin_schema, plugin_schema_types
 from tests.paths import CORPUS
 
@@ -278,6 +278,53 @@ def test_own_schema_for_a_third_party_plugin(tmp_path: Path) -> None:
         ("/pool", "error"), ("/extra", "warning")]
 
 
+def test_network_names_its_own_schema(tmp_path: Path) -> None:
+    """A list's top-level SCHEMAS_KEY names schemas (relative to the list's file) for the
+    plugin types it uses; the caller's schemas win over it."""
+    _write(tmp_path / "net" / "schemas" / "acme.json", {
+        "type": "object", "properties": {"type": True, "pool": {
+            "$ref": "urn:cnilib:common#/$defs/cidr"}}, "additionalProperties": False})
+    conflist = _write(tmp_path / "net" / "10.conflist", {
+        "cniVersion": "1.0.0", "name": "n", SCHEMAS_KEY: {"acme": "schemas/acme.json"},
+        "plugins": [{"type": "acme", "pool": "x", "extra": 1}]})
+    found = [(p.pointer, p.severity, p.rule) for p in lint_paths([conflist])]
+    assert [(pointer, severity) for pointer, severity, _ in found] == [
+        ("/plugins/0/pool", Severity.ERROR), ("/plugins/0/extra", Severity.WARNING)]
+    # The caller's schema for the same type wins: this one allows anything.
+    assert lint_paths([conflist], schemas={"acme": {"type": "object"}}) == ()
+    # The key never reaches a plugin: the request of the list's plugin has no such key.
+    from cnilib.config import conflist_from_file
+    from cnilib.protocol import Command, build_request
+
+    net = conflist_from_file(conflist)
+    request = build_request(net.plugins[0].raw, command=Command.ADD, name=net.name,
+                            cni_version=net.cni_version)
+    assert SCHEMAS_KEY not in request
+
+
+@pytest.mark.parametrize(("given", "message"), [
+    ("schemas/acme.json", "must be an object"),
+    ({"acme": 3}, "non-empty string"),
+    ({"acme": "missing.json"}, "cannot read the schema"),
+    ({"acme": "bad.json"}, "not a valid JSON Schema"),
+])
+def test_network_schema_that_cannot_be_used_is_a_located_problem(
+        tmp_path: Path, given: JSON, message: str) -> None:
+    _write(tmp_path / "bad.json", {"type": 12})
+    conflist = _write(tmp_path / "10.conflist", {
+        "cniVersion": "1.0.0", "name": "n", SCHEMAS_KEY: given,
+        "plugins": [{"type": "acme"}]})
+    [problem] = lint_paths([conflist])
+    assert (problem.rule, problem.severity, problem.file) == (
+        "schema-file", Severity.ERROR, str(conflist))
+    assert problem.pointer.startswith(f"/{SCHEMAS_KEY}")
+    lines = conflist.read_text().splitlines()
+    key = problem.pointer.rsplit("/", 1)[-1]  # the entry, or the key itself
+    assert problem.line is not None
+    assert lines[problem.line - 1].lstrip().startswith(f'"{key}"')
+    assert message in problem.message
+
+
 @pytest.mark.parametrize("given", ["acme", "=x", "acme="])
 def test_schema_option_needs_type_and_file(given: str, tmp_path: Path) -> None:
     status, _, err = cli("validate", str(tmp_path), "--schema", given)
@@ -324,7 +371,7 @@ def test_corpus_has_no_false_errors(path: Path) -> None:
 
 def test_every_rule_is_described() -> None:
     assert {"read", "conf-with-plugins", "duplicate-network", "plugin-unknown-key",
-            "plugin-schema", "plugin-missing", "plugin-version"} == set(LINT_RULES)
+            "plugin-schema", "plugin-missing", "plugin-version", "schema-file"} == set(LINT_RULES)
 
 
 # --- plugins on the path (Debian's containernetworking-plugins, spec up to 1.0.0) -----------
