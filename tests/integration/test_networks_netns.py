@@ -136,6 +136,12 @@ def assert_pod(pod: PodResult, ns: Netns, site: Site, cid: str) -> None:
 
 
 def assert_gone(site: Site, cids: list[str]) -> None:
+    """No IPAM reservation, cache entry, portmap rule, ifb device or bridge port is left.
+
+    Veths: a veth's two ends live and die together, so a sandbox that holds only ``lo`` (the
+    tests check ``ns.links()``), or no longer exists, has no veth left on the host either.
+    (Host routes are not inspected: other test runs on the machine may route the same /24.)
+    """
     assert ipam_reservations(site.scene.ipam_dir) == []
     assert cache_files(site.scene) == []
     for cid in cids:
@@ -144,9 +150,6 @@ def assert_gone(site: Site, cids: list[str]) -> None:
     ports = json.loads(sh("ip", "-j", "link", "show", "master", site.bridge,
                           check=False).stdout or "[]")
     assert ports == []
-    routes = sh("ip", "-4", "route", "show").stdout
-    assert not any(ipaddress.IPv4Network(line.split()[0], strict=False).subnet_of(site.subnets[1])
-                   for line in routes.splitlines() if line.split()[0][0].isdigit())
 
 
 @pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
