@@ -108,7 +108,7 @@ def test_the_report_renders_as_a_table_and_as_json() -> None:
         "p at cniVersion 1.0.0: FAIL (1 passed, 1 failed, 1 skipped)",
     ]
     assert report.to_dict() == {
-        "plugin": "p", "network": "n", "cniVersion": "1.0.0", "passed": False,
+        "plugin": "p", "network": "n", "cniVersion": "1.0.0", "netns": "", "passed": False,
         "checks": [
             {"step": "ADD", "plugin": "p", "verdict": "pass", "reason": ""},
             {"step": "CHECK", "plugin": "", "verdict": "fail", "reason": "cache unreadable"},

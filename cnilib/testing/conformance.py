@@ -194,7 +194,7 @@ def check_plugin(
         if config is None:
             if not version:
                 run.skip("ADD", [plugin_type], "no spec version to run at: VERSION failed")
-                return Report(plugin_type, DEFAULT_NETWORK, "", tuple(run.checks))
+                return Report(plugin_type, DEFAULT_NETWORK, "", tuple(run.checks), netns)
             config = _default_network(plugin_type, version)
         run.checks[:0] = _config_rows(config)
         rt = RuntimeConf(container_id=cid, netns=netns, ifname=ifname, args=tuple(cni_args),
@@ -202,7 +202,7 @@ def check_plugin(
         _attachment_steps(run, config, rt)
         _network_steps(run, config)
         _bad_configs(run, config, plugin_type, rt)
-        return Report(plugin_type, config.name, config.cni_version, tuple(run.checks))
+        return Report(plugin_type, config.name, config.cni_version, tuple(run.checks), netns)
 
 
 def _config_rows(net: NetworkConfigList) -> list[Check]:

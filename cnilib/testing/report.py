@@ -67,12 +67,15 @@ class Report:
         network: The network name the chain ran as.
         cni_version: The spec version it ran at.
         checks: The rows, in the order run.
+        netns: The scratch network namespace the plugins ran in (``/run/netns/cnicf-…``),
+            already removed when the report is returned; ``""`` when none was made.
     """
 
     plugin: str
     network: str
     cni_version: str
     checks: tuple[Check, ...]
+    netns: str = ""
 
     @property
     def passed(self) -> bool:
@@ -91,7 +94,8 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         """The report as a JSON object (what ``cnilib conformance --format json`` prints)."""
         return {"plugin": self.plugin, "network": self.network, "cniVersion": self.cni_version,
-                "passed": self.passed, "checks": [c.to_dict() for c in self.checks]}
+                "netns": self.netns, "passed": self.passed,
+                "checks": [c.to_dict() for c in self.checks]}
 
     def table(self) -> str:
         """The rows as a fixed-width table, with a summary line (no trailing newline)."""

@@ -63,6 +63,8 @@ def run(scene: Scene, plugin: str, plugins: list[dict[str, Any]], **options: Any
     cid = unique_id()
     report = check_plugin(plugin, net, path=[CNI_BIN], container_id=cid, **options)
     print(report.table())
+    assert report.netns.startswith("/run/netns/cnicf-")
+    assert not os.path.exists(report.netns)
     assert ipam_reservations(scene.ipam_dir) == []
     assert portmap_rules(cid) == []
     assert not link_exists(ifb_name(net.name, cid))

@@ -39,6 +39,8 @@ def check(scene: Scene, conf: dict[str, Any], *, version: str = "1.1.0") -> Repo
     net = scene.conflist([conf], version=version)
     report = check_plugin(conf["type"], net, path=scene.path, container_id=unique_id())
     print(report.table())
+    assert report.netns.startswith("/run/netns/cnicf-")
+    assert not os.path.exists(report.netns)
     return report
 
 
@@ -170,6 +172,7 @@ def test_cli_json_and_failure_exit_status(scene: Scene) -> None:
     assert (code, err) == (1, "")
     doc = json.loads(out)
     assert doc["passed"] is False
+    assert not os.path.exists(doc["netns"])
     assert [c for c in doc["checks"] if c["verdict"] == "fail"] == [
         {"step": "STATUS", "plugin": RECORD, "verdict": "fail",
          "reason": "[50] plugin not available"}]
