@@ -26,7 +26,7 @@ from cnilib.config import conflist_from_bytes
 from cnilib.errors import AddError, CacheError, MultipleErrors
 from cnilib.protocol import Command, RuntimeConf
 from cnilib.testing import FakeExecutor
-from tests.strategies import container_ids, ifnames, network_names
+from cnilib.testing.strategies import container_ids, ifnames, network_names
 
 NET = conflist_from_bytes(b'{"cniVersion":"1.1.0","name":"n1","plugins":[{"type":"a"}]}')
 
