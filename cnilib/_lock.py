@@ -3,7 +3,8 @@
 Rules of this file:
 
 * A lock is an ``flock`` on a file under ``<root>/locks/``, taken on a file descriptor opened
-  for that one acquisition (``O_CLOEXEC``, so plugins never inherit it), through a descriptor
+  for that one acquisition (``O_CLOEXEC``: a plugin inherits only the attachment lock that the
+  runtime API passes to it on purpose, G16 in docs/guarantees.md), through a descriptor
   on ``locks/`` opened without following links (:mod:`cnilib._cachefs`). ``flock`` locks
   belong to the open file description, so two acquisitions conflict whether they come from two
   processes or from two threads of one.

@@ -140,6 +140,8 @@ class AsyncCNIConfig(Engine):
         A cancelled ADD is rolled back before the cancellation goes through.
 
         Raises:
+            AttachmentExistsError: the attachment is cached, or an earlier ADD of it did
+                not finish: nothing ran (DEL it first).
             AddError: a plugin (or the cache write) failed, with what the rollback did.
             InvalidIdentifierError: an identifier is invalid (nothing ran).
             LockTimeoutError: the attachment stayed locked past the deadline.
@@ -348,6 +350,9 @@ class AsyncCNIConfig(Engine):
 
     async def get_cached_attachments(self, container_id: str = "") -> tuple[CacheEntry, ...]:
         """Every cached attachment, or those of one container.
+
+        ADDs that did not finish (their process died, or their rollback failed) are listed
+        too, with ``in_progress=True``.
 
         Raises:
             InvalidIdentifierError: ``container_id`` is given and invalid.

@@ -209,7 +209,10 @@ class CNIConfig(Engine):
         """DEL an attachment: plugins in reverse order with the cached result (SPEC §3).
 
         An unusable cache entry is deleted and the DEL goes on without prevResult. On
-        success the entry is deleted; on failure it is kept so that the DEL can be retried.
+        success the entry is deleted; on failure it is kept so that the DEL can be retried. An
+        attachment whose ADD did not finish is deleted with the configuration and runtime
+        configuration that ADD recorded. A cache that cannot be locked or written does not
+        stop the plugins: they run, and the problem is logged at WARNING.
 
         Args:
             net: The network configuration list.
@@ -438,6 +441,9 @@ class CNIConfig(Engine):
 
     def get_cached_attachments(self, container_id: str = "") -> tuple[CacheEntry, ...]:
         """Every cached attachment, or those of one container (libcni ``GetCachedAttachments``).
+
+        ADDs that did not finish (their process died, or their rollback failed) are listed
+        too, with ``in_progress=True``.
 
         Raises:
             InvalidIdentifierError: ``container_id`` is given and invalid.

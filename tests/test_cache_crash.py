@@ -257,3 +257,45 @@ def test_temp_files_are_told_apart_from_entries(
     name = f"{net}-{cid}-{ifname}"
     assert temp_owner(name) is None
     assert temp_owner(f".{name}.{digits}.tmp") == name
+
+
+# -- DEL and GC of an ADD that never finished (item 1) -------------------------------------------
+
+RECORDED = conflist_from_bytes(
+    b'{"cniVersion":"1.1.0","name":"n1","plugins":[{"type":"a"},{"type":"b"}]}')
+
+
+def unfinished(cache: ResultCache) -> RuntimeConf:
+    """The record a killed ADD of RECORDED left (its plugins may hold addresses)."""
+    cache.begin(CacheEntry(network_name="n1", container_id="c", ifname="eth0",
+                           config=RECORDED.bytes, netns="/run/netns/recorded",
+                           cni_args=(("K8S_POD_NAME", "p"),)))
+    return RuntimeConf("c", "", "eth0")
+
+
+def test_del_of_an_unfinished_add_uses_what_the_add_recorded(cache: ResultCache) -> None:
+    """The caller's configuration changed since (one plugin "x") and it gives no netns."""
+    rt = unfinished(cache)
+    fx = FakeExecutor()
+    cni = CNIConfig(["/x"], cache_dir=cache.root, executor=fx)
+    (listed,) = cni.get_cached_attachments("c")
+    assert listed.in_progress
+    assert listed.result is None
+    cni.del_network_list(NET, rt)
+    assert fx.calls == [("b", Command.DEL), ("a", Command.DEL)]
+    for inv in fx.invocations:
+        assert inv.env["CNI_NETNS"] == "/run/netns/recorded"
+        assert inv.env["CNI_ARGS"] == "K8S_POD_NAME=p"
+    assert cni.get_cached_attachments() == ()
+
+
+def test_gc_deletes_an_unfinished_add_even_when_it_is_in_the_valid_set(
+    cache: ResultCache,
+) -> None:
+    """It never completed, so the runtime's idea of what is valid does not cover it."""
+    unfinished(cache)
+    fx = FakeExecutor()
+    cni = CNIConfig(["/x"], cache_dir=cache.root, executor=fx)
+    cni.gc_network_list(NET, valid_attachments=[("c", "eth0")])
+    assert fx.calls[:2] == [("b", Command.DEL), ("a", Command.DEL)]
+    assert cni.get_cached_attachments() == ()

@@ -33,9 +33,9 @@ from cnilib.api import CNIConfig
 from cnilib.config import NetworkConfigList
 from cnilib.errors import AttachmentExistsError, CNIError
 from cnilib.protocol import RuntimeConf
+from cnilib.testing import read_log
 from tests.integration.helpers import Scene, assert_attached, result_json, unique_id
 from tests.netns import Netns, ipam_reservations, sh
-from tests.plugins import MISBEHAVE, RECORDER, read_records
 
 pytestmark = pytest.mark.netns
 
@@ -170,16 +170,11 @@ def test_recovery_waits_for_the_plugin_of_a_killed_runtime(
 ) -> None:
     """Item 7: the DEL waits until the orphaned ADD plugin exits, then undoes it."""
     ns = make_netns()
-    record = str(scene.record_file)
-    net = scene.conflist([
-        {"type": RECORDER, "recordFile": record, "which": "first"},
-        {"type": MISBEHAVE, "recordFile": record, "which": "slow", "mode": "sleep",
-         "seconds": 3, "on": ["ADD"]},
-    ])
+    net = scene.conflist([scene.record("first"), scene.record("slow", ADD={"sleep": 3})])
     rt = RuntimeConf(unique_id(), ns.path, "eth0")
     proc = start_worker(scene, conflist_file(scene, net), "add", rt)
     deadline = time.monotonic() + 60
-    while not any(r["stdin"].get("which") == "slow" for r in read_records(scene.record_file)):
+    while not any(r["stdin"].get("which") == "slow" for r in read_log(scene.record_file)):
         assert time.monotonic() < deadline
         time.sleep(0.02)
     proc.kill()
@@ -190,7 +185,7 @@ def test_recovery_waits_for_the_plugin_of_a_killed_runtime(
     assert entry.in_progress
     cni.del_network_list(net, rt)
     calls = [(r["command"], r["stdin"].get("which"), r["time"])
-             for r in read_records(scene.record_file)]
+             for r in read_log(scene.record_file)]
     (slow_add,) = [t for c, w, t in calls if (c, w) == ("ADD", "slow")]
     (slow_del,) = [t for c, w, t in calls if (c, w) == ("DEL", "slow")]
     assert slow_del >= slow_add + 3  # the DEL ran after the orphan's ADD had finished
