@@ -1,0 +1,204 @@
+"""Library overhead: a chain of three no-op plugins, cnilib vs Go libcni vs the bare floor.
+
+Not a test (the suite never times anything). Needs Go's ``goref`` and the no-op plugin
+(``.ci/setup.sh`` builds both into ``.venv/bin``); no root::
+
+    .venv/bin/python tests/benchmarks/bench_overhead.py [--rounds N] [--cycles N]
+
+Three sides run the same work, one after the other, in an order that rotates every round:
+
+* **go**: ``goref cycle`` (Go libcni's ``AddNetworkList``, ``CheckNetworkList``,
+  ``DelNetworkList``) on the conflist of three no-op plugins;
+* **cnilib**: :class:`cnilib.CNIConfig` doing the same cycles, in this process;
+* **floor**: the cheapest way this machine can start a process, feed it stdin and read its
+  stdout: ``os.posix_spawn`` with three pipes and no library, replaying the exact requests and
+  environments cnilib sent (9 calls per cycle, as the chain makes: 3 ADD, 3 CHECK, 3 DEL).
+
+The no-op plugin answers at once, so its own time is small and constant and what differs
+between the sides is the runtime. Per round each side's time per plugin call is printed; at
+the end the medians of the per-round ratios cnilib/go and cnilib/floor (goals: <= 0.90 and
+<= 1.10), with the load average before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+sys.path.insert(0, str(REPO))
+from tests.benchmarks.bench_foundation import find_goref  # noqa: E402
+
+#: The names the no-op plugin is installed under: a chain of three distinct plugins.
+NOOP_TYPES = ("noop-a", "noop-b", "noop-c")
+#: A namespace path nobody enters (the no-op plugin never looks at it).
+NETNS = "/var/run/netns/cnilib-bench-noop"
+
+
+def find_noop(explicit: str | None) -> str:
+    """The no-op plugin binary: --noop, $CNILIB_NOOP, .venv/bin/noop, or on PATH."""
+    for cand in (explicit, os.environ.get("CNILIB_NOOP"), str(REPO / ".venv" / "bin" / "noop"),
+                 shutil.which("noop")):
+        if cand and os.access(cand, os.X_OK):
+            return cand
+    sys.exit("noop not found: run .ci/setup.sh (it builds tests/helpers/noop), or pass --noop")
+
+
+def noop_setup(work: Path, noop: str) -> tuple[str, Path]:
+    """Install the plugin as the chain's three types in ``work``; return (plugin dir, conflist)."""
+    plugins = work / "plugins"
+    plugins.mkdir()
+    for name in NOOP_TYPES:
+        shutil.copy2(noop, plugins / name)
+    conflist = work / "noop.conflist"
+    doc = {"cniVersion": "1.0.0", "name": "bench-noop",
+           "plugins": [{"type": name} for name in NOOP_TYPES]}
+    conflist.write_text(json.dumps(doc))
+    return str(plugins), conflist
+
+
+def loadavg() -> str:
+    """The 1-minute load average now."""
+    return f"{os.getloadavg()[0]:.2f}"
+
+
+def go_cycle(binary: str, plugins: str, conflist: Path, cycles: int) -> float:
+    """Seconds Go libcni took for ``cycles`` ADD+CHECK+DEL (timed inside goref)."""
+    env = dict(os.environ, CNI_PATH=plugins)
+    out = subprocess.run([binary, "cycle", str(conflist), NETNS, str(cycles)], check=True,
+                         capture_output=True, text=True, env=env).stdout
+    return float(out.split()[2])
+
+
+def cnilib_cycle(plugins: str, conflist: Path, cycles: int, cache: str, tag: str) -> float:
+    """Seconds cnilib took for ``cycles`` ADD+CHECK+DEL."""
+    from cnilib import CNIConfig, RuntimeConf, conflist_from_file
+
+    net = conflist_from_file(str(conflist))
+    cni = CNIConfig([plugins], cache_dir=cache)
+    start = time.perf_counter()
+    for i in range(cycles):
+        rt = RuntimeConf(container_id=f"bench-{tag}-{i}", netns=NETNS, ifname="eth0")
+        cni.add_network_list(net, rt)
+        cni.check_network_list(net, rt)
+        cni.del_network_list(net, rt)
+    return time.perf_counter() - start
+
+
+Call = tuple[bytes, bytes, dict[bytes, bytes]]  # path, stdin, environment
+
+
+def record_calls(plugins: str, conflist: Path, cache: str) -> list[Call]:
+    """The 9 plugin calls of one cnilib cycle, exactly as sent (for the floor to replay)."""
+    from cnilib import CNIConfig, RuntimeConf, conflist_from_file
+    from cnilib.protocol import InvocationRecord
+
+    calls: list[Call] = []
+
+    def hook(record: InvocationRecord) -> None:
+        inv = record.invocation
+        env = {os.fsencode(k): os.fsencode(v) for k, v in os.environ.items()}
+        env.update({os.fsencode(k): os.fsencode(v) for k, v in inv.env.items()})
+        calls.append((os.fsencode(inv.path), inv.stdin, env))
+
+    net = conflist_from_file(str(conflist))
+    cni = CNIConfig([plugins], cache_dir=cache, on_invocation=hook)
+    rt = RuntimeConf(container_id="bench-record", netns=NETNS, ifname="eth0")
+    cni.add_network_list(net, rt)
+    cni.check_network_list(net, rt)
+    cni.del_network_list(net, rt)
+    if len(calls) != 3 * len(NOOP_TYPES):
+        sys.exit(f"expected 9 plugin calls per cycle, saw {len(calls)}")
+    return calls
+
+
+def floor_call(path: bytes, stdin: bytes, env: dict[bytes, bytes]) -> bytes:
+    """Start ``path`` with ``stdin`` on a pipe, read its stdout to the end and reap it."""
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    os.write(in_w, stdin)  # fits in the pipe: the plugin never waits for us
+    os.close(in_w)
+    pid = os.posix_spawn(path, [path], env, file_actions=[
+        (os.POSIX_SPAWN_DUP2, in_r, 0), (os.POSIX_SPAWN_DUP2, out_w, 1)])
+    os.close(in_r)
+    os.close(out_w)
+    chunks = []
+    while chunk := os.read(out_r, 65536):
+        chunks.append(chunk)
+    os.close(out_r)
+    os.waitpid(pid, 0)
+    return b"".join(chunks)
+
+
+def floor_cycle(calls: list[Call], cycles: int) -> float:
+    """Seconds the bare floor took for ``cycles`` replays of the 9 calls."""
+    start = time.perf_counter()
+    for _ in range(cycles):
+        for path, stdin, env in calls:
+            floor_call(path, stdin, env)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    """Alternate the three sides over the rounds and print the median ratios."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--goref", default=None)
+    ap.add_argument("--noop", default=None)
+    ap.add_argument("--rounds", type=int, default=9, help="rounds (at least 7 for a figure)")
+    ap.add_argument("--cycles", type=int, default=40, help="ADD+CHECK+DEL cycles per side")
+    args = ap.parse_args()
+    binary = find_goref(args.goref)
+    noop = find_noop(args.noop)
+    calls_per_cycle = 3 * len(NOOP_TYPES)
+    per_call = args.cycles * calls_per_cycle
+    work = Path(tempfile.mkdtemp(prefix="cnilib-bench-noop-"))
+    try:
+        plugins, conflist = noop_setup(work, noop)
+        calls = record_calls(plugins, conflist, str(work / "cache-record"))
+        sides: dict[str, Callable[[int], float]] = {
+            "go": lambda r: go_cycle(binary, plugins, conflist, args.cycles),
+            "cnilib": lambda r: cnilib_cycle(plugins, conflist, args.cycles,
+                                             str(work / f"cache-{r}"), str(r)),
+            "floor": lambda r: floor_cycle(calls, args.cycles),
+        }
+        for side in sides.values():  # warm every side once (page cache, lazy imports)
+            side(-1)
+        print(f"load average before: {loadavg()}")
+        times: dict[str, list[float]] = {name: [] for name in sides}
+        order = list(sides)
+        for r in range(args.rounds):
+            for name in order:
+                times[name].append(sides[name](r) / per_call)
+            order = order[1:] + order[:1]
+            g, c, f = (times[n][-1] * 1e3 for n in ("go", "cnilib", "floor"))
+            print(f"round {r}: per plugin call go {g:.3f} ms, cnilib {c:.3f} ms, floor "
+                  f"{f:.3f} ms (cnilib/go {c / g:.2f}, cnilib/floor {c / f:.2f}, "
+                  f"floor/go {f / g:.2f}; load {loadavg()})")
+        to_go = [c / g for c, g in zip(times["cnilib"], times["go"], strict=True)]
+        to_floor = [c / f for c, f in zip(times["cnilib"], times["floor"], strict=True)]
+        floor_go = [f / g for f, g in zip(times["floor"], times["go"], strict=True)]
+        med = {n: statistics.median(v) * 1e3 for n, v in times.items()}
+        print(f"median per plugin call: go {med['go']:.3f} ms, cnilib {med['cnilib']:.3f} ms, "
+              f"floor {med['floor']:.3f} ms")
+        print(f"noop chain x3 ADD+CHECK+DEL ({args.rounds} rounds of {args.cycles} cycles): "
+              f"cnilib/go median ratio {statistics.median(to_go):.2f} "
+              f"(rounds {min(to_go):.2f} to {max(to_go):.2f}); cnilib/floor median ratio "
+              f"{statistics.median(to_floor):.2f} (rounds {min(to_floor):.2f} to "
+              f"{max(to_floor):.2f}); floor/go {statistics.median(floor_go):.2f}")
+        print(f"load average after: {loadavg()}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
