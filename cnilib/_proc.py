@@ -2,7 +2,8 @@
 
 Rules of this file:
 
-* :func:`spawn` starts the child in its own session and process group, with three fresh pipes
+* :func:`spawn` starts the child in its own process group (not its own session: see
+  :func:`spawn`), with three fresh pipes
   as its stdio and no other fd, SIGPIPE and SIGXFSZ back to their defaults and no signal
   blocked. :mod:`subprocess` starts it (a vfork and an exec, no Python in the child), except
   from a thread that blocks signals, which subprocess would pass on: there
@@ -24,11 +25,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import queue
 import select
 import signal
 import subprocess
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import attrs
@@ -134,12 +133,6 @@ class Child:
         self.returncode: int | None = None
         self._popen = popen  # subprocess keeps the reap's bookkeeping: it must see the reap
 
-    def settle(self, status: int) -> None:
-        """Take ``status`` (read from the zombie) as the outcome; reap it in the background."""
-        if self.returncode is None:
-            self.returncode = status
-            _reap_later(self._wait)
-
     def reap(self) -> int:
         """Wait for the child (already exited or killed) and return its status."""
         if self.returncode is None:
@@ -194,7 +187,7 @@ def _spawn_unmasked(path: str, stdio: tuple[int, int, int], env: Mapping[bytes, 
         actions: list[tuple[int, ...]] = [
             (os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(stdio)]
         actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in inherited if fd not in keep]
-        return os.posix_spawn(path, [path], env, file_actions=actions, setsid=True,
+        return os.posix_spawn(path, [path], env, file_actions=actions, setpgroup=0,
                               setsigdef=(signal.SIGPIPE, signal.SIGXFSZ), setsigmask=())
     finally:
         for fd, inheritable in zip(keep, was, strict=True):
@@ -217,13 +210,18 @@ def _pipe(owned: list[int]) -> tuple[int, int]:
 
 def spawn(path: str, env: Mapping[bytes, bytes], stdin: bytes,
           keep: Sequence[int] = ()) -> Child:
-    """Start ``path`` (no arguments) in a new session with three pipes; one attempt.
+    """Start ``path`` (no arguments) in a new process group with three pipes; one attempt.
 
     ``keep`` are descriptors the plugin inherits, under their own numbers; every other
     descriptor is closed in the child.
 
     The request goes into the stdin pipe *before* the start, and that pipe is closed when it
     all fits (up to 64 KiB): the plugin never waits for us to feed it.
+
+    The group is what the deadline kills (G2). It is not a new session: with the kernel's
+    autogroup scheduling a new session is a new scheduling group, which under load waited
+    milliseconds for a CPU before it could even exec (docs/performance.md, "Starting a
+    plugin": 8.5 against 3.1 ms per call of the no-op chain at a load average of 8).
 
     Raises:
         OSError: The child could not be started (``errno`` says why).
@@ -254,7 +252,7 @@ def spawn(path: str, env: Mapping[bytes, bytes], stdin: bytes,
         if pid is None:
             popen = subprocess.Popen(
                 [path], stdin=in_r, stdout=out_w, stderr=err_w, env=env, close_fds=True,
-                pass_fds=tuple(keep), start_new_session=True)
+                pass_fds=tuple(keep), process_group=0)
             pid = popen.pid
     except BaseException:
         for fd in owned:
@@ -273,31 +271,6 @@ def spawn_error(path: str, err: OSError) -> ExecutionError:
     out.strerror = err.strerror
     out.filename = path
     return out
-
-
-_REAPER: list[tuple[int, queue.SimpleQueue[Callable[[], object]]]] = []
-
-
-def _reap_later(wait: Callable[[], object]) -> None:
-    # Reaping costs the kernel milliseconds of CPU for a plugin that entered namespaces (it
-    # walks the /proc entries the process left), and nobody needs to wait for it once the
-    # zombie has given its status and the last signal to its group has been sent: a thread
-    # of our own reaps it, on the other CPU, while the chain goes on.
-    if not _REAPER or _REAPER[0][0] != os.getpid():  # first use, or a forked child
-        jobs: queue.SimpleQueue[Callable[[], object]] = queue.SimpleQueue()
-        try:
-            threading.Thread(target=_reap_forever, args=(jobs,), name="cnilib-reaper",
-                             daemon=True).start()
-        except RuntimeError:  # interpreter shutting down: no new threads
-            wait()
-            return
-        _REAPER[:] = [(os.getpid(), jobs)]
-    _REAPER[0][1].put(wait)
-
-
-def _reap_forever(jobs: queue.SimpleQueue[Callable[[], object]]) -> None:
-    while True:
-        jobs.get()()
 
 
 def _killpg(pgid: int, sig: signal.Signals) -> None:
@@ -329,7 +302,7 @@ class Session:
         self, child: Child, *, start: float, timeout: float | None, limits: Limits
     ) -> None:
         self.child = child
-        self.pgid = child.pid  # a new session: the child leads its own group
+        self.pgid = child.pid  # the child leads its own group
         self.limits = limits
         self.start = start
         self.deadline = None if timeout is None else start + timeout
@@ -342,7 +315,6 @@ class Session:
         self._kill_at: float | None = None
         self._killed = False
         self._exited_at: float | None = None
-        self._status: int | None = None  # from waitid, once the child is a zombie
         self._end: float | None = None
         self.writer: int | None = child.stdin
         self._out_fd = child.stdout
@@ -445,9 +417,6 @@ class Session:
             info = os.waitid(os.P_PID, self.child.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
             return True  # someone else reaped it (a foreign SIGCHLD handler)
-        if info is not None:
-            exited = info.si_code == os.CLD_EXITED
-            self._status = info.si_status if exited else -info.si_status
         return info is not None
 
     def advance(self, now: float) -> float | None:
@@ -513,10 +482,9 @@ class Session:
             self._notify(self.pidfd)
             os.close(self.pidfd)
             self.pidfd = None
-        if self._status is not None:
-            self.child.settle(self._status)
-        else:
-            self.child.reap()
+        # Reaped here, not by a thread of ours: on the bridge chain a reaper thread saved no
+        # time and cost 2 ms of CPU per cycle (docs/performance.md).
+        self.child.reap()
         self.done = True
 
     def abort(self) -> None:

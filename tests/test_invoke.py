@@ -415,10 +415,10 @@ BLOCKED = pytest.mark.parametrize("blocked", [set(), {signal.SIGTERM, signal.SIG
 
 
 @BLOCKED
-def test_plugin_starts_alone_in_its_own_session(
+def test_plugin_starts_alone_in_its_own_process_group(
     make_plugin: MakePlugin, blocked: set[signal.Signals]
 ) -> None:
-    """Its own session and group (G2's group kill); no fd but its stdio, even inheritable."""
+    """Its own group (G2's group kill), in our session; no fd but its stdio, even inheritable."""
     path = make_plugin("alone", STARTED_ALONE)
     leaked = os.open(os.devnull, os.O_RDONLY)
     os.set_inheritable(leaked, True)
@@ -430,7 +430,8 @@ def test_plugin_starts_alone_in_its_own_session(
     seen = loads(done.stdout)
     assert isinstance(seen, dict)
     assert seen["fds"] == []
-    assert seen["sid"] == seen["pgid"] == seen["pid"]
+    assert seen["pgid"] == seen["pid"]
+    assert seen["sid"] == os.getsid(0)  # not a new session (docs/performance.md)
 
 
 @BLOCKED

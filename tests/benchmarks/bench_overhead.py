@@ -23,6 +23,7 @@ the end the medians of the per-round ratios cnilib/go and cnilib/floor (goals: <
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -149,6 +150,169 @@ def floor_cycle(calls: list[Call], cycles: int) -> float:
     return time.perf_counter() - start
 
 
+# -- where the time goes (--profile) ---------------------------------------------------------
+
+FIXED_RESULT = (b'{"cniVersion":"1.0.0","ips":[{"address":"10.99.0.2/24",'
+                b'"gateway":"10.99.0.1"}],"dns":{}}')
+#: The system calls counted per verb (cnilib calls them through the os and fcntl modules).
+COUNTED = (("os", "fsync"), ("os", "open"), ("os", "replace"), ("os", "unlink"),
+           ("fcntl", "flock"), ("os", "pidfd_open"), ("os", "waitid"))
+
+
+def _fake_cni(cache: str) -> object:
+    """A CNIConfig whose three no-op plugins are Python functions: no process at all."""
+    from cnilib import CNIConfig
+    from cnilib.protocol import Command, Completed
+    from cnilib.testing import FakeExecutor
+
+    def handler(inv: object) -> Completed:
+        add = getattr(inv, "command", None) == Command.ADD
+        return Completed(0, FIXED_RESULT if add else b"", b"", 0.0)
+
+    return CNIConfig(["/nonexistent"], cache_dir=cache, executor=FakeExecutor(handler))
+
+
+def _verb_times(cni: object, conflist: Path, cycles: int, tag: str) -> dict[str, float]:
+    """Milliseconds per ADD, CHECK and DEL of the chain, over ``cycles`` cycles."""
+    from cnilib import RuntimeConf, conflist_from_file
+
+    net = conflist_from_file(str(conflist))
+    spent = {"add": 0.0, "check": 0.0, "del": 0.0}
+    for i in range(cycles):
+        rt = RuntimeConf(container_id=f"prof-{tag}-{i}", netns=NETNS, ifname="eth0")
+        for verb in spent:
+            start = time.perf_counter()
+            getattr(cni, f"{verb}_network_list")(net, rt)
+            spent[verb] += time.perf_counter() - start
+    return {verb: t / cycles * 1e3 for verb, t in spent.items()}
+
+
+def _count_calls(run: Callable[[], object]) -> dict[str, int]:
+    """How many times ``run()`` called each system call of :data:`COUNTED`."""
+    import fcntl
+
+    modules = {"os": os, "fcntl": fcntl}
+    counts = {name: 0 for _, name in COUNTED}
+    saved = {}
+
+    def counting(name: str, real: Callable[..., object]) -> Callable[..., object]:
+        def call(*a: object, **k: object) -> object:
+            counts[name] += 1
+            return real(*a, **k)
+        return call
+
+    for mod, name in COUNTED:
+        saved[mod, name] = getattr(modules[mod], name)
+        setattr(modules[mod], name, counting(name, saved[mod, name]))
+    try:
+        run()
+    finally:
+        for (mod, name), real in saved.items():
+            setattr(modules[mod], name, real)
+    return counts
+
+
+def profile(plugins: str, conflist: Path, work: Path, cycles: int, rounds: int) -> None:
+    """Print where one cycle's time goes: processes, engine, cache writes, locks, Python."""
+    import contextlib
+    import cProfile
+    import pstats
+
+    from cnilib import RuntimeConf, conflist_from_file
+    from cnilib.cache import ResultCache
+    from cnilib.invoke import SubprocessExecutor
+    from cnilib.protocol import Invocation, InvocationRecord
+
+    invocations: list[Invocation] = []
+
+    def keep(record: InvocationRecord) -> None:
+        invocations.append(record.invocation)
+
+    from cnilib import CNIConfig
+
+    net = conflist_from_file(str(conflist))
+    cni = CNIConfig([plugins], cache_dir=str(work / "prof-rec"), on_invocation=keep)
+    rt = RuntimeConf(container_id="prof-rec", netns=NETNS, ifname="eth0")
+    cni.add_network_list(net, rt)
+    cni.check_network_list(net, rt)
+    cni.del_network_list(net, rt)
+    calls = record_calls(plugins, conflist, str(work / "prof-rec2"))
+    executor = SubprocessExecutor()
+
+    def executor_only(n: int) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            for inv in invocations:
+                executor.run(inv)
+        return (time.perf_counter() - start) / n
+
+    real_fsync = os.fsync
+    real_lock, real_gc_lock = ResultCache.lock, ResultCache.gc_lock
+
+    def engine(n: int, *, fsync: bool = True, locks: bool = True) -> float:
+        cni = _fake_cni(str(work / f"prof-fake-{time.perf_counter_ns()}"))
+        if not fsync:
+            os.fsync = lambda fd: None
+        if not locks:
+            def nolock(*a: object, **k: object) -> contextlib.nullcontext[None]:
+                return contextlib.nullcontext()
+            ResultCache.lock = nolock  # type: ignore[method-assign,assignment]
+        try:
+            times = _verb_times(cni, conflist, n, str(time.perf_counter_ns()))
+        finally:
+            os.fsync = real_fsync
+            ResultCache.lock = real_lock  # type: ignore[method-assign]
+            ResultCache.gc_lock = real_gc_lock  # type: ignore[method-assign]
+        return sum(times.values()) / 1e3
+
+    sides: dict[str, Callable[[int], float]] = {
+        "floor (9 bare starts)": lambda n: floor_cycle(calls, n) / n,
+        "executor only (9 runs)": executor_only,
+        "whole chain": lambda n: cnilib_cycle(plugins, conflist, n,
+                                              str(work / f"prof-{time.perf_counter_ns()}"),
+                                              str(time.perf_counter_ns())) / n,
+        "engine, no process": engine,
+        "engine, no fsync": lambda n: engine(n, fsync=False),
+        "engine, no fsync, no locks": lambda n: engine(n, fsync=False, locks=False),
+    }
+    for side in sides.values():
+        side(3)
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    cpus: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(rounds):
+        for name, side in sides.items():
+            before = time.process_time()
+            times[name].append(side(cycles))
+            cpus[name].append((time.process_time() - before) / cycles)
+    print(f"-- one ADD+CHECK+DEL cycle of the noop chain, medians of {rounds} rounds "
+          f"(load {loadavg()}); CPU: this process only, plugins excluded")
+    for name, values in times.items():
+        print(f"{name:28s} wall {statistics.median(values) * 1e3:7.3f} ms, CPU "
+              f"{statistics.median(cpus[name]) * 1e3:7.3f} ms per cycle")
+    fake = _fake_cni(str(work / "prof-count"))
+    print("-- system calls per verb (engine, no process)")
+    rt2 = RuntimeConf(container_id="prof-count", netns=NETNS, ifname="eth0")
+    for verb in ("add", "check", "del"):
+        method: Callable[..., object] = getattr(fake, f"{verb}_network_list")
+        counts = _count_calls(functools.partial(method, net, rt2))
+        print(f"{verb.upper():6s} " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
+    counts = _count_calls(lambda: executor.run(invocations[0]))
+    print("one plugin run (executor) " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
+    per_verb = {"add": [], "check": [], "del": []}  # type: dict[str, list[float]]
+    for r in range(rounds):
+        for verb, t in _verb_times(_fake_cni(str(work / f"prof-v{r}")), conflist, cycles,
+                                   f"v{r}").items():
+            per_verb[verb].append(t)
+    print("-- engine, no process, per verb: " + ", ".join(
+        f"{v.upper()} {statistics.median(t):.3f} ms" for v, t in per_verb.items()))
+    prof = cProfile.Profile()
+    prof.enable()
+    cnilib_cycle(plugins, conflist, cycles, str(work / "prof-cprofile"), "cprofile")
+    prof.disable()
+    print(f"-- cProfile of {cycles} real cycles, by own time (the profiler inflates Python)")
+    pstats.Stats(prof).sort_stats("tottime").print_stats(15)
+
+
 def main() -> None:
     """Alternate the three sides over the rounds and print the median ratios."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -156,14 +320,19 @@ def main() -> None:
     ap.add_argument("--noop", default=None)
     ap.add_argument("--rounds", type=int, default=9, help="rounds (at least 7 for a figure)")
     ap.add_argument("--cycles", type=int, default=40, help="ADD+CHECK+DEL cycles per side")
+    ap.add_argument("--profile", action="store_true",
+                    help="print where one cycle's time goes instead of the ratios")
     args = ap.parse_args()
-    binary = find_goref(args.goref)
     noop = find_noop(args.noop)
+    binary = "" if args.profile else find_goref(args.goref)
     calls_per_cycle = 3 * len(NOOP_TYPES)
     per_call = args.cycles * calls_per_cycle
     work = Path(tempfile.mkdtemp(prefix="cnilib-bench-noop-"))
     try:
         plugins, conflist = noop_setup(work, noop)
+        if args.profile:
+            profile(plugins, conflist, work, args.cycles, args.rounds)
+            return
         calls = record_calls(plugins, conflist, str(work / "cache-record"))
         sides: dict[str, Callable[[int], float]] = {
             "go": lambda r: go_cycle(binary, plugins, conflist, args.cycles),

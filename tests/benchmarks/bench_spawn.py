@@ -9,11 +9,13 @@ Each side runs the no-op plugin ``--runs`` times (one ADD request on stdin, its 
 back, the child reaped), from one thread and then from ``--threads`` threads at once:
 
 * **floor**: ``os.posix_spawn`` with two pipes and a blocking read, nothing else;
-* **posix_spawn**: ``os.posix_spawn`` with what cnilib promises of a start (a new session,
-  three pipes, every inheritable fd closed, SIGPIPE and SIGXFSZ at their defaults, no signal
-  blocked), then the same blocking reads;
-* **subprocess**: ``subprocess.Popen`` with the same promises (``start_new_session``,
+* **posix_spawn**: ``os.posix_spawn`` with what cnilib promises of a start (a new process
+  group, three pipes, every inheritable fd closed, SIGPIPE and SIGXFSZ at their defaults, no
+  signal blocked), then the same blocking reads;
+* **subprocess**: ``subprocess.Popen`` with the same promises (``process_group=0``,
   ``close_fds``, ``restore_signals``);
+* **subprocess+setsid**: the same in a new session (``start_new_session``), as cnilib did
+  before: with the kernel's autogroup scheduling each plugin is then a new scheduling group;
 * **cnilib**: :class:`cnilib.invoke.SubprocessExecutor` (which starts with subprocess, and
   adds the deadline, the caps and the pidfd);
 * **tree** (with ``--tree DIR``): the executor of another cnilib checkout, run in a child
@@ -116,16 +118,17 @@ def posix_spawn_call(path: bytes, env: dict[bytes, bytes]) -> None:
                     actions.append((os.POSIX_SPAWN_CLOSE, fd))
             except OSError:
                 pass
-    pid = os.posix_spawn(path, [path], env, file_actions=actions, setsid=True,
+    pid = os.posix_spawn(path, [path], env, file_actions=actions, setpgroup=0,
                          setsigdef=(signal.SIGPIPE, signal.SIGXFSZ), setsigmask=())
     _finish(pid, (in_r, out_w, err_w), out_r, err_r)
 
 
-def subprocess_call(path: bytes, env: dict[bytes, bytes]) -> None:
+def subprocess_call(path: bytes, env: dict[bytes, bytes], *, session: bool = False) -> None:
     """One run started by ``subprocess.Popen`` with cnilib's start promises."""
     in_r, out_r, out_w, err_r, err_w, _ = _pipes()
+    group = {"start_new_session": True} if session else {"process_group": 0}
     popen = subprocess.Popen([path], stdin=in_r, stdout=out_w, stderr=err_w, env=env,
-                             close_fds=True, start_new_session=True)
+                             close_fds=True, **group)
     for fd in (in_r, out_w, err_w):
         os.close(fd)
     while os.read(out_r, 65536):
@@ -188,6 +191,7 @@ def main() -> None:
         "floor": repeat(lambda: floor_call(path, REQUEST, env)),
         "posix_spawn": repeat(lambda: posix_spawn_call(path, env)),
         "subprocess": repeat(lambda: subprocess_call(path, env)),
+        "subprocess+setsid": repeat(lambda: subprocess_call(path, env, session=True)),
         "cnilib": repeat(lambda: executor.run(inv)),
     }
     for threads in (1, args.threads):
@@ -208,7 +212,7 @@ def main() -> None:
             order = order[1:] + order[:1]
         for name in sides:
             ratios = [v / f for v, f in zip(walls[name], walls["floor"], strict=True)]
-            print(f"{name:12s} wall {statistics.median(walls[name]) * 1e3:.3f} ms per run "
+            print(f"{name:18s} wall {statistics.median(walls[name]) * 1e3:.3f} ms per run "
                   f"(/floor {statistics.median(ratios):.2f}, rounds {min(ratios):.2f} to "
                   f"{max(ratios):.2f}); our CPU {statistics.median(cpus[name]) * 1e3:.3f} ms "
                   f"per run")
