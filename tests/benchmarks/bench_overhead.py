@@ -3,7 +3,8 @@
 Not a test (the suite never times anything). Needs Go's ``goref`` and the no-op plugin
 (``.ci/setup.sh`` builds both into ``.venv/bin``); no root::
 
-    .venv/bin/python tests/benchmarks/bench_overhead.py [--rounds N] [--cycles N]
+    .venv/bin/python tests/benchmarks/bench_overhead.py [--rounds N] [--cycles N] [--what-if]
+    .venv/bin/python tests/benchmarks/bench_overhead.py --profile [--rounds N] [--cycles N]
 
 Three sides run the same work, one after the other, in an order that rotates every round:
 
@@ -11,13 +12,18 @@ Three sides run the same work, one after the other, in an order that rotates eve
   ``DelNetworkList``) on the conflist of three no-op plugins;
 * **cnilib**: :class:`cnilib.CNIConfig` doing the same cycles, in this process;
 * **floor**: the cheapest way this machine can start a process, feed it stdin and read its
-  stdout: ``os.posix_spawn`` with three pipes and no library, replaying the exact requests and
+  stdout: ``os.posix_spawn`` with two pipes and no library, replaying the exact requests and
   environments cnilib sent (9 calls per cycle, as the chain makes: 3 ADD, 3 CHECK, 3 DEL).
 
 The no-op plugin answers at once, so its own time is small and constant and what differs
 between the sides is the runtime. Per round each side's time per plugin call is printed; at
 the end the medians of the per-round ratios cnilib/go and cnilib/floor (goals: <= 0.90 and
 <= 1.10), with the load average before and after.
+
+``--what-if`` adds two cnilib sides with parts of the cache's durability turned off in this
+process only (``os.fsync`` made a no-op; then also no attachment lock): what those guarantees
+cost, measured. ``--profile`` prints instead where one cycle's time goes (processes, engine,
+``fsync``, locks; wall and CPU), the system calls per verb, and a cProfile listing.
 """
 
 from __future__ import annotations
@@ -58,7 +64,7 @@ def find_noop(explicit: str | None) -> str:
 def noop_setup(work: Path, noop: str) -> tuple[str, Path]:
     """Install the plugin as the chain's three types in ``work``; return (plugin dir, conflist)."""
     plugins = work / "plugins"
-    plugins.mkdir()
+    plugins.mkdir(parents=True)
     for name in NOOP_TYPES:
         shutil.copy2(noop, plugins / name)
     conflist = work / "noop.conflist"
@@ -212,14 +218,34 @@ def _count_calls(run: Callable[[], object]) -> dict[str, int]:
     return counts
 
 
+def without(run: Callable[[], float], *, fsync: bool = False, locks: bool = False) -> float:
+    """``run()`` with ``os.fsync`` made a no-op and/or the cache's locks removed (what-ifs)."""
+    import contextlib
+
+    from cnilib.cache import ResultCache
+
+    real_fsync, real_lock = os.fsync, ResultCache.lock
+
+    def nolock(*a: object, **k: object) -> contextlib.nullcontext[None]:
+        return contextlib.nullcontext()
+
+    if fsync:
+        os.fsync = lambda fd: None
+    if locks:
+        ResultCache.lock = nolock  # type: ignore[method-assign,assignment]
+    try:
+        return run()
+    finally:
+        os.fsync = real_fsync
+        ResultCache.lock = real_lock  # type: ignore[method-assign]
+
+
 def profile(plugins: str, conflist: Path, work: Path, cycles: int, rounds: int) -> None:
     """Print where one cycle's time goes: processes, engine, cache writes, locks, Python."""
-    import contextlib
     import cProfile
     import pstats
 
     from cnilib import RuntimeConf, conflist_from_file
-    from cnilib.cache import ResultCache
     from cnilib.invoke import SubprocessExecutor
     from cnilib.protocol import Invocation, InvocationRecord
 
@@ -246,24 +272,10 @@ def profile(plugins: str, conflist: Path, work: Path, cycles: int, rounds: int) 
                 executor.run(inv)
         return (time.perf_counter() - start) / n
 
-    real_fsync = os.fsync
-    real_lock, real_gc_lock = ResultCache.lock, ResultCache.gc_lock
-
     def engine(n: int, *, fsync: bool = True, locks: bool = True) -> float:
         cni = _fake_cni(str(work / f"prof-fake-{time.perf_counter_ns()}"))
-        if not fsync:
-            os.fsync = lambda fd: None
-        if not locks:
-            def nolock(*a: object, **k: object) -> contextlib.nullcontext[None]:
-                return contextlib.nullcontext()
-            ResultCache.lock = nolock  # type: ignore[method-assign,assignment]
-        try:
-            times = _verb_times(cni, conflist, n, str(time.perf_counter_ns()))
-        finally:
-            os.fsync = real_fsync
-            ResultCache.lock = real_lock  # type: ignore[method-assign]
-            ResultCache.gc_lock = real_gc_lock  # type: ignore[method-assign]
-        return sum(times.values()) / 1e3
+        return without(lambda: sum(_verb_times(cni, conflist, n, str(time.perf_counter_ns()))
+                                   .values()) / 1e3, fsync=not fsync, locks=not locks)
 
     sides: dict[str, Callable[[int], float]] = {
         "floor (9 bare starts)": lambda n: floor_cycle(calls, n) / n,
@@ -320,6 +332,8 @@ def main() -> None:
     ap.add_argument("--noop", default=None)
     ap.add_argument("--rounds", type=int, default=9, help="rounds (at least 7 for a figure)")
     ap.add_argument("--cycles", type=int, default=40, help="ADD+CHECK+DEL cycles per side")
+    ap.add_argument("--what-if", action="store_true",
+                    help="also time cnilib with fsync made a no-op, and without the locks")
     ap.add_argument("--profile", action="store_true",
                     help="print where one cycle's time goes instead of the ratios")
     args = ap.parse_args()
@@ -340,6 +354,13 @@ def main() -> None:
                                              str(work / f"cache-{r}"), str(r)),
             "floor": lambda r: floor_cycle(calls, args.cycles),
         }
+        if args.what_if:
+            sides["no-fsync"] = lambda r: without(
+                lambda: cnilib_cycle(plugins, conflist, args.cycles, str(work / f"nf-{r}"),
+                                     f"nf{r}"), fsync=True)
+            sides["no-fsync-no-locks"] = lambda r: without(
+                lambda: cnilib_cycle(plugins, conflist, args.cycles, str(work / f"nl-{r}"),
+                                     f"nl{r}"), fsync=True, locks=True)
         for side in sides.values():  # warm every side once (page cache, lazy imports)
             side(-1)
         print(f"load average before: {loadavg()}")
@@ -364,6 +385,13 @@ def main() -> None:
               f"(rounds {min(to_go):.2f} to {max(to_go):.2f}); cnilib/floor median ratio "
               f"{statistics.median(to_floor):.2f} (rounds {min(to_floor):.2f} to "
               f"{max(to_floor):.2f}); floor/go {statistics.median(floor_go):.2f}")
+        for name in sides:
+            if name.startswith("no-"):
+                ratios = [w / g for w, g in zip(times[name], times["go"], strict=True)]
+                floors = [w / f for w, f in zip(times[name], times["floor"], strict=True)]
+                print(f"what if ({name}): {med[name]:.3f} ms per call, /go median "
+                      f"{statistics.median(ratios):.2f}, /floor median "
+                      f"{statistics.median(floors):.2f}")
         print(f"load average after: {loadavg()}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

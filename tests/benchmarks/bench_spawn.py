@@ -20,7 +20,8 @@ back, the child reaped), from one thread and then from ``--threads`` threads at 
   adds the deadline, the caps and the pidfd);
 * **tree** (with ``--tree DIR``): the executor of another cnilib checkout, run in a child
   interpreter: how the ctypes ``posix_spawn`` cnilib used before was measured
-  (``git worktree add /tmp/old 11afb7c``, then ``--tree /tmp/old``).
+  (``mkdir -p build/old && git archive 11afb7c cnilib | tar -x -C build/old``, then
+  ``--tree build/old``).
 
 The sides alternate within each round. Printed: the medians of the wall time per run, of the
 CPU time our process spent per run (user + system, all threads) and of the ratio to the floor,
@@ -51,8 +52,10 @@ REQUEST = b'{"cniVersion":"1.0.0","name":"bench-noop","type":"noop"}'
 # The child of a --tree side: time the executor of the tree first on sys.path.
 TREE_SCRIPT = f"""
 import os, sys, threading, time
+import cnilib
 from cnilib.invoke import SubprocessExecutor
 from cnilib.protocol import Command, Invocation
+assert cnilib.__file__.startswith(os.environ["PYTHONPATH"]), cnilib.__file__
 path, runs, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 inv = Invocation("noop", path, Command.ADD, {REQUEST!r}, {{"CNI_COMMAND": "ADD"}}, 30.0)
 ex = SubprocessExecutor()
@@ -179,8 +182,9 @@ def main() -> None:
 
     def tree(threads: int) -> Callable[[int], tuple[float, float]]:
         def side(n: int) -> tuple[float, float]:
-            env_ = dict(os.environ, PYTHONPATH=args.tree)
-            out = subprocess.run([sys.executable, "-c", TREE_SCRIPT, noop, str(n),
+            # -P: the current directory (this checkout) must not come before the tree.
+            env_ = dict(os.environ, PYTHONPATH=os.path.abspath(args.tree))
+            out = subprocess.run([sys.executable, "-P", "-c", TREE_SCRIPT, noop, str(n),
                                   str(threads)], check=True, capture_output=True, text=True,
                                  env=env_).stdout
             wall, used = out.split()
