@@ -3,7 +3,7 @@
 Not a test. Needs the no-op plugin (``.ci/setup.sh`` builds it into ``.venv/bin/noop``)::
 
     .venv/bin/python tests/benchmarks/bench_spawn.py [--rounds N] [--runs N] [--threads N]
-        [--tree DIR]
+        [--tree DIR] [--gil]
 
 Each side runs the no-op plugin ``--runs`` times (one ADD request on stdin, its result read
 back, the child reaped), from one thread and then from ``--threads`` threads at once:
@@ -22,6 +22,9 @@ back, the child reaped), from one thread and then from ``--threads`` threads at 
   interpreter: how the ctypes ``posix_spawn`` cnilib used before was measured
   (``mkdir -p build/old && git archive 11afb7c cnilib | tar -x -C build/old``, then
   ``--tree build/old``).
+
+``--gil`` instead checks whether each way to start lets other threads run while it waits for
+the child's ``exec``: a spinner thread counts during the start calls.
 
 The sides alternate within each round. Printed: the medians of the wall time per run, of the
 CPU time our process spent per run (user + system, all threads) and of the ratio to the floor,
@@ -141,6 +144,53 @@ def subprocess_call(path: bytes, env: dict[bytes, bytes], *, session: bool = Fal
     popen.wait()
 
 
+def gil_check(path: bytes, env: dict[bytes, bytes], runs: int) -> None:
+    """Does a start let other threads run? A spinner thread counts while each start runs."""
+    import contextlib
+
+    count = [0]
+    stop = [False]
+
+    def spin() -> None:
+        while not stop[0]:
+            count[0] += 1
+
+    def popen(stdio: tuple[int, int, int]) -> int:
+        proc = subprocess.Popen([path], stdin=stdio[0], stdout=stdio[1], stderr=stdio[2],
+                                env=env, close_fds=True, process_group=0)
+        proc.returncode = 0  # reaped below with waitpid; subprocess must not warn
+        return proc.pid
+
+    def spawn(stdio: tuple[int, int, int]) -> int:
+        actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(stdio)]
+        return os.posix_spawn(path, [path], env, file_actions=actions, setpgroup=0)
+
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.0001)  # let the spinner take the GIL whenever it is free
+    spinner = threading.Thread(target=spin, daemon=True)
+    spinner.start()
+    try:
+        before = count[0]
+        time.sleep(0.2)
+        print(f"-- GIL: spinner alone {(count[0] - before) / 0.2 / 1e6:.2f} M/s")
+        for name, start in (("subprocess", popen), ("posix_spawn", spawn)):
+            progress, spent = 0, 0.0
+            for _ in range(runs):
+                in_r, out_r, out_w, err_r, err_w, _ = _pipes()
+                before, t0 = count[0], time.perf_counter()
+                pid = start((in_r, out_w, err_w))
+                spent += time.perf_counter() - t0
+                progress += count[0] - before
+                with contextlib.suppress(ChildProcessError):
+                    _finish(pid, (in_r, out_w, err_w), out_r, err_r)
+            print(f"{name:12s} start call {spent / runs * 1e3:.3f} ms; spinner during it "
+                  f"{progress / spent / 1e6:.2f} M/s")
+    finally:
+        stop[0] = True
+        spinner.join()
+        sys.setswitchinterval(old_interval)
+
+
 def cpu() -> float:
     """CPU seconds (user + system) of this process so far, every thread."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -155,6 +205,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=200, help="plugin runs per side and round")
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--tree", default=None, help="another cnilib checkout to time as well")
+    ap.add_argument("--gil", action="store_true",
+                    help="only check whether each start lets other threads run")
     args = ap.parse_args()
     noop = find_noop(args.noop)
 
@@ -166,6 +218,9 @@ def main() -> None:
     env = {os.fsencode(k): os.fsencode(v) for k, v in os.environ.items()}
     env[b"CNI_COMMAND"] = b"ADD"
     path = os.fsencode(noop)
+    if args.gil:
+        gil_check(path, env, args.runs)
+        return
 
     def repeat(call: Callable[[], object]) -> Callable[[int], None]:
         def work(n: int) -> None:
