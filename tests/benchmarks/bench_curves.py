@@ -175,6 +175,7 @@ def curve_load(work: Path, binary: str, sizes: list[int], rounds: int) -> None:
 
     rows: list[list[str]] = []
     cn: list[tuple[float, float]] = []
+    cn_cpu: list[tuple[float, float]] = []
     go: list[tuple[float, float]] = []
     for n in sizes:
         folder = work / f"load-{n}"
@@ -185,10 +186,14 @@ def curve_load(work: Path, binary: str, sizes: list[int], rounds: int) -> None:
         wanted = f"net-{n - 1:05d}"
         reps = max(1, 2000 // n)
 
-        def cnilib_side(folder: Path = folder, wanted: str = wanted, reps: int = reps) -> float:
-            start = time.perf_counter()
+        cpu: list[float] = []
+
+        def cnilib_side(folder: Path = folder, wanted: str = wanted, reps: int = reps,
+                        cpu: list[float] = cpu) -> float:
+            start, used = time.perf_counter(), time.process_time()
             for _ in range(reps):
                 load_conflist(folder, wanted)
+            cpu.append((time.process_time() - used) / reps)
             return (time.perf_counter() - start) / reps
 
         def go_side(folder: Path = folder, reps: int = reps) -> float:
@@ -196,21 +201,26 @@ def curve_load(work: Path, binary: str, sizes: list[int], rounds: int) -> None:
 
         cnilib_side()
         go_side()
+        cpu.clear()
         med = median_of(rounds, {"cnilib": cnilib_side, "go": go_side})
         cn.append((n, med["cnilib"] * 1e3))
+        cn_cpu.append((n, statistics.median(cpu) * 1e3))
         go.append((n, med["go"] * 1e3))
-        rows.append([f"{n:,}", f"{med['cnilib'] * 1e3:.2f}", f"{med['go'] * 1e3:.2f}",
+        rows.append([f"{n:,}", f"{med['cnilib'] * 1e3:.2f}", f"{cn_cpu[-1][1]:.2f}",
+                     f"{med['go'] * 1e3:.2f}",
                      f"{med['cnilib'] / n * 1e6:.1f}", f"{med['go'] / n * 1e6:.1f}",
                      f"{med['cnilib'] / med['go']:.2f}"])
         print(f"load {n}: cnilib {med['cnilib'] * 1e3:.2f} ms, go {med['go'] * 1e3:.2f} ms "
               f"(load {loadavg()})")
         shutil.rmtree(folder)
     write("load", "load_conflist by name (the last of N files)",
-          ("files in the directory", "ms per call"), {"cnilib": cn, "Go libcni": go},
-          table=(["files", "cnilib ms", "Go ms", "cnilib µs/file", "Go µs/file", "cnilib/Go"],
-                 rows),
-          note=f"Medians of {rounds} rounds; growth exponent cnilib {growth(cn)}, Go {growth(go)} "
-          f"(1 = linear); load average {loadavg()} at the end.")
+          ("files in the directory", "ms per call"),
+          {"cnilib": cn, "cnilib CPU": cn_cpu, "Go libcni": go},
+          table=(["files", "cnilib ms", "cnilib CPU ms", "Go ms", "cnilib µs/file",
+                  "Go µs/file", "cnilib/Go"], rows),
+          note=f"Medians of {rounds} rounds (wall time; CPU: this process); growth exponent "
+          f"cnilib {growth(cn)} (CPU {growth(cn_cpu)}), Go {growth(go)} (1 = linear); load "
+          f"average {loadavg()} at the end.")
 
 
 def _fill_cache(root: Path, network: str, conflist: bytes, n: int) -> None:
@@ -234,30 +244,40 @@ def curve_cache(work: Path, sizes: list[int], rounds: int) -> None:
 
     rows: list[list[str]] = []
     cn: list[tuple[float, float]] = []
+    cn_cpu: list[tuple[float, float]] = []
     for n in sizes:
         root = work / f"cache-{n}"
         _fill_cache(root, "curve", b"{}", n)
         cni = CNIConfig(["/nonexistent"], cache_dir=root)
         reps = max(1, 1000 // n)
 
-        def side(cni: CNIConfig = cni, reps: int = reps, n: int = n) -> float:
-            start = time.perf_counter()
+        cpu: list[float] = []
+
+        def side(cni: CNIConfig = cni, reps: int = reps, n: int = n,
+                 cpu: list[float] = cpu) -> float:
+            start, used = time.perf_counter(), time.process_time()
             for _ in range(reps):
                 if len(cni.get_cached_attachments()) != n:
                     sys.exit("the cache lost entries")
+            cpu.append((time.process_time() - used) / reps)
             return (time.perf_counter() - start) / reps
 
         side()
+        cpu.clear()
         med = median_of(rounds, {"cnilib": side})["cnilib"]
         cn.append((n, med * 1e3))
-        rows.append([f"{n:,}", f"{med * 1e3:.2f}", f"{med / n * 1e6:.1f}"])
+        cn_cpu.append((n, statistics.median(cpu) * 1e3))
+        rows.append([f"{n:,}", f"{med * 1e3:.2f}", f"{cn_cpu[-1][1]:.2f}",
+                     f"{med / n * 1e6:.1f}", f"{cn_cpu[-1][1] / n * 1e3:.1f}"])
         print(f"cache {n}: {med * 1e3:.2f} ms (load {loadavg()})")
         shutil.rmtree(root)
     write("cache", "get_cached_attachments (N cached attachments)",
-          ("cached attachments", "ms per call"), {"cnilib": cn},
-          table=(["attachments", "cnilib ms", "cnilib µs/attachment"], rows),
-          note=f"Medians of {rounds} rounds; growth exponent {growth(cn)}; Go libcni 1.1.2 has no "
-          f"such call; load average {loadavg()} at the end.")
+          ("cached attachments", "ms per call"), {"cnilib": cn, "cnilib CPU": cn_cpu},
+          table=(["attachments", "cnilib ms", "cnilib CPU ms", "µs/attachment",
+                  "CPU µs/attachment"], rows),
+          note=f"Medians of {rounds} rounds (wall time; CPU: this process); growth exponent "
+          f"{growth(cn)} (CPU {growth(cn_cpu)}); Go libcni 1.1.2 has no such call; load "
+          f"average {loadavg()} at the end.")
 
 
 def curve_gc(work: Path, sizes: list[int], rounds: int) -> None:
@@ -276,30 +296,37 @@ def curve_gc(work: Path, sizes: list[int], rounds: int) -> None:
 
     rows: list[list[str]] = []
     cn: list[tuple[float, float]] = []
+    cn_cpu: list[tuple[float, float]] = []
     warm = work / "gc-warm"  # the first GC builds the converters: not part of the curve
     _fill_cache(warm, "curve", raw, 3)
     CNIConfig(["/nonexistent"], cache_dir=warm, executor=FakeExecutor(handler)).gc_network_list(
         net)
     for n in sizes:
         spent = []
+        cpu = []
         for r in range(rounds):
             root = work / f"gc-{n}-{r}"
             _fill_cache(root, "curve", raw, n)
             cni = CNIConfig(["/nonexistent"], cache_dir=root, executor=FakeExecutor(handler))
-            start = time.perf_counter()
+            start, used = time.perf_counter(), time.process_time()
             cni.gc_network_list(net)
             spent.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - used)
             if cni.get_cached_attachments():
                 sys.exit("GC left cached attachments")
             shutil.rmtree(root)
         med = statistics.median(spent)
         cn.append((n, med * 1e3))
-        rows.append([f"{n:,}", f"{med * 1e3:.1f}", f"{med / n * 1e6:.0f}"])
+        cn_cpu.append((n, statistics.median(cpu) * 1e3))
+        rows.append([f"{n:,}", f"{med * 1e3:.1f}", f"{cn_cpu[-1][1]:.1f}", f"{med / n * 1e6:.0f}",
+                     f"{cn_cpu[-1][1] / n * 1e3:.0f}"])
         print(f"gc {n}: {med * 1e3:.1f} ms (load {loadavg()})")
     write("gc", "GC of N stale attachments (3 fake plugins)",
-          ("stale cached attachments", "ms per GC"), {"cnilib": cn},
-          table=(["attachments", "cnilib ms", "cnilib µs/attachment"], rows),
-          note=f"Medians of {rounds} rounds; growth exponent {growth(cn)}; the plugins are "
+          ("stale cached attachments", "ms per GC"), {"cnilib": cn, "cnilib CPU": cn_cpu},
+          table=(["attachments", "cnilib ms", "cnilib CPU ms", "µs/attachment",
+                  "CPU µs/attachment"], rows),
+          note=f"Medians of {rounds} rounds (wall time; CPU: this process); growth exponent "
+          f"{growth(cn)} (CPU {growth(cn_cpu)}); the plugins are "
           f"FakeExecutor functions (cnilib's own cost only); Go libcni 1.1.2 has no GC; "
           f"load average {loadavg()} at the end.")
 
