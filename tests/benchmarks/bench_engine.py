@@ -2,13 +2,15 @@
 
 Not a test. Needs root, ``ip``, Debian's plugins in /usr/lib/cni and the ``goref`` binary::
 
-    sudo .venv/bin/python tests/benchmarks/bench_engine.py [--goref PATH] [--rounds N]
+    sudo .venv/bin/python tests/benchmarks/bench_engine.py [--goref PATH] [--rounds N] [--what-if]
 
 Each round runs Go's ``goref cycle`` and cnilib's equivalent one after the other on the same
 bridge + tuning + portmap list (``goref par`` against cnilib's asyncio driver and against
 one thread per container for the parallel case), the order alternating from round to round,
 in namespaces the script makes and always removes, with IPAM state and caches in a scratch
 directory. The medians of the per-round ratios are printed, with the load average.
+``--what-if`` adds a cnilib cycle with ``os.fsync`` made a no-op in this process (what the
+durable cache costs on this chain).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 from tests.benchmarks.bench_foundation import find_goref  # noqa: E402
+from tests.benchmarks.bench_overhead import without  # noqa: E402
 
 PLUGIN_DIR = "/usr/lib/cni"
 
@@ -125,6 +128,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--cycles", type=int, default=20)
     ap.add_argument("--par", type=int, default=32)
+    ap.add_argument("--what-if", action="store_true",
+                    help="also time the cycle with os.fsync made a no-op (what durability costs)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("needs root (network namespaces)")
@@ -141,6 +146,7 @@ def main() -> None:
         cycle_ratios: list[float] = []
         par_ratios: list[float] = []
         thread_ratios: list[float] = []
+        nofsync_ratios: list[float] = []
         netns = f"/var/run/netns/{namespaces[0]}"
         prefix = f"/var/run/netns/cnbench{tag}p"
         print(f"load average before: {loadavg()}")
@@ -151,6 +157,10 @@ def main() -> None:
                 ("cnilib", functools.partial(cnilib_cycle, str(path), netns, args.cycles,
                                              str(work / f"cache-c{r}"))),
             ]
+            if args.what_if:
+                cycle_sides.append(("no-fsync", functools.partial(
+                    without, functools.partial(cnilib_cycle, str(path), netns, args.cycles,
+                                               str(work / f"cache-n{r}")), fsync=True)))
             par_sides: list[tuple[str, Callable[[], float]]] = [
                 ("go", lambda: goref(binary, "par", str(path), prefix, str(args.par))),
                 ("asyncio", functools.partial(cnilib_par, str(path), prefix, args.par,
@@ -166,6 +176,8 @@ def main() -> None:
             g, c = cyc["go"], cyc["cnilib"]
             gp, cp, ct = par["go"], par["asyncio"], par["threads"]
             cycle_ratios.append(c / g)
+            if args.what_if:
+                nofsync_ratios.append(cyc["no-fsync"] / g)
             par_ratios.append(cp / gp)
             thread_ratios.append(ct / gp)
             print(f"round {r}: cycle go {g / args.cycles * 1e3:.1f} ms, cnilib "
@@ -181,6 +193,10 @@ def main() -> None:
         print(f"par ({args.par} containers ADD then DEL, threads): cnilib/go median ratio "
               f"{statistics.median(thread_ratios):.2f} (rounds {min(thread_ratios):.2f} to "
               f"{max(thread_ratios):.2f})")
+        if nofsync_ratios:
+            print(f"what if (fsync a no-op): cycle cnilib/go median ratio "
+                  f"{statistics.median(nofsync_ratios):.2f} (rounds {min(nofsync_ratios):.2f} "
+                  f"to {max(nofsync_ratios):.2f})")
         print(f"load average after: {loadavg()}")
     finally:
         for ns in namespaces:

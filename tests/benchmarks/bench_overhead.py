@@ -4,6 +4,7 @@ Not a test (the suite never times anything). Needs Go's ``goref`` and the no-op 
 (``.ci/setup.sh`` builds both into ``.venv/bin``); no root::
 
     .venv/bin/python tests/benchmarks/bench_overhead.py [--rounds N] [--cycles N] [--what-if]
+        [--tree DIR]
     .venv/bin/python tests/benchmarks/bench_overhead.py --profile [--rounds N] [--cycles N]
 
 Three sides run the same work, one after the other, in an order that rotates every round:
@@ -20,7 +21,10 @@ between the sides is the runtime. Per round each side's time per plugin call is 
 the end the medians of the per-round ratios cnilib/go and cnilib/floor (goals: <= 0.90 and
 <= 1.10), with the load average before and after.
 
-``--what-if`` adds two cnilib sides with parts of the cache's durability turned off in this
+``--tree DIR`` adds the cnilib of another checkout as a side, run in a child interpreter (how
+the library before this work was measured: ``mkdir -p build/old``, ``git archive 11afb7c
+cnilib schemas | tar -x -C build/old``, then ``--tree build/old``). ``--what-if`` adds two
+cnilib sides with parts of the cache's durability turned off in this
 process only (``os.fsync`` made a no-op; then also no attachment lock): what those guarantees
 cost, measured. ``--profile`` prints instead where one cycle's time goes (processes, engine,
 ``fsync``, locks; wall and CPU), the system calls per verb, and a cProfile listing.
@@ -77,6 +81,36 @@ def noop_setup(work: Path, noop: str) -> tuple[str, Path]:
 def loadavg() -> str:
     """The 1-minute load average now."""
     return f"{os.getloadavg()[0]:.2f}"
+
+
+# The child of a --tree side: the same cycles with the cnilib of another checkout.
+TREE_CYCLE = """
+import os, sys, time
+import cnilib
+from cnilib import CNIConfig, RuntimeConf, conflist_from_file
+assert cnilib.__file__.startswith(os.environ["PYTHONPATH"]), cnilib.__file__
+plugins, conflist, netns, cache, tag, cycles = sys.argv[1:7]
+net = conflist_from_file(conflist)
+cni = CNIConfig([plugins], cache_dir=cache)
+start = time.perf_counter()
+for i in range(int(cycles)):
+    rt = RuntimeConf(container_id=f"tree-{tag}-{i}", netns=netns, ifname="eth0")
+    cni.add_network_list(net, rt)
+    cni.check_network_list(net, rt)
+    cni.del_network_list(net, rt)
+print(time.perf_counter() - start)
+"""
+
+
+def tree_cycle(tree: str, plugins: str, conflist: Path, cycles: int, *, cache: str,
+               tag: str) -> float:
+    """Seconds the cnilib of checkout ``tree`` took for the cycles (timed in a child)."""
+    # -P: the current directory (this checkout) must not come before the tree.
+    env = dict(os.environ, PYTHONPATH=os.path.abspath(tree))
+    out = subprocess.run([sys.executable, "-P", "-c", TREE_CYCLE, plugins, str(conflist), NETNS,
+                          cache, tag, str(cycles)], check=True, capture_output=True, text=True,
+                         env=env).stdout
+    return float(out)
 
 
 def go_cycle(binary: str, plugins: str, conflist: Path, cycles: int) -> float:
@@ -332,6 +366,8 @@ def main() -> None:
     ap.add_argument("--noop", default=None)
     ap.add_argument("--rounds", type=int, default=9, help="rounds (at least 7 for a figure)")
     ap.add_argument("--cycles", type=int, default=40, help="ADD+CHECK+DEL cycles per side")
+    ap.add_argument("--tree", default=None,
+                    help="also time the cnilib of another checkout (in a child interpreter)")
     ap.add_argument("--what-if", action="store_true",
                     help="also time cnilib with fsync made a no-op, and without the locks")
     ap.add_argument("--profile", action="store_true",
@@ -354,6 +390,9 @@ def main() -> None:
                                              str(work / f"cache-{r}"), str(r)),
             "floor": lambda r: floor_cycle(calls, args.cycles),
         }
+        if args.tree:
+            sides["tree"] = lambda r: tree_cycle(args.tree, plugins, conflist, args.cycles,
+                                                 cache=str(work / f"tree-{r}"), tag=str(r))
         if args.what_if:
             sides["no-fsync"] = lambda r: without(
                 lambda: cnilib_cycle(plugins, conflist, args.cycles, str(work / f"nf-{r}"),
@@ -386,10 +425,11 @@ def main() -> None:
               f"{statistics.median(to_floor):.2f} (rounds {min(to_floor):.2f} to "
               f"{max(to_floor):.2f}); floor/go {statistics.median(floor_go):.2f}")
         for name in sides:
-            if name.startswith("no-"):
+            if name.startswith("no-") or name == "tree":
                 ratios = [w / g for w, g in zip(times[name], times["go"], strict=True)]
                 floors = [w / f for w, f in zip(times[name], times["floor"], strict=True)]
-                print(f"what if ({name}): {med[name]:.3f} ms per call, /go median "
+                print(f"{'checkout ' + args.tree if name == 'tree' else 'what if'} ({name}): "
+                      f"{med[name]:.3f} ms per call, /go median "
                       f"{statistics.median(ratios):.2f}, /floor median "
                       f"{statistics.median(floors):.2f}")
         print(f"load average after: {loadavg()}")

@@ -20,8 +20,8 @@ back, the child reaped), from one thread and then from ``--threads`` threads at 
   adds the deadline, the caps and the pidfd);
 * **tree** (with ``--tree DIR``): the executor of another cnilib checkout, run in a child
   interpreter: how the ctypes ``posix_spawn`` cnilib used before was measured
-  (``mkdir -p build/old && git archive 11afb7c cnilib | tar -x -C build/old``, then
-  ``--tree build/old``).
+  (``mkdir -p build/old``, ``git archive 11afb7c cnilib schemas | tar -x -C build/old``,
+  then ``--tree build/old``).
 
 ``--gil`` instead checks whether each way to start lets other threads run while it waits for
 the child's ``exec``: a spinner thread counts during the start calls.
