@@ -21,6 +21,9 @@ root. Writes markdown tables and SVG plots into ``docs/performance/`` (embedded 
   with asyncio (:class:`cnilib.AsyncCNIConfig`) and with N threads
   (:class:`cnilib.CNIConfig`); Go: ``goref par`` (one goroutine each).
 
+GC and the asyncio side of the concurrency curve are also run with ``os.fsync`` made a no-op
+in this process: what the durable cache costs them.
+
 Each point is the median over the rounds; the sides alternate within each round. The load
 average is printed and written with every table.
 """
@@ -53,6 +56,7 @@ from tests.benchmarks.bench_overhead import (  # noqa: E402
     find_noop,
     loadavg,
     noop_setup,
+    without,
 )
 
 OUT = REPO / "docs" / "performance"
@@ -297,36 +301,45 @@ def curve_gc(work: Path, sizes: list[int], rounds: int) -> None:
     rows: list[list[str]] = []
     cn: list[tuple[float, float]] = []
     cn_cpu: list[tuple[float, float]] = []
+    cn_nf: list[tuple[float, float]] = []
     warm = work / "gc-warm"  # the first GC builds the converters: not part of the curve
     _fill_cache(warm, "curve", raw, 3)
     CNIConfig(["/nonexistent"], cache_dir=warm, executor=FakeExecutor(handler)).gc_network_list(
         net)
+    def one_gc(root: Path, n: int) -> tuple[float, float]:
+        _fill_cache(root, "curve", raw, n)
+        cni = CNIConfig(["/nonexistent"], cache_dir=root, executor=FakeExecutor(handler))
+        start, used = time.perf_counter(), time.process_time()
+        cni.gc_network_list(net)
+        took = time.perf_counter() - start, time.process_time() - used
+        if cni.get_cached_attachments():
+            sys.exit("GC left cached attachments")
+        shutil.rmtree(root)
+        return took
+
     for n in sizes:
-        spent = []
-        cpu = []
+        spent, cpu, spent_nf = [], [], []
         for r in range(rounds):
-            root = work / f"gc-{n}-{r}"
-            _fill_cache(root, "curve", raw, n)
-            cni = CNIConfig(["/nonexistent"], cache_dir=root, executor=FakeExecutor(handler))
-            start, used = time.perf_counter(), time.process_time()
-            cni.gc_network_list(net)
-            spent.append(time.perf_counter() - start)
-            cpu.append(time.process_time() - used)
-            if cni.get_cached_attachments():
-                sys.exit("GC left cached attachments")
-            shutil.rmtree(root)
+            wall, used = one_gc(work / f"gc-{n}-{r}", n)
+            spent.append(wall)
+            cpu.append(used)
+            # What the durable deletes cost: the same GC with fsync made a no-op.
+            spent_nf.append(without(functools.partial(
+                lambda root, n: one_gc(root, n)[0], work / f"gcnf-{n}-{r}", n), fsync=True))
         med = statistics.median(spent)
         cn.append((n, med * 1e3))
         cn_cpu.append((n, statistics.median(cpu) * 1e3))
+        cn_nf.append((n, statistics.median(spent_nf) * 1e3))
         rows.append([f"{n:,}", f"{med * 1e3:.1f}", f"{cn_cpu[-1][1]:.1f}", f"{med / n * 1e6:.0f}",
-                     f"{cn_cpu[-1][1] / n * 1e3:.0f}"])
+                     f"{cn_cpu[-1][1] / n * 1e3:.0f}", f"{cn_nf[-1][1] / n * 1e3:.0f}"])
         print(f"gc {n}: {med * 1e3:.1f} ms (load {loadavg()})")
     write("gc", "GC of N stale attachments (3 fake plugins)",
-          ("stale cached attachments", "ms per GC"), {"cnilib": cn, "cnilib CPU": cn_cpu},
+          ("stale cached attachments", "ms per GC"),
+          {"cnilib": cn, "cnilib CPU": cn_cpu, "fsync a no-op": cn_nf},
           table=(["attachments", "cnilib ms", "cnilib CPU ms", "µs/attachment",
-                  "CPU µs/attachment"], rows),
+                  "CPU µs/attachment", "µs/attachment, fsync a no-op"], rows),
           note=f"Medians of {rounds} rounds (wall time; CPU: this process); growth exponent "
-          f"{growth(cn)} (CPU {growth(cn_cpu)}); the plugins are "
+          f"{growth(cn)} (CPU {growth(cn_cpu)}, fsync a no-op {growth(cn_nf)}); the plugins are "
           f"FakeExecutor functions (cnilib's own cost only); Go libcni 1.1.2 has no GC; "
           f"load average {loadavg()} at the end.")
 
@@ -377,24 +390,32 @@ def curve_concurrency(work: Path, binary: str, noop: str, widths: list[int],
         return goref_time(binary, "par", str(conflist), NETNS, str(n), plugins=plugins)
 
     rows = []
-    series: Series = {"cnilib asyncio": [], "cnilib threads": [], "Go libcni": []}
+    series: Series = {"cnilib asyncio": [], "cnilib threads": [], "Go libcni": [],
+                      "asyncio, fsync a no-op": []}
     for n in widths:
-        med = median_of(rounds, {"asyncio": functools.partial(asyncio_side, n),
-                                 "threads": functools.partial(threads_side, n),
-                                 "go": functools.partial(go_side, n)})
+        med = median_of(rounds, {
+            "asyncio": functools.partial(asyncio_side, n),
+            "threads": functools.partial(threads_side, n),
+            "go": functools.partial(go_side, n),
+            # What the loop's durable cache writes cost asyncio.
+            "asyncio-nf": functools.partial(without, functools.partial(asyncio_side, n),
+                                            fsync=True),
+        })
         for key, name in (("asyncio", "cnilib asyncio"), ("threads", "cnilib threads"),
-                          ("go", "Go libcni")):
+                          ("go", "Go libcni"), ("asyncio-nf", "asyncio, fsync a no-op")):
             series[name].append((n, med[key] * 1e3))
         rows.append([str(n), f"{med['asyncio'] * 1e3:.1f}", f"{med['threads'] * 1e3:.1f}",
-                     f"{med['go'] * 1e3:.1f}", f"{med['asyncio'] / n * 1e3:.2f}",
-                     f"{med['threads'] / n * 1e3:.2f}", f"{med['go'] / n * 1e3:.2f}",
-                     f"{med['asyncio'] / med['go']:.2f}", f"{med['threads'] / med['go']:.2f}"])
+                     f"{med['go'] * 1e3:.1f}", f"{med['asyncio-nf'] * 1e3:.1f}",
+                     f"{med['asyncio'] / n * 1e3:.2f}", f"{med['threads'] / n * 1e3:.2f}",
+                     f"{med['go'] / n * 1e3:.2f}", f"{med['asyncio'] / med['go']:.2f}",
+                     f"{med['threads'] / med['go']:.2f}"])
         print(f"concurrency {n}: asyncio {med['asyncio'] * 1e3:.1f} ms, threads "
               f"{med['threads'] * 1e3:.1f} ms, go {med['go'] * 1e3:.1f} ms (load {loadavg()})")
     write("concurrency", "N attachments at once (ADD all, then DEL all; 3 no-op plugins)",
           ("attachments at once", "ms for all"), series,
-          table=(["N", "asyncio ms", "threads ms", "Go ms", "asyncio ms/att.", "threads ms/att.",
-            "Go ms/att.", "asyncio/Go", "threads/Go"], rows),
+          table=(["N", "asyncio ms", "threads ms", "Go ms", "asyncio ms, fsync a no-op",
+                  "asyncio ms/att.", "threads ms/att.", "Go ms/att.", "asyncio/Go",
+                  "threads/Go"], rows),
           note=f"Medians of {rounds} rounds; growth exponents asyncio "
           f"{growth(series['cnilib asyncio'])}, threads {growth(series['cnilib threads'])}, "
           f"Go {growth(series['Go libcni'])}; load average {loadavg()} at the end.")
