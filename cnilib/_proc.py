@@ -220,7 +220,7 @@ def spawn(path: str, env: Mapping[bytes, bytes], stdin: bytes,
     The group is what the deadline kills (G2). It is not a new session: with the kernel's
     autogroup scheduling a new session is a new scheduling group, which under load waited
     milliseconds for a CPU before it could even exec (docs/performance.md, "Starting a
-    plugin": 8.5 against 3.1 ms per call of the no-op chain at a load average of 8).
+    plugin").
 
     Raises:
         OSError: The child could not be started (``errno`` says why).
