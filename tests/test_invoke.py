@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -432,6 +433,28 @@ def test_plugin_starts_alone_in_its_own_process_group(
     assert seen["fds"] == []
     assert seen["pgid"] == seen["pid"]
     assert seen["sid"] == os.getsid(0)  # not a new session (docs/performance.md)
+
+
+@BLOCKED
+def test_passed_descriptor_is_the_only_one_inherited_and_keeps_its_number(
+    make_plugin: MakePlugin, blocked: set[signal.Signals]
+) -> None:
+    """``Invocation.pass_fds`` (the attachment's lock, G16) reaches the plugin as it is."""
+    path = make_plugin("alone", STARTED_ALONE)
+    passed = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    leaked = os.open(os.devnull, os.O_RDONLY)
+    os.set_inheritable(leaked, True)
+    try:
+        run = attrs.evolve(inv(path), pass_fds=(passed,))
+        done = _in_thread_blocking(blocked, lambda: FAST.run(run))
+        assert not os.get_inheritable(passed)  # as it was before the run
+    finally:
+        os.close(passed)
+        os.close(leaked)
+    assert done.exit_status == 0, done.stderr
+    seen = loads(done.stdout)
+    assert isinstance(seen, dict)
+    assert seen["fds"] == [passed]
 
 
 @BLOCKED
