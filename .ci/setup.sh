@@ -13,6 +13,7 @@
 #      plus tox). Re-done only when pyproject.toml or this script changes.
 #   3. The Go reference program (tests/helpers/goref) as .venv/bin/goref; rebuilt only when its
 #      source is newer.
+#   5. The no-op plugin of the overhead benchmark (tests/helpers/noop) as .venv/bin/noop.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -96,6 +97,16 @@ if [[ ! -x "$GOCNIREF_BIN" ]] || [[ "$ROOT/tests/helpers/gocniref/main.go" -nt "
     say "building the go-cni reference program into $GOCNIREF_BIN"
     (cd "$ROOT" && GOPATH=/usr/share/gocode GO111MODULE=off \
         GOCACHE="${GOCACHE:-$ROOT/build/go-cache}" go build -o "$GOCNIREF_BIN" ./tests/helpers/gocniref)
+fi
+
+# -- 5. The no-op plugin of the overhead benchmark ---------------------------------------------
+# tests/helpers/noop: standard library only, static, so that it starts as fast as a plugin can.
+NOOP_SRC="$ROOT/tests/helpers/noop"
+if [[ ! -x "$VENV/bin/noop" ]] \
+        || [[ -n "$(find "$NOOP_SRC" -newer "$VENV/bin/noop" -name '*.go' -print -quit)" ]]; then
+    say "building the no-op plugin into $VENV/bin/noop"
+    (cd "$ROOT" && CGO_ENABLED=0 GO111MODULE=off GOCACHE="${GOCACHE:-$ROOT/build/go-cache}" \
+        go build -trimpath -ldflags="-s -w" -o "$VENV/bin/noop" ./tests/helpers/noop)
 fi
 
 say "setup done: $VENV"

@@ -2,11 +2,13 @@
 
 Rules of this file:
 
-* :func:`spawn` starts the child in its own session and process group, with three fresh pipes
+* :func:`spawn` starts the child in its own process group (not its own session: see
+  :func:`spawn`), with three fresh pipes
   as its stdio and no other fd, SIGPIPE and SIGXFSZ back to their defaults and no signal
-  blocked. With glibc it calls ``posix_spawn`` through ctypes, which releases the GIL while the
-  kernel clones and execs, so the asyncio driver can spawn from a worker thread and its loop
-  keeps running (G2 in docs/guarantees.md); elsewhere it falls back to :mod:`subprocess`.
+  blocked. :mod:`subprocess` starts it (a vfork and an exec, no Python in the child), except
+  from a thread that blocks signals, which subprocess would pass on: there
+  :func:`os.posix_spawn` starts it with an empty mask. ``docs/performance.md`` measures both
+  against the ctypes ``posix_spawn`` used before, which gained nothing.
 * :class:`Session` owns a started child and decides everything about it (what to read, when
   to signal, when it is over); it never blocks. The sync and async drivers in ``invoke.py``
   are two thin loops that wait for the fds and the clock and then call it.
@@ -23,14 +25,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import queue
 import select
 import signal
 import subprocess
-import sys
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
 
 import attrs
 
@@ -90,11 +88,10 @@ def build_env(base: Mapping[str, str] | None, overlay: Mapping[str, str]) -> dic
     """
     if base is None:
         # The process environment cannot hold NUL, nor "=" in a name (putenv refuses them);
-        # only an empty name can come in from our own exec. os.environ keeps it encoded in a
-        # plain dict: copying that costs 0.3 µs where walking the mapping costs 30.
-        data: object = getattr(os.environ, "_data", None)
-        env = data.copy() if isinstance(data, dict) and os.supports_bytes_environ else (
-            os.environb.copy())
+        # only an empty name can come in from our own exec. dict(items()) is the quickest
+        # public copy: 24 µs for 39 variables, where environb.copy() takes 40 (the private
+        # dict behind os.environ would copy in 0.5 µs: not used, it is no API).
+        env = dict(os.environb.items())
         if b"" in env:
             msg = "invalid environment variable name ''"
             raise InvalidIdentifierError(msg)
@@ -118,87 +115,7 @@ def check_path(path: object) -> None:
         raise ExecutionError(msg)
 
 
-# -- starting ----------------------------------------------------------------------------------
-
-
-class _PosixSpawn:
-    """glibc's ``posix_spawn`` through ctypes (which drops the GIL for the call)."""
-
-    def __init__(self) -> None:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        ptr, cint = ctypes.c_void_p, ctypes.c_int
-        self._c = ctypes
-        self._call = libc.posix_spawn
-        self._call.argtypes = [ctypes.POINTER(cint), ctypes.c_char_p, ptr, ptr, ptr, ptr]
-        self._init, self._dup2 = libc.posix_spawn_file_actions_init, (
-            libc.posix_spawn_file_actions_adddup2)
-        self._closefrom = libc.posix_spawn_file_actions_addclosefrom_np
-        self._destroy = libc.posix_spawn_file_actions_destroy
-        for fn, args in ((self._init, (ptr,)), (self._destroy, (ptr,)),
-                         (self._dup2, (ptr, cint, cint)), (self._closefrom, (ptr, cint))):
-            fn.argtypes, fn.restype = args, cint
-        # Opaque glibc structs (80, 336 and 128 bytes on x86-64), 8-byte aligned, with room.
-        self._actions = ctypes.c_uint64 * 64
-        self._attr = (ctypes.c_uint64 * 128)()
-        defaults, mask = (ctypes.c_uint64 * 32)(), (ctypes.c_uint64 * 32)()
-        _ok(libc.sigemptyset(defaults), libc.sigemptyset(mask),
-            libc.sigaddset(defaults, signal.SIGPIPE), libc.sigaddset(defaults, signal.SIGXFSZ),
-            libc.posix_spawnattr_init(self._attr),
-            libc.posix_spawnattr_setsigdefault(self._attr, defaults),
-            libc.posix_spawnattr_setsigmask(self._attr, mask),
-            libc.posix_spawnattr_setflags(self._attr, ctypes.c_short(_SPAWN_FLAGS)))
-
-    def __call__(self, path: bytes, stdio: Sequence[int], env: Mapping[bytes, bytes],
-                 keep: Sequence[int] = ()) -> int:
-        c = self._c
-        actions = self._actions()
-        _ok(self._init(actions))
-        try:
-            # The fds are >= 3, so no dup2 overwrites a later source; then close the rest.
-            # A kept fd goes to 3, 4...: after stdio, whose sources were already copied.
-            fds = list(stdio) + list(keep)
-            _ok(*(self._dup2(actions, fd, target) for target, fd in enumerate(fds)),
-                self._closefrom(actions, len(fds)))
-            argv = (c.c_char_p * 2)(path)
-            envp = (c.c_char_p * (len(env) + 1))(*[k + b"=" + v for k, v in env.items()])
-            pid = c.c_int()
-            err = self._call(c.byref(pid), path, actions, self._attr, argv, envp)
-        finally:
-            self._destroy(actions)
-        if err:
-            raise OSError(err, os.strerror(err), os.fsdecode(path))
-        return int(pid.value)
-
-
-def _ok(*codes: int) -> None:
-    for code in codes:
-        if code:
-            raise OSError(code, os.strerror(code))
-
-
-_SPAWNER: list[_PosixSpawn | None] = []
-_SPAWNER_LOCK = threading.Lock()
-
-
-def _posix_spawner() -> _PosixSpawn | None:
-    if not _SPAWNER:
-        with _SPAWNER_LOCK:
-            if not _SPAWNER:
-                _SPAWNER.append(_load_spawner())
-    return _SPAWNER[0]
-
-
-def _load_spawner() -> _PosixSpawn | None:
-    try:
-        libc = os.confstr("CS_GNU_LIBC_VERSION") if sys.platform == "linux" else None
-        name, _, version = (libc or "").partition(" ")
-        if name != "glibc" or tuple(map(int, version.split(".")[:2])) < _GLIBC_MIN:
-            return None
-        return _PosixSpawn()
-    except (ImportError, OSError, AttributeError, ValueError, TypeError):
-        return None  # no usable libc symbols: subprocess does it
+# -- starting ---------------------------------------------------------------------------------
 
 
 class Child:
@@ -208,32 +125,72 @@ class Child:
     """
 
     def __init__(self, pid: int, stdin: int | None, stdout: int, stderr: int, *,
-                 unsent: memoryview, popen: Any = None) -> None:
+                 unsent: memoryview, popen: subprocess.Popen[bytes] | None = None) -> None:
         self.pid = pid
         self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
         self.unsent = unsent
         self.returncode: int | None = None
-        self._popen = popen  # the subprocess fallback keeps its own bookkeeping
-
-    def settle(self, status: int) -> bool:
-        """Take ``status`` (read from the zombie) as the outcome; False: reap it now instead."""
-        if self._popen is not None:
-            return False  # subprocess must see the reap, or it warns the child still runs
-        self.returncode = status
-        return True
+        self._popen = popen  # subprocess keeps the reap's bookkeeping: it must see the reap
 
     def reap(self) -> int:
         """Wait for the child (already exited or killed) and return its status."""
         if self.returncode is None:
-            if self._popen is not None:
-                self.returncode = int(self._popen.wait())
-            else:
-                try:
-                    status = os.waitpid(self.pid, 0)[1]
-                except ChildProcessError:  # reaped by a foreign SIGCHLD handler (as Popen: 0)
-                    status = 0
-                self.returncode = os.waitstatus_to_exitcode(status)
+            self.returncode = self._wait()
         return self.returncode
+
+    def _wait(self) -> int:
+        if self._popen is not None:
+            return int(self._popen.wait())
+        try:
+            status = os.waitpid(self.pid, 0)[1]
+        except ChildProcessError:  # reaped by a foreign SIGCHLD handler (as Popen: 0)
+            return 0
+        return os.waitstatus_to_exitcode(status)
+
+
+def _inheritable_fds() -> list[int] | None:
+    """Our fds from 3 up that a child would inherit; None when /proc cannot say."""
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return None
+    out = []
+    for name in names:
+        fd = int(name)
+        if fd > 2:
+            with contextlib.suppress(OSError):  # the listing's own fd, closed by now
+                if os.get_inheritable(fd):
+                    out.append(fd)
+    return out
+
+
+def _spawn_unmasked(path: str, stdio: tuple[int, int, int], env: Mapping[bytes, bytes],
+                    keep: Sequence[int]) -> int | None:
+    """Start with ``os.posix_spawn``, which can clear the signal mask; None: cannot here."""
+    # subprocess passes the calling thread's blocked signals on to the child; posix_spawn can
+    # start it with none blocked, but holds the GIL while it waits for the exec
+    # (docs/performance.md), so it is only used from a thread that blocks signals.
+    if not hasattr(os, "posix_spawn"):
+        return None
+    was = [os.get_inheritable(fd) for fd in keep]
+    try:
+        # The kept fds are inherited under their own numbers (as subprocess's pass_fds):
+        # inheritable for the call, closed in no other child of ours (subprocess closes every
+        # fd not passed; this path lists them afresh).
+        for fd in keep:
+            os.set_inheritable(fd, True)
+        inherited = _inheritable_fds()
+        if inherited is None:
+            return None
+        # The stdio fds are >= 3 (see _pipe), so no dup2 overwrites a later source.
+        actions: list[tuple[int, ...]] = [
+            (os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(stdio)]
+        actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in inherited if fd not in keep]
+        return os.posix_spawn(path, [path], env, file_actions=actions, setpgroup=0,
+                              setsigdef=(signal.SIGPIPE, signal.SIGXFSZ), setsigmask=())
+    finally:
+        for fd, inheritable in zip(keep, was, strict=True):
+            os.set_inheritable(fd, inheritable)
 
 
 def _pipe(owned: list[int]) -> tuple[int, int]:
@@ -252,13 +209,18 @@ def _pipe(owned: list[int]) -> tuple[int, int]:
 
 def spawn(path: str, env: Mapping[bytes, bytes], stdin: bytes,
           keep: Sequence[int] = ()) -> Child:
-    """Start ``path`` (no arguments) in a new session with three pipes; one attempt.
+    """Start ``path`` (no arguments) in a new process group with three pipes; one attempt.
 
-    ``keep`` are descriptors the plugin inherits (from 3 on with ``posix_spawn``, under their
-    own numbers with :mod:`subprocess`); every other descriptor is closed in the child.
+    ``keep`` are descriptors the plugin inherits, under their own numbers; every other
+    descriptor is closed in the child.
 
     The request goes into the stdin pipe *before* the start, and that pipe is closed when it
     all fits (up to 64 KiB): the plugin never waits for us to feed it.
+
+    The group is what the deadline kills (G2). It is not a new session: with the kernel's
+    autogroup scheduling a new session is a new scheduling group, which under load waited
+    milliseconds for a CPU before it could even exec (docs/performance.md, "Starting a
+    plugin").
 
     Raises:
         OSError: The child could not be started (``errno`` says why).
@@ -279,13 +241,17 @@ def spawn(path: str, env: Mapping[bytes, bytes], stdin: bytes,
             owned.remove(in_w)
             os.close(in_w)
             writer = None
-        spawner = _posix_spawner()
-        if spawner is not None:
-            pid, popen = spawner(os.fsencode(path), (in_r, out_w, err_w), env, keep), None
-        else:
+        # subprocess: neither os.posix_spawn nor the ctypes posix_spawn used before was
+        # measurably faster (docs/performance.md, "Starting a plugin"), and subprocess
+        # closes every other fd and resets the signals by itself.
+        pid = None
+        popen = None
+        if signal.pthread_sigmask(signal.SIG_BLOCK, ()):
+            pid = _spawn_unmasked(path, (in_r, out_w, err_w), env, keep)
+        if pid is None:
             popen = subprocess.Popen(
                 [path], stdin=in_r, stdout=out_w, stderr=err_w, env=env, close_fds=True,
-                pass_fds=tuple(keep), start_new_session=True)
+                pass_fds=tuple(keep), process_group=0)
             pid = popen.pid
     except BaseException:
         for fd in owned:
@@ -304,34 +270,6 @@ def spawn_error(path: str, err: OSError) -> ExecutionError:
     out.strerror = err.strerror
     out.filename = path
     return out
-
-
-_REAPER: list[tuple[int, queue.SimpleQueue[int]]] = []
-
-
-def _reap_later(pid: int) -> None:
-    # Reaping costs the kernel milliseconds of CPU for a plugin that entered namespaces (it
-    # walks the /proc entries the process left), and nobody needs to wait for it once the
-    # zombie has given its status and the last signal to its group has been sent: a thread
-    # of our own reaps it, on the other CPU, while the chain goes on.
-    if not _REAPER or _REAPER[0][0] != os.getpid():  # first use, or a forked child
-        jobs: queue.SimpleQueue[int] = queue.SimpleQueue()
-        try:
-            threading.Thread(target=_reap_forever, args=(jobs,), name="cnilib-reaper",
-                             daemon=True).start()
-        except RuntimeError:  # interpreter shutting down: no new threads
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
-            return
-        _REAPER[:] = [(os.getpid(), jobs)]
-    _REAPER[0][1].put(pid)
-
-
-def _reap_forever(jobs: queue.SimpleQueue[int]) -> None:
-    while True:
-        pid = jobs.get()
-        with contextlib.suppress(ChildProcessError):  # a foreign handler reaped it
-            os.waitpid(pid, 0)
 
 
 def _killpg(pgid: int, sig: signal.Signals) -> None:
@@ -363,7 +301,7 @@ class Session:
         self, child: Child, *, start: float, timeout: float | None, limits: Limits
     ) -> None:
         self.child = child
-        self.pgid = child.pid  # a new session: the child leads its own group
+        self.pgid = child.pid  # the child leads its own group
         self.limits = limits
         self.start = start
         self.deadline = None if timeout is None else start + timeout
@@ -376,7 +314,6 @@ class Session:
         self._kill_at: float | None = None
         self._killed = False
         self._exited_at: float | None = None
-        self._status: int | None = None  # from waitid, once the child is a zombie
         self._end: float | None = None
         self.writer: int | None = child.stdin
         self._out_fd = child.stdout
@@ -479,9 +416,6 @@ class Session:
             info = os.waitid(os.P_PID, self.child.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
             return True  # someone else reaped it (a foreign SIGCHLD handler)
-        if info is not None:
-            exited = info.si_code == os.CLD_EXITED
-            self._status = info.si_status if exited else -info.si_status
         return info is not None
 
     def advance(self, now: float) -> float | None:
@@ -547,10 +481,9 @@ class Session:
             self._notify(self.pidfd)
             os.close(self.pidfd)
             self.pidfd = None
-        if self._status is not None and self.child.settle(self._status):
-            _reap_later(self.child.pid)
-        else:
-            self.child.reap()
+        # Reaped here, not by a thread of ours: on the bridge chain a reaper thread saved no
+        # time and cost 2 ms of CPU per cycle (docs/performance.md).
+        self.child.reap()
         self.done = True
 
     def abort(self) -> None:

@@ -51,7 +51,9 @@ extensions = [
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+# docs/performance/*.md are tables written by tests/benchmarks/bench_curves.py and included
+# by performance.md, not pages of their own.
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "performance/*.md"]
 nitpicky = True
 
 # -- myst ------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -373,6 +374,102 @@ def test_unrepresentable_environment_is_refused_before_start(
     with pytest.raises(InvalidIdentifierError):
         FAST.run(inv(path, env=env))
     assert not canary.exists()
+
+
+# -- how a plugin starts ---------------------------------------------------------------------
+
+STARTED_ALONE = py(
+    "import json, os\n"
+    "open_fds = []\n"
+    "for fd in range(3, 1024):\n"
+    "    try:\n"
+    "        os.fstat(fd)\n"
+    "    except OSError:\n"
+    "        continue\n"
+    "    open_fds.append(fd)\n"
+    "print(json.dumps({'fds': open_fds, 'pid': os.getpid(), 'sid': os.getsid(0),\n"
+    "                  'pgid': os.getpgrp()}))\n"
+)
+# grep, not Python (which ignores SIGPIPE and SIGXFSZ itself) nor the shell (which blocks
+# signals around its own children): exec keeps the mask and the ignored signals.
+SIGNAL_STATE = sh("exec grep -E '^Sig(Blk|Ign):' /proc/self/status\n")
+
+
+def _in_thread_blocking(signals: set[signal.Signals], run: Callable[[], Completed]) -> Completed:
+    """``run()`` from a new thread that blocks ``signals`` (the test's thread is untouched)."""
+    out: list[Completed] = []
+
+    def body() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+        out.append(run())
+
+    worker = threading.Thread(target=body)
+    worker.start()
+    worker.join()
+    assert len(out) == 1
+    return out[0]
+
+
+# Both ways a plugin is started: subprocess, and posix_spawn from a thread that blocks signals.
+BLOCKED = pytest.mark.parametrize("blocked", [set(), {signal.SIGTERM, signal.SIGUSR1}],
+                                  ids=["no-mask", "masked-thread"])
+
+
+@BLOCKED
+def test_plugin_starts_alone_in_its_own_process_group(
+    make_plugin: MakePlugin, blocked: set[signal.Signals]
+) -> None:
+    """Its own group (G2's group kill), in our session; no fd but its stdio, even inheritable."""
+    path = make_plugin("alone", STARTED_ALONE)
+    leaked = os.open(os.devnull, os.O_RDONLY)
+    os.set_inheritable(leaked, True)
+    try:
+        done = _in_thread_blocking(blocked, lambda: FAST.run(inv(path)))
+    finally:
+        os.close(leaked)
+    assert done.exit_status == 0, done.stderr
+    seen = loads(done.stdout)
+    assert isinstance(seen, dict)
+    assert seen["fds"] == []
+    assert seen["pgid"] == seen["pid"]
+    assert seen["sid"] == os.getsid(0)  # not a new session (docs/performance.md)
+
+
+@BLOCKED
+def test_passed_descriptor_is_the_only_one_inherited_and_keeps_its_number(
+    make_plugin: MakePlugin, blocked: set[signal.Signals]
+) -> None:
+    """``Invocation.pass_fds`` (the attachment's lock, G16) reaches the plugin as it is."""
+    path = make_plugin("alone", STARTED_ALONE)
+    passed = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    leaked = os.open(os.devnull, os.O_RDONLY)
+    os.set_inheritable(leaked, True)
+    try:
+        run = attrs.evolve(inv(path), pass_fds=(passed,))
+        done = _in_thread_blocking(blocked, lambda: FAST.run(run))
+        assert not os.get_inheritable(passed)  # as it was before the run
+    finally:
+        os.close(passed)
+        os.close(leaked)
+    assert done.exit_status == 0, done.stderr
+    seen = loads(done.stdout)
+    assert isinstance(seen, dict)
+    assert seen["fds"] == [passed]
+
+
+@BLOCKED
+def test_plugin_starts_with_no_signal_blocked_and_pipe_signals_at_default(
+    make_plugin: MakePlugin, blocked: set[signal.Signals]
+) -> None:
+    """SIGPIPE and SIGXFSZ (ignored by Python) are back to their defaults; none is blocked."""
+    path = make_plugin("signals", SIGNAL_STATE)
+    done = _in_thread_blocking(blocked, lambda: FAST.run(inv(path)))
+    assert done.exit_status == 0, done.stderr
+    state = dict(line.split(":") for line in done.stdout.decode().splitlines())
+    assert int(state["SigBlk"], 16) == 0
+    ignored = int(state["SigIgn"], 16)
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGTERM, signal.SIGUSR1):
+        assert not ignored & (1 << (sig - 1)), sig
 
 
 # -- start failures --------------------------------------------------------------------------

@@ -2,18 +2,22 @@
 
 Not a test. Needs root, ``ip``, Debian's plugins in /usr/lib/cni and the ``goref`` binary::
 
-    sudo .venv/bin/python tests/benchmarks/bench_engine.py [--goref PATH] [--rounds N]
+    sudo .venv/bin/python tests/benchmarks/bench_engine.py [--goref PATH] [--rounds N] [--what-if]
 
 Each round runs Go's ``goref cycle`` and cnilib's equivalent one after the other on the same
-bridge + tuning + portmap list (``goref par`` and cnilib's asyncio driver for the parallel
-case), in namespaces the script makes and always removes, with IPAM state and caches in a
-scratch directory. The median of the per-round ratios is printed.
+bridge + tuning + portmap list (``goref par`` against cnilib's asyncio driver and against
+one thread per container for the parallel case), the order alternating from round to round,
+in namespaces the script makes and always removes, with IPAM state and caches in a scratch
+directory. The medians of the per-round ratios are printed, with the load average.
+``--what-if`` adds a cnilib cycle with ``os.fsync`` made a no-op in this process (what the
+durable cache costs on this chain).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import secrets
@@ -22,12 +26,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 from tests.benchmarks.bench_foundation import find_goref  # noqa: E402
+from tests.benchmarks.bench_overhead import without  # noqa: E402
 
 PLUGIN_DIR = "/usr/lib/cni"
 
@@ -88,13 +95,41 @@ def cnilib_par(path: str, prefix: str, n: int, cache: str) -> float:
     return time.perf_counter() - start
 
 
+def cnilib_par_threads(path: str, prefix: str, n: int, cache: str) -> float:
+    from cnilib import CNIConfig, RuntimeConf, conflist_from_file
+
+    net = conflist_from_file(path)
+    cni = CNIConfig([PLUGIN_DIR], cache_dir=cache)
+    rts = [RuntimeConf(container_id=f"part-{i}", netns=f"{prefix}{i}", ifname="eth0")
+           for i in range(n)]
+
+    def each(call: Callable[..., object]) -> None:
+        pool = [threading.Thread(target=call, args=(net, rt)) for rt in rts]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+
+    start = time.perf_counter()
+    each(cni.add_network_list)
+    each(cni.del_network_list)
+    return time.perf_counter() - start
+
+
+def loadavg() -> str:
+    """The 1-minute load average now."""
+    return f"{os.getloadavg()[0]:.2f}"
+
+
 def main() -> None:
     """Run both benchmarks and print per-round figures and the median ratios."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--goref", default=None)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--cycles", type=int, default=20)
     ap.add_argument("--par", type=int, default=32)
+    ap.add_argument("--what-if", action="store_true",
+                    help="also time the cycle with os.fsync made a no-op (what durability costs)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("needs root (network namespaces)")
@@ -108,24 +143,61 @@ def main() -> None:
             ip("netns", "add", ns)
         path = work / "bench.conflist"
         path.write_text(json.dumps(conflist(bridge, "10.231.0.0/16", str(work / "ipam"))))
-        cycle_ratios, par_ratios = [], []
+        cycle_ratios: list[float] = []
+        par_ratios: list[float] = []
+        thread_ratios: list[float] = []
+        nofsync_ratios: list[float] = []
+        netns = f"/var/run/netns/{namespaces[0]}"
+        prefix = f"/var/run/netns/cnbench{tag}p"
+        print(f"load average before: {loadavg()}")
         for r in range(args.rounds):
-            g = goref(binary, "cycle", str(path), f"/var/run/netns/{namespaces[0]}",
-                      str(args.cycles))
-            c = cnilib_cycle(str(path), f"/var/run/netns/{namespaces[0]}", args.cycles,
-                             str(work / f"cache-c{r}"))
+            # Alternate which side goes first, round after round.
+            cycle_sides: list[tuple[str, Callable[[], float]]] = [
+                ("go", lambda: goref(binary, "cycle", str(path), netns, str(args.cycles))),
+                ("cnilib", functools.partial(cnilib_cycle, str(path), netns, args.cycles,
+                                             str(work / f"cache-c{r}"))),
+            ]
+            if args.what_if:
+                cycle_sides.append(("no-fsync", functools.partial(
+                    without, functools.partial(cnilib_cycle, str(path), netns, args.cycles,
+                                               str(work / f"cache-n{r}")), fsync=True)))
+            par_sides: list[tuple[str, Callable[[], float]]] = [
+                ("go", lambda: goref(binary, "par", str(path), prefix, str(args.par))),
+                ("asyncio", functools.partial(cnilib_par, str(path), prefix, args.par,
+                                              str(work / f"cache-p{r}"))),
+                ("threads", functools.partial(cnilib_par_threads, str(path), prefix, args.par,
+                                              str(work / f"cache-t{r}"))),
+            ]
+            if r % 2:
+                cycle_sides.reverse()
+                par_sides.reverse()
+            cyc = {name: side() for name, side in cycle_sides}
+            par = {name: side() for name, side in par_sides}
+            g, c = cyc["go"], cyc["cnilib"]
+            gp, cp, ct = par["go"], par["asyncio"], par["threads"]
             cycle_ratios.append(c / g)
-            gp = goref(binary, "par", str(path), f"/var/run/netns/cnbench{tag}p", str(args.par))
-            cp = cnilib_par(str(path), f"/var/run/netns/cnbench{tag}p", args.par,
-                            str(work / f"cache-p{r}"))
+            if args.what_if:
+                nofsync_ratios.append(cyc["no-fsync"] / g)
             par_ratios.append(cp / gp)
+            thread_ratios.append(ct / gp)
             print(f"round {r}: cycle go {g / args.cycles * 1e3:.1f} ms, cnilib "
                   f"{c / args.cycles * 1e3:.1f} ms (ratio {c / g:.2f}); par{args.par} go "
-                  f"{gp:.2f} s, cnilib {cp:.2f} s (ratio {cp / gp:.2f})")
+                  f"{gp:.2f} s, cnilib asyncio {cp:.2f} s (ratio {cp / gp:.2f}), threads "
+                  f"{ct:.2f} s (ratio {ct / gp:.2f}); load {loadavg()}")
         print(f"cycle (bridge+tuning+portmap ADD+CHECK+DEL): cnilib/go median ratio "
-              f"{statistics.median(cycle_ratios):.2f}")
+              f"{statistics.median(cycle_ratios):.2f} (rounds {min(cycle_ratios):.2f} to "
+              f"{max(cycle_ratios):.2f})")
         print(f"par ({args.par} containers ADD then DEL, asyncio): cnilib/go median ratio "
-              f"{statistics.median(par_ratios):.2f}")
+              f"{statistics.median(par_ratios):.2f} (rounds {min(par_ratios):.2f} to "
+              f"{max(par_ratios):.2f})")
+        print(f"par ({args.par} containers ADD then DEL, threads): cnilib/go median ratio "
+              f"{statistics.median(thread_ratios):.2f} (rounds {min(thread_ratios):.2f} to "
+              f"{max(thread_ratios):.2f})")
+        if nofsync_ratios:
+            print(f"what if (fsync a no-op): cycle cnilib/go median ratio "
+                  f"{statistics.median(nofsync_ratios):.2f} (rounds {min(nofsync_ratios):.2f} "
+                  f"to {max(nofsync_ratios):.2f})")
+        print(f"load average after: {loadavg()}")
     finally:
         for ns in namespaces:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
