@@ -14,6 +14,11 @@ Rules of this file (issue 7, the "Load" suite):
   in its own name. An attachment whose ADD began after the GC was started is not in the valid
   set: it may be collected (its ADD finished before the GC took its lock) or not (its ADD ran
   after the GC), but it is either whole or wholly gone, never half.
+* The GC lock has no fairness ([the result cache](cache.md), section "Locks"): a GC waits for
+  every ADD in progress, and new ADDs that keep arriving can overtake it. In the asyncio
+  variant every ADD is in progress from the start, so the GC runs once they all returned. In
+  the process variant the workers pause half-way until the GC holds its lock, so it runs in
+  the middle with the second halves waiting behind it.
 * No two live attachments hold one address.
 * After the DELs nothing is left: no reservation file in ``dataDir`` (host-local's own
   ``lock`` and ``last_reserved_ip.0`` stay, as after any DEL), no port on the bridge, no
@@ -27,6 +32,7 @@ Rules of this file (issue 7, the "Load" suite):
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import ipaddress
 import json
 import os
@@ -196,43 +202,63 @@ def test_asyncio_attachments_at_once_with_a_gc_mid_way(
     begun: set[str] = set()
     figures: dict[str, Any] = {"attachments": N}
 
-    async def add(cid: str, quarter: asyncio.Event) -> None:
-        begun.add(cid)
-        results[cid] = result_json(await cni.add_network_list(net, rts[cid]))
-        if len(results) >= N // 4:
-            quarter.set()
+    valid: set[str] = set()
+    gcs: list[asyncio.Task[None]] = []
 
-    async def load() -> set[str]:
-        quarter = asyncio.Event()
-        adds = [asyncio.create_task(add(cid, quarter)) for cid in rts]
-        await quarter.wait()
-        valid = set(begun)  # every ADD returned or in progress
-        figures["ADDs returned when the GC started"] = len(results)
+    async def collect() -> None:
         await cni.gc_network_list(net, [(cid, "eth0") for cid in valid])
         figures["ADDs returned when the GC returned"] = len(results)
-        await asyncio.gather(*adds)
-        return valid
 
-    runner = asyncio.Runner()  # one event loop for the whole test, as a runtime has
-    began = time.monotonic()
-    valid = runner.run(load())
-    figures["load seconds"] = round(time.monotonic() - began, 1)
-    figures["whole"], figures["collected"] = check_after_gc(scene, namespaces, garbage, valid,
-                                                            results)
+    async def add(cid: str) -> None:
+        begun.add(cid)
+        results[cid] = result_json(await cni.add_network_list(net, rts[cid]))
+        if len(results) == N // 4:
+            valid.update(begun)  # every ADD returned or in progress
+            figures["ADDs returned when the GC started"] = len(results)
+            gcs.append(asyncio.create_task(collect()))
+
+    async def load() -> None:
+        await asyncio.gather(*(add(cid) for cid in rts))
+        await asyncio.gather(*gcs)
 
     async def delete() -> None:
         await asyncio.gather(*(cni.del_network_list(net, rt) for rt in rts.values()))
 
-    began = time.monotonic()
-    runner.run(delete())
-    runner.close()
-    figures["DEL seconds"] = round(time.monotonic() - began, 1)
+    with asyncio.Runner() as runner:  # one event loop for the whole test, as a runtime has
+        began = time.monotonic()
+        runner.run(load())
+        assert len(gcs) == 1
+        figures["load seconds"] = round(time.monotonic() - began, 1)
+        figures["whole"], figures["collected"] = check_after_gc(scene, namespaces, garbage,
+                                                                valid, results)
+        began = time.monotonic()
+        runner.run(delete())
+        figures["DEL seconds"] = round(time.monotonic() - began, 1)
     everything = [*namespaces.values(), *garbage.values()]
     left = leftovers(scene, bridge, everything)
     left += [f"namespace {name}" for name in delete_namespaces(everything)]
     figures["leaks"] = len(left)
     print(f"\nload, asyncio: {figures}")
     assert left == []
+
+
+def gc_seen_running(scene: Scene, gc: threading.Thread) -> bool:
+    """Wait until the GC holds the cache's GC lock (True) or has returned (False).
+
+    Only while no ADD, CHECK or DEL runs: then a failed shared try of ``locks/gc`` means the
+    GC holds it exclusively ([the result cache](cache.md), section "Locks").
+    """
+    deadline = time.monotonic() + 300
+    while gc.is_alive() and time.monotonic() < deadline:
+        fd = os.open(scene.cache_dir / "locks" / "gc", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        time.sleep(0.001)
+    return False
 
 
 def read_lines(proc: subprocess.Popen[str], index: int,
@@ -251,7 +277,12 @@ def test_four_processes_with_a_gc_from_the_parent_mid_way(
     make_bridge_name: Callable[[], str],
     make_subnet: Callable[[], ipaddress.IPv4Network],
 ) -> None:
-    """Four runtime processes ADD N/4 each; the parent GCs when a quarter returned; then DEL."""
+    """Four runtime processes ADD N/4 each; the parent GCs when a quarter returned; then DEL.
+
+    Half-way through its share each worker pauses (holding no lock) until the GC holds its
+    lock: the GC, which waits for the ADDs in progress and cannot overtake a steady stream
+    of new ones, then runs with the rest of the ADDs waiting behind it.
+    """
     bridge = make_bridge_name()
     net = load_chain(scene, bridge, make_subnet())
     garbage = add_garbage(scene, net, make_netns)
@@ -283,13 +314,14 @@ def test_four_processes_with_a_gc_from_the_parent_mid_way(
         began = time.monotonic()
         for index, share in enumerate(shares):
             job = {"cache": str(scene.cache_dir), "path": scene.path, "conflist": str(conflist),
-                   "attachments": [[cid, namespaces[cid].path] for cid in share]}
+                   "attachments": [[cid, namespaces[cid].path] for cid in share],
+                   "pause": len(share) // 2}
             proc = subprocess.Popen([sys.executable, str(WORKER), json.dumps(job)], env=ENV,
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             procs.append(proc)
             readers.append(threading.Thread(target=read_lines, args=(proc, index, lines)))
             readers[-1].start()
-        ready = 0
+        ready = paused = 0
         while ready < PROCESSES:
             index, line = lines.get(timeout=300)
             word, _, rest = line.partition(" ")
@@ -300,7 +332,7 @@ def test_four_processes_with_a_gc_from_the_parent_mid_way(
                 results[cid] = json.loads(body)
             elif word == "ready":
                 ready += 1
-            else:
+            elif word != "paused":
                 failures.append(f"worker {index}: {line or 'exited early'}")
                 if not line:
                     break
@@ -309,6 +341,15 @@ def test_four_processes_with_a_gc_from_the_parent_mid_way(
                 figures["ADDs begun when the GC started"] = len(valid)
                 gc = threading.Thread(target=collect)
                 gc.start()
+            if word == "paused":
+                paused += 1
+                if paused == PROCESSES:
+                    assert gc is not None
+                    figures["ADDs waited behind the running GC"] = gc_seen_running(scene, gc)
+                    for proc in procs:
+                        assert proc.stdin is not None
+                        proc.stdin.write("go\n")
+                        proc.stdin.flush()
         assert gc is not None
         gc.join(300)
         assert not gc.is_alive()
