@@ -131,7 +131,9 @@ if TYPE_CHECKING:
     from .schema import plugin_schema_types as plugin_schema_types
     from .schema import schema_dir as schema_dir
     from .schema import schema_path as schema_path
+    from .schema import schema_registry as schema_registry
     from .schema import schema_version as schema_version
+    from .schema import standard_validator as standard_validator
     from .schema import validate as validate
     from .types import DNS as DNS
     from .types import Interface as Interface
@@ -165,7 +167,6 @@ if TYPE_CHECKING:
     from .version import supports_check as supports_check
     from .version import supports_gc as supports_gc
     from .version import supports_status as supports_status
-    from .version import version_key as version_key
     from .version import versions_starting_from as versions_starting_from
 
 _EXPORTS: dict[str, str] = {
@@ -200,7 +201,6 @@ _EXPORTS: dict[str, str] = {
     "parse_version": "version",
     "greater_than": "version",
     "greater_than_or_equal_to": "version",
-    "version_key": "version",
     "select_version": "version",
     "result_family": "version",
     "supports_check": "version",
@@ -223,6 +223,8 @@ _EXPORTS: dict[str, str] = {
     "plugin_schema": "schema",
     "plugin_schema_types": "schema",
     "common_schema": "schema",
+    "schema_registry": "schema",
+    "standard_validator": "schema",
     "MAX_CONFIG_SIZE": "config",
     "PluginConfig": "config",
     "NetworkConfigList": "config",
@@ -338,7 +340,6 @@ __all__ = [
     "parse_version",
     "greater_than",
     "greater_than_or_equal_to",
-    "version_key",
     "select_version",
     "result_family",
     "supports_check",
@@ -361,6 +362,8 @@ __all__ = [
     "plugin_schema",
     "plugin_schema_types",
     "common_schema",
+    "schema_registry",
+    "standard_validator",
     "MAX_CONFIG_SIZE",
     "PluginConfig",
     "NetworkConfigList",

@@ -10,8 +10,11 @@ Rules of this file:
   given), with the severity the schema declares (``"x-severity": "warning"``): an ERROR
   means loading refuses, a WARNING means the spec frowns on it but libcni accepts it.
 * Validation is compiled Python (``cnilib._schemac``), not jsonschema: a valid document
-  costs a few microseconds. jsonschema is never imported by cnilib; the tests use it as the
-  oracle that the compiled validators must agree with.
+  costs a few microseconds, against about 250 for jsonschema. jsonschema is imported only on
+  request: :func:`standard_validator` and :func:`schema_registry` hand the packaged schemas
+  to it for callers who want a standard validator (and ``cnilib._pluginschema`` runs the
+  plugin schemas with it); ``tests/test_schema_differential.py`` proves the compiled
+  validators agree with it.
 * It is pure apart from reading the packaged schemas.
 
 Which schema validates a document (documented in ``docs/schemas.md``): ``""`` (no
@@ -23,6 +26,7 @@ rule then reports it.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -54,6 +58,8 @@ __all__ = [
     "plugin_schema",
     "plugin_schema_types",
     "common_schema",
+    "schema_registry",
+    "standard_validator",
 ]
 
 #: One kind of document per schema file (a ``.conflist``, a single-plugin ``.conf``, an ADD
@@ -420,3 +426,68 @@ def common_schema() -> JSONObject:
     """
     found: JSONObject = json.loads(json.dumps(_load("urn:cnilib:common")))
     return found
+
+
+def _schema_ids() -> list[str]:
+    ids = ["urn:cnilib:common", "urn:cnilib:cache"]
+    ids += [_uri(kind, version) for version in SUPPORTED_VERSIONS
+            for kind in KINDS if kind != "cache"]
+    ids += [f"urn:cnilib:plugins:{plugin_type}" for plugin_type in plugin_schema_types()]
+    return ids
+
+
+@functools.cache
+def schema_registry() -> Any:
+    """Every packaged schema, as a ``referencing`` registry for jsonschema (imported here).
+
+    Each schema is a resource under its ``$id``: ``urn:cnilib:common``, ``urn:cnilib:cache``,
+    ``urn:cnilib:<version>:<kind>`` for every released version and every kind but
+    ``"cache"``, and ``urn:cnilib:plugins:<type>`` for every type of
+    :func:`plugin_schema_types`. A standard validator for any of them, plugin schemas
+    included, is ``Draft202012Validator(registry.contents(uri), registry=registry)``.
+
+    Returns:
+        A ``referencing.Registry`` (immutable; built once).
+
+    Raises:
+        ConfigError: a packaged schema is missing or unreadable.
+    """
+    from referencing import Registry
+    from referencing.jsonschema import DRAFT202012
+
+    return Registry().with_resources(
+        (uri, DRAFT202012.create_resource(_load(uri))) for uri in _schema_ids())
+
+
+def standard_validator(kind: Kind, version: str) -> Any:
+    """A standard jsonschema validator for ``kind`` documents of ``version``.
+
+    The slow but standard twin of :func:`validate`: a
+    ``jsonschema.Draft202012Validator`` over the schema :func:`load_schema` returns, resolving
+    ``$ref`` through :func:`schema_registry`. It reports the same failures as the compiled
+    validators (the test suite checks it), but knows nothing of ``"x-severity"``: a warning
+    is an error to it. Use it to cross-check cnilib, or to use jsonschema's own error
+    reporting; :func:`validate` and :func:`check` stay the fast path.
+
+    Args:
+        kind: One of :data:`KINDS`.
+        version: A spec version, mapped as :func:`schema_version` does (ignored for
+            ``"cache"``).
+
+    Returns:
+        A ``jsonschema.Draft202012Validator`` (built once per schema).
+
+    Raises:
+        ConfigError: ``kind`` is not one of :data:`KINDS`, or the packaged schemas are
+            missing.
+    """
+    _check_kind(kind)
+    return _standard_validator(_uri(kind, schema_version(version)))
+
+
+@functools.cache
+def _standard_validator(uri: str) -> Any:
+    from jsonschema import Draft202012Validator
+
+    registry = schema_registry()
+    return Draft202012Validator(registry.contents(uri), registry=registry)
