@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from ._json import JSON, JSONObject
+from ._json import JSON, JSONObject, json_type
 from ._locate import locate
 from ._problems import describe, pointer
 from .errors import ConfigError, Problem, Severity
@@ -38,17 +38,10 @@ _ARTICLE: Final = {"object": "an object", "array": "an array", "string": "a stri
 
 
 def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return "an array" if isinstance(value, list) else "an object"
+    # JSON's type names (cnilib._json.json_type), with JSON Schema's "integer" beside
+    # "number": a plugin schema may ask for either.
+    name = "integer" if type(value) is int else json_type(value)
+    return _ARTICLE.get(name, name)
 
 
 def _short(value: Any) -> str:
