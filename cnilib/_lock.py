@@ -27,7 +27,7 @@ import fcntl
 import hashlib
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 
 from . import _cachefs
 from .errors import CacheError, LockTimeoutError
@@ -222,7 +222,7 @@ def _remaining(deadline: float | None) -> float | None:
     return None if deadline is None else deadline - time.monotonic()
 
 
-def _pauses(attempt: _Attempt, deadline: float | None) -> Iterator[float]:
+def _pauses(attempt: _Attempt, deadline: float | None) -> Generator[float, None, None]:
     """The polling plan :func:`hold` and :func:`ahold` both follow, without the sleeping.
 
     Tries the lock, then yields how long to sleep before the next try (growing from
