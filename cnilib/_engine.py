@@ -85,6 +85,18 @@ Hook = Callable[[InvocationRecord], None]
 T = TypeVar("T")
 
 
+def _expect(value: object, cls: type[T]) -> T:
+    """``value``, checked to be a ``cls`` (callers pass whatever they like at run time).
+
+    Raises:
+        ConfigError: it is not.
+    """
+    if not isinstance(value, cls):
+        msg = f"expected a {cls.__name__}, got {type(value).__name__}"
+        raise ConfigError(msg)
+    return value
+
+
 @attrs.frozen
 class Job(Generic[T]):
     """One public call, ready to drive: its plan, verb and time budget.
@@ -281,10 +293,7 @@ class Engine:
         """
         from .config import NetworkConfigList
 
-        if not isinstance(net, NetworkConfigList):
-            msg = f"expected a NetworkConfigList, got {type(net).__name__}"
-            raise ConfigError(msg)
-        return steps.Net.of_list(net)
+        return steps.Net.of_list(_expect(net, NetworkConfigList))
 
     @staticmethod
     def _of_plugin(plugin: PluginConfig) -> steps.Net:
@@ -295,10 +304,7 @@ class Engine:
         """
         from .config import PluginConfig
 
-        if not isinstance(plugin, PluginConfig):
-            msg = f"expected a PluginConfig, got {type(plugin).__name__}"
-            raise ConfigError(msg)
-        return steps.Net.of_plugin(plugin)
+        return steps.Net.of_plugin(_expect(plugin, PluginConfig))
 
     # --- steps ----------------------------------------------------------------------------
 
