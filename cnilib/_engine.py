@@ -12,6 +12,8 @@ Rules of this file:
   operations, and having no await inside them means a cancellation can never cut one in half.
 * Every exception leaving a step is typed: executor and cache surprises become
   :class:`~cnilib.errors.ExecutionError` and :class:`~cnilib.errors.CacheError`.
+* Size (about 450 lines): one job builder per public verb plus the step performers they share;
+  split, the two halves would import each other, and each builder is a few lines.
 """
 
 from __future__ import annotations

@@ -11,6 +11,9 @@ Rules of this file:
   locks); GC runs exclusively; different attachments run in parallel.
 * Only :class:`~cnilib.errors.CNIError` subclasses escape (and ``KeyboardInterrupt``, after an
   interrupted ADD was rolled back).
+* Size (about 450 lines): libcni's public surface, one short documented method per
+  ``CNIConfig`` method, mirrored by ``aio.py``; the code beside the façade is the dozen-line
+  driver loop.
 """
 
 from __future__ import annotations

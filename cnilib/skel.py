@@ -13,6 +13,8 @@ Rules of this file:
   SPEC §5 "Error"); a callback's :class:`~cnilib.errors.CNIError` keeps its code, any other
   exception becomes code 999 (``INTERNAL``), as libcni's skel does.
 * Deviations from libcni's skel are deliberate and listed in :func:`dispatch`'s docstring.
+* Size (about 550 lines): it is the whole public plugin side (arguments, request parsing,
+  dispatch, ``plugin_main``) that a plugin author reads as one page, like libcni's skel.
 """
 
 from __future__ import annotations
