@@ -247,9 +247,6 @@ class Expressions(Graph):
     # An expression for a whole subschema when it has no loops, so that parents inline it
     # instead of paying a call; None when the subschema needs a function. ``known`` is the
     # instance type already asserted by the enclosing code, whose type guards can be skipped.
-    # An expression for a whole subschema when it has no loops, so that parents inline it
-    # instead of paying a call; None when the subschema needs a function. ``known`` is the
-    # instance type already asserted by the enclosing code, whose type guards can be skipped.
     def _expr(self, node_id: int, var: str, known: str | None = None,
               depth: int = 0) -> str | None:
         key = (node_id, known)
