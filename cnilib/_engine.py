@@ -310,6 +310,37 @@ class Engine:
 
     # --- steps ----------------------------------------------------------------------------
 
+    def _start(self, step: steps.Step, clock: Clock, network: str,
+               finder: Callable[[str, Sequence[str]], str]) -> tuple[Invocation | None, object]:
+        """Perform ``step`` up to what only a driver can do (both drivers call it).
+
+        A :class:`~cnilib._steps.Lock` is the driver's own business and never comes here.
+
+        Returns:
+            ``(invocation, None)`` when the driver must now run that invocation (and hand
+            what came of it to :meth:`_ran`); otherwise ``(None, outcome)``, the step done.
+        """
+        if isinstance(step, steps.Find):
+            return None, self._find(finder, step)
+        if not isinstance(step, steps.Run):
+            return None, self._perform_local(step)
+        prepared = self._prepare(step, clock)
+        if isinstance(prepared, steps.NotStarted):
+            self._record(step.invocation, prepared, network, step.rollback)
+            return None, prepared
+        return prepared, None
+
+    def _ran(self, step: steps.Step, inv: Invocation, got: Completed | Exception,
+             network: str) -> Completed | steps.NotStarted:
+        """The outcome of the run :meth:`_start` asked for, recorded.
+
+        ``got`` is what the executor returned, or the exception it raised (which becomes a
+        typed :class:`~cnilib._steps.NotStarted`).
+        """
+        outcome = self._not_started(inv, got) if isinstance(got, Exception) else got
+        self._record(inv, outcome, network, isinstance(step, steps.Run) and step.rollback)
+        return outcome
+
     def _find(self, finder: Callable[[str, Sequence[str]], str], step: steps.Find) -> str:
         """Perform a :class:`~cnilib._chains.Find` with the executor's ``find``."""
         try:
