@@ -124,6 +124,15 @@ class _Attempt:
         held = os.fstat(self.fd)
         return (on_disk.st_dev, on_disk.st_ino) == (held.st_dev, held.st_ino)
 
+    @contextlib.contextmanager
+    def held(self) -> Iterator[int]:
+        """The descriptor of the lock had, for a ``with`` body; released when it ends."""
+        assert self.fd is not None
+        try:
+            yield self.fd
+        finally:
+            self.release()
+
     def release(self) -> None:
         """Drop the lock (removing a transient lock file first, while still holding it)."""
         if self.fd is not None and self.transient:
@@ -264,11 +273,8 @@ def hold(
     with contextlib.closing(_pauses(attempt, deadline)) as pauses:
         for pause in pauses:
             time.sleep(pause)
-    assert attempt.fd is not None
-    try:
-        yield attempt.fd
-    finally:
-        attempt.release()
+    with attempt.held() as fd:
+        yield fd
 
 
 @contextlib.asynccontextmanager
@@ -287,8 +293,5 @@ async def ahold(
     with contextlib.closing(_pauses(attempt, deadline)) as pauses:
         for pause in pauses:
             await asyncio.sleep(pause)
-    assert attempt.fd is not None
-    try:
-        yield attempt.fd
-    finally:
-        attempt.release()
+    with attempt.held() as fd:
+        yield fd
