@@ -75,12 +75,9 @@ _RELEASED: Final = frozenset(SUPPORTED_VERSIONS)
 _LOCK: Final = threading.Lock()
 _SCHEMAS: dict[str, JSONObject] = {}
 _VALIDATORS: dict[tuple[str, str], Any] = {}
-_COMPILER: list[Any] = []
-_BUILD: list[Callable[..., tuple[Problem, ...]]] = []
-_ROOT: list[Traversable] = []
-_FOLDER: list[str | None] = []
 
 
+@functools.cache
 def _schema_root() -> Traversable:
     """Where the schemas are: inside the installed package, else in the source checkout.
 
@@ -92,22 +89,17 @@ def _schema_root() -> Traversable:
     which gives the same answer without importing :mod:`importlib.resources` (about 10 ms);
     other loaders (zip imports) go through :mod:`importlib.resources`. Looked up once.
     """
-    if _ROOT:
-        return _ROOT[0]
     folder = _schema_folder()
-    root: Traversable
     if folder is not None:
         from pathlib import Path
 
-        root = Path(folder)
-    else:
-        import importlib.resources
+        return Path(folder)
+    import importlib.resources
 
-        root = importlib.resources.files("cnilib") / "schemas"
-    _ROOT.append(root)
-    return root
+    return importlib.resources.files("cnilib") / "schemas"
 
 
+@functools.cache
 def _schema_folder() -> str | None:
     # The plain-directory answer of _schema_root, as a string: reading files by os path
     # spares importing pathlib when validating.
@@ -202,9 +194,7 @@ def _load(uri: str) -> JSONObject:
         return found
     relative = _uri_path(uri)
     try:
-        if not _FOLDER:
-            _FOLDER.append(_schema_folder())
-        folder = _FOLDER[0]
+        folder = _schema_folder()
         if folder is not None:
             with open(os.path.join(folder, *relative.split("/")), encoding="utf-8") as f:
                 text = f.read()
@@ -241,24 +231,28 @@ def _validator(kind: str, version: str) -> Any:
     if found is not None:
         return found
     _check_kind(kind)
-    from ._schemac import Compiler
-
-    with _LOCK:
-        if not _COMPILER:
-            _COMPILER.append(Compiler(_load))
-        compiled = _COMPILER[0].compile(_uri(kind, version))
+    with _LOCK:  # the compiler is made, and compiles, under the lock
+        compiled = _compiler().compile(_uri(kind, version))
         _VALIDATORS[(kind, version)] = compiled
     return compiled
+
+
+@functools.cache
+def _compiler() -> Any:
+    # One compiler for every schema (they share its nodes); first called under _LOCK.
+    from ._schemac import Compiler
+
+    return Compiler(_load)
 
 
 _VERSION_NOTES: dict[str, tuple[str, str]] = {}
 
 
-def _import_build() -> Callable[..., tuple[Problem, ...]]:
+@functools.cache
+def _build() -> Callable[..., tuple[Problem, ...]]:
     # Lazily: a document with no problem never needs the wording machinery.
     from ._problems import build
 
-    _BUILD.append(build)
     return build
 
 
@@ -339,8 +333,7 @@ def validate(
         raw = []
     else:
         raw = errors(instance)
-    build = _BUILD[0] if _BUILD else _import_build()
-    return build(raw, _COMPILER[0].nodes, resolved, extra=extra, source=source, text=text)
+    return _build()(raw, _compiler().nodes, resolved, extra=extra, source=source, text=text)
 
 
 def check(
@@ -380,9 +373,7 @@ def check(
     return problems
 
 
-_PLUGIN_TYPES: list[tuple[str, ...]] = []
-
-
+@functools.cache
 def plugin_schema_types() -> tuple[str, ...]:
     """The plugin types that have a bundled configuration schema (``schemas/plugins/``).
 
@@ -392,11 +383,9 @@ def plugin_schema_types() -> tuple[str, ...]:
     Returns:
         The types, sorted (``"bandwidth"``, ``"bridge"``, ... ``"vrf"``).
     """
-    if not _PLUGIN_TYPES:
-        folder = _schema_root().joinpath("plugins")
-        names = [entry.name for entry in folder.iterdir()] if folder.is_dir() else []
-        _PLUGIN_TYPES.append(tuple(sorted(n[:-5] for n in names if n.endswith(".json"))))
-    return _PLUGIN_TYPES[0]
+    folder = _schema_root().joinpath("plugins")
+    names = [entry.name for entry in folder.iterdir()] if folder.is_dir() else []
+    return tuple(sorted(n[:-5] for n in names if n.endswith(".json")))
 
 
 def plugin_schema(plugin_type: str) -> JSONObject | None:
