@@ -177,6 +177,8 @@ def _source_modules() -> dict[str, Path]:
         _module_name(p): p
         for p in sorted(PACKAGE_DIR.rglob("*.py"))
         if _module_name(p) != ""  # the package's own __init__ is the lazy facade
+        # An installed wheel carries examples/ (example plugins: scripts, not modules).
+        and p.relative_to(PACKAGE_DIR).parts[0] != "examples"
     }
 
 
