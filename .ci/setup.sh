@@ -9,8 +9,8 @@
 #      programs in tests/helpers/), python3-venv,
 #      and python3-doc (Python's Sphinx inventory, read offline by the docs build).
 #   2. .venv/ (python3 -m venv) with cnilib installed editable and every tool the suite runs
-#      (the dependency groups of pyproject.toml: pytest, hypothesis, ruff, mypy, sphinx, myst,
-#      plus tox). Re-done only when pyproject.toml or this script changes.
+#      (the dependency groups of pyproject.toml: pytest, hypothesis, packaging, ruff, mypy,
+#      sphinx, myst, plus tox). Re-done only when pyproject.toml or this script changes.
 #   3. The Go reference program (tests/helpers/goref) as .venv/bin/goref; rebuilt only when its
 #      source is newer.
 #   5. The no-op plugin of the overhead benchmark (tests/helpers/noop) as .venv/bin/noop.

@@ -12,6 +12,8 @@ Rules of this file:
   operations, and having no await inside them means a cancellation can never cut one in half.
 * Every exception leaving a step is typed: executor and cache surprises become
   :class:`~cnilib.errors.ExecutionError` and :class:`~cnilib.errors.CacheError`.
+* Size (about 450 lines): one job builder per public verb plus the step performers they share;
+  split, the two halves would import each other, and each builder is a few lines.
 """
 
 from __future__ import annotations
@@ -83,6 +85,18 @@ CLEANUP_TIMEOUT = 60.0
 Hook = Callable[[InvocationRecord], None]
 
 T = TypeVar("T")
+
+
+def _expect(value: object, cls: type[T]) -> T:
+    """``value``, checked to be a ``cls`` (callers pass whatever they like at run time).
+
+    Raises:
+        ConfigError: it is not.
+    """
+    if not isinstance(value, cls):
+        msg = f"expected a {cls.__name__}, got {type(value).__name__}"
+        raise ConfigError(msg)
+    return value
 
 
 @attrs.frozen
@@ -281,10 +295,7 @@ class Engine:
         """
         from .config import NetworkConfigList
 
-        if not isinstance(net, NetworkConfigList):
-            msg = f"expected a NetworkConfigList, got {type(net).__name__}"
-            raise ConfigError(msg)
-        return steps.Net.of_list(net)
+        return steps.Net.of_list(_expect(net, NetworkConfigList))
 
     @staticmethod
     def _of_plugin(plugin: PluginConfig) -> steps.Net:
@@ -295,12 +306,40 @@ class Engine:
         """
         from .config import PluginConfig
 
-        if not isinstance(plugin, PluginConfig):
-            msg = f"expected a PluginConfig, got {type(plugin).__name__}"
-            raise ConfigError(msg)
-        return steps.Net.of_plugin(plugin)
+        return steps.Net.of_plugin(_expect(plugin, PluginConfig))
 
     # --- steps ----------------------------------------------------------------------------
+
+    def _start(self, step: steps.Step, clock: Clock, network: str,
+               finder: Callable[[str, Sequence[str]], str]) -> tuple[Invocation | None, object]:
+        """Perform ``step`` up to what only a driver can do (both drivers call it).
+
+        A :class:`~cnilib._steps.Lock` is the driver's own business and never comes here.
+
+        Returns:
+            ``(invocation, None)`` when the driver must now run that invocation (and hand
+            what came of it to :meth:`_ran`); otherwise ``(None, outcome)``, the step done.
+        """
+        if isinstance(step, steps.Find):
+            return None, self._find(finder, step)
+        if not isinstance(step, steps.Run):
+            return None, self._perform_local(step)
+        prepared = self._prepare(step, clock)
+        if isinstance(prepared, steps.NotStarted):
+            self._record(step.invocation, prepared, network, step.rollback)
+            return None, prepared
+        return prepared, None
+
+    def _ran(self, step: steps.Step, inv: Invocation, got: Completed | Exception,
+             network: str) -> Completed | steps.NotStarted:
+        """The outcome of the run :meth:`_start` asked for, recorded.
+
+        ``got`` is what the executor returned, or the exception it raised (which becomes a
+        typed :class:`~cnilib._steps.NotStarted`).
+        """
+        outcome = self._not_started(inv, got) if isinstance(got, Exception) else got
+        self._record(inv, outcome, network, isinstance(step, steps.Run) and step.rollback)
+        return outcome
 
     def _find(self, finder: Callable[[str, Sequence[str]], str], step: steps.Find) -> str:
         """Perform a :class:`~cnilib._chains.Find` with the executor's ``find``."""

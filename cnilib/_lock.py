@@ -27,7 +27,7 @@ import fcntl
 import hashlib
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 
 from . import _cachefs
 from .errors import CacheError, LockTimeoutError
@@ -123,6 +123,15 @@ class _Attempt:
             raise CacheError(msg) from err
         held = os.fstat(self.fd)
         return (on_disk.st_dev, on_disk.st_ino) == (held.st_dev, held.st_ino)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[int]:
+        """The descriptor of the lock had, for a ``with`` body; released when it ends."""
+        assert self.fd is not None
+        try:
+            yield self.fd
+        finally:
+            self.release()
 
     def release(self) -> None:
         """Drop the lock (removing a transient lock file first, while still holding it)."""
@@ -222,6 +231,28 @@ def _remaining(deadline: float | None) -> float | None:
     return None if deadline is None else deadline - time.monotonic()
 
 
+def _pauses(attempt: _Attempt, deadline: float | None) -> Generator[float, None, None]:
+    """The polling plan :func:`hold` and :func:`ahold` both follow, without the sleeping.
+
+    Tries the lock, then yields how long to sleep before the next try (growing from
+    ``_FIRST_SLEEP`` to ``_MAX_SLEEP``, never past ``deadline``), until the lock is had (the
+    generator ends). Whatever ends it otherwise closes the attempt: the deadline
+    (:class:`~cnilib.errors.LockTimeoutError`), an error, or the caller's sleep interrupted
+    (a signal, a cancelled task), which closes the generator (``contextlib.closing``).
+    """
+    delay = _FIRST_SLEEP
+    try:
+        while not attempt.try_once():
+            left = _remaining(deadline)
+            if left is not None and left <= 0:
+                raise _timeout_error(attempt.path)
+            yield delay if left is None else min(delay, left)
+            delay = min(delay * 2, _MAX_SLEEP)
+    except BaseException:  # GeneratorExit included: the caller stopped waiting
+        attempt.close()
+        raise
+
+
 @contextlib.contextmanager
 def hold(
     path: str, *, exclusive: bool, transient: bool, deadline: float | None
@@ -239,22 +270,11 @@ def hold(
         CacheError: The lock file cannot be created or locked.
     """
     attempt = _Attempt(path, exclusive=exclusive, transient=transient)
-    delay = _FIRST_SLEEP
-    try:
-        while not attempt.try_once():
-            left = _remaining(deadline)
-            if left is not None and left <= 0:
-                raise _timeout_error(attempt.path)
-            time.sleep(delay if left is None else min(delay, left))
-            delay = min(delay * 2, _MAX_SLEEP)
-    except BaseException:
-        attempt.close()
-        raise
-    assert attempt.fd is not None
-    try:
-        yield attempt.fd
-    finally:
-        attempt.release()
+    with contextlib.closing(_pauses(attempt, deadline)) as pauses:
+        for pause in pauses:
+            time.sleep(pause)
+    with attempt.held() as fd:
+        yield fd
 
 
 @contextlib.asynccontextmanager
@@ -270,19 +290,8 @@ async def ahold(
     import asyncio  # only asyncio users pay for importing it
 
     attempt = _Attempt(path, exclusive=exclusive, transient=transient)
-    delay = _FIRST_SLEEP
-    try:
-        while not attempt.try_once():
-            left = _remaining(deadline)
-            if left is not None and left <= 0:
-                raise _timeout_error(attempt.path)
-            await asyncio.sleep(delay if left is None else min(delay, left))
-            delay = min(delay * 2, _MAX_SLEEP)
-    except BaseException:
-        attempt.close()
-        raise
-    assert attempt.fd is not None
-    try:
-        yield attempt.fd
-    finally:
-        attempt.release()
+    with contextlib.closing(_pauses(attempt, deadline)) as pauses:
+        for pause in pauses:
+            await asyncio.sleep(pause)
+    with attempt.held() as fd:
+        yield fd

@@ -24,11 +24,11 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from ._json import JSON, JSONObject
+from ._json import JSON, JSONObject, json_type
 from ._locate import locate
 from ._problems import describe, pointer
 from .errors import ConfigError, Problem, Severity
-from .schema import common_schema, plugin_schema, plugin_schema_types
+from .schema import plugin_schema, plugin_schema_types, schema_registry
 
 __all__ = ["SchemaSet", "load_schema_file"]
 
@@ -38,17 +38,10 @@ _ARTICLE: Final = {"object": "an object", "array": "an array", "string": "a stri
 
 
 def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return "an array" if isinstance(value, list) else "an object"
+    # JSON's type names (cnilib._json.json_type), with JSON Schema's "integer" beside
+    # "number": a plugin schema may ask for either.
+    name = "integer" if type(value) is int else json_type(value)
+    return _ARTICLE.get(name, name)
 
 
 def _short(value: Any) -> str:
@@ -109,7 +102,6 @@ class SchemaSet:
     def __init__(self, extra: Mapping[str, JSONObject] | None = None) -> None:
         self._extra = dict(extra or {})
         self._validators: dict[str, Any] = {}
-        self._registry: Any = None
         for plugin_type in self._extra:
             self._validator(plugin_type)  # refuse a broken schema before any file is read
 
@@ -137,14 +129,7 @@ class SchemaSet:
         if schema is None:
             return None
         import jsonschema
-        from referencing import Registry
-        from referencing.jsonschema import DRAFT202012
 
-        if self._registry is None:
-            # The bundled building blocks (ip, cidr, routes, dns) are shared with the spec's
-            # schemas: one definition of "an IP address as Go reads it".
-            self._registry = Registry().with_resource(
-                "urn:cnilib:common", DRAFT202012.create_resource(common_schema()))
         cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
         try:
             cls.check_schema(schema)
@@ -152,7 +137,9 @@ class SchemaSet:
             msg = (f"the schema for plugin type {plugin_type!r} is not a valid JSON Schema: "
                    f"{err.message}")
             raise ConfigError(msg) from err
-        validator = cls(schema, registry=self._registry)
+        # The bundled building blocks (ip, cidr, routes, dns) are shared with the spec's
+        # schemas: one definition of "an IP address as Go reads it".
+        validator = cls(schema, registry=schema_registry())
         self._validators[plugin_type] = validator
         return validator
 

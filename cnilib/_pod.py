@@ -15,7 +15,7 @@ Rules of this file:
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Generator, Mapping, Sequence
+from collections.abc import Collection, Generator, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import attrs
@@ -281,6 +281,20 @@ def _fail(done: list[Attachment], failures: list[tuple[Attachment, BaseException
                      rollback_errors=tuple(problems), other_errors=others) from cause
 
 
+def _every(steps: Iterable[tuple[PodStep, str]], problems: Sequence[CNIError] = ()
+           ) -> Generator[PodStep, object, list[CNIError]]:
+    """Yield every step, whatever the others did; return ``problems`` plus every failure,
+    each noted with the label given beside its step."""
+    failed = list(problems)
+    for step, label in steps:
+        try:
+            yield step
+        except CNIError as err:
+            err.add_note(label)
+            failed.append(err)
+    return failed
+
+
 def teardown(attachments: Sequence[Attachment], *, container_id: str,
              problems: Sequence[CNIError] = ()) -> Generator[PodStep, object, None]:
     """Remove every attachment in reverse order; try them all; raise every error together.
@@ -291,16 +305,12 @@ def teardown(attachments: Sequence[Attachment], *, container_id: str,
     Raises:
         TeardownError: the removals that failed (their cache entries are kept).
     """
-    problems = list(problems)
-    for att in reversed(attachments):
-        try:
-            yield Remove(att)
-        except CNIError as err:
-            err.add_note(f"network {att.network}, interface {att.ifname}")
-            problems.append(err)
-    if problems:
-        msg = f'teardown of container "{container_id}" left {len(problems)} network(s)'
-        raise TeardownError(msg, problems)
+    failed = yield from _every(
+        ((Remove(att), f"network {att.network}, interface {att.ifname}")
+         for att in reversed(attachments)), problems)
+    if failed:
+        msg = f'teardown of container "{container_id}" left {len(failed)} network(s)'
+        raise TeardownError(msg, failed)
 
 
 def check(attachments: Sequence[Attachment], *, container_id: str,
@@ -313,16 +323,12 @@ def check(attachments: Sequence[Attachment], *, container_id: str,
     """
     from .errors import MultipleErrors
 
-    problems = list(problems)
-    for att in attachments:
-        try:
-            yield Check(att)
-        except CNIError as err:
-            err.add_note(f"network {att.network}, interface {att.ifname}")
-            problems.append(err)
-    if problems:
-        msg = f'check of container "{container_id}" failed for {len(problems)} network(s)'
-        raise MultipleErrors(msg, problems)
+    failed = yield from _every(
+        ((Check(att), f"network {att.network}, interface {att.ifname}") for att in attachments),
+        problems)
+    if failed:
+        msg = f'check of container "{container_id}" failed for {len(failed)} network(s)'
+        raise MultipleErrors(msg, failed)
 
 
 def gc(targets: Sequence[tuple[NetworkConfigList, Sequence[GCAttachment]]]) -> Generator[
@@ -334,16 +340,11 @@ def gc(targets: Sequence[tuple[NetworkConfigList, Sequence[GCAttachment]]]) -> G
     """
     from .errors import MultipleErrors
 
-    problems: list[CNIError] = []
-    for net, valid in targets:
-        try:
-            yield Collect(net, tuple(valid))
-        except CNIError as err:
-            err.add_note(f"GC of network {net.name}")
-            problems.append(err)
-    if problems:
-        msg = f"GC failed for {len(problems)} network(s)"
-        raise MultipleErrors(msg, problems)
+    failed = yield from _every(
+        (Collect(net, tuple(valid)), f"GC of network {net.name}") for net, valid in targets)
+    if failed:
+        msg = f"GC failed for {len(failed)} network(s)"
+        raise MultipleErrors(msg, failed)
 
 
 def status(problems: Sequence[str], chosen: Sequence[NetworkConfigList]) -> Generator[

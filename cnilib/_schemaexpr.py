@@ -4,7 +4,9 @@ Rules of this file:
 
 * Each keyword means what it means to ``jsonschema.Draft202012Validator``: the same type
   rules (``1.0`` is an integer, ``True`` is not), the same equality for ``enum`` and
-  ``const``, and ``pattern`` is :func:`re.search`.
+  ``const``, and ``pattern`` is :func:`re.search`. An ``enum`` or ``const`` must hold only
+  strings, only numbers, or one boolean (what cnilib's schemas use): anything else is refused
+  as a bad schema rather than compiled by a general path no shipped schema runs.
 * A keyword that only applies to one JSON type is guarded by that type's test, unless the
   enclosing code has already established the type.
 * Constants (sets, pattern matchers) live in the generated code's namespace, never in its
@@ -22,38 +24,14 @@ from typing import Any, Final
 
 from ._schemanode import ASSERTIONS, Graph, Node, bad_schema
 
-__all__ = ["GUARDS", "KEYWORD_KIND", "ORDER", "Expressions", "json_equal", "join", "known_after"]
+__all__ = ["GUARDS", "KEYWORD_KIND", "ORDER", "Expressions", "join", "known_after"]
 
 _MISSING: Final = object()
 # Stands for the instance variable in memoised expressions: repr() escapes NUL, so it can
 # never appear in a generated literal.
 _VAR: Final = "\x00"
-_TRUE: Final = object()
-_FALSE: Final = object()
 _MEMO_LIMIT: Final = 4096
 _LITERAL_PREFIX: Final = re.compile(r"\^((?:[A-Za-z0-9_/:@-]|\\\.)+)")
-
-
-def _unbool(value: object) -> object:
-    if value is True:
-        return _TRUE
-    if value is False:
-        return _FALSE
-    return value
-
-
-def json_equal(one: object, two: object) -> bool:
-    """JSON equality as jsonschema's ``enum``/``const`` see it (``1 == 1.0``, ``True != 1``)."""
-    if one is two:
-        return True
-    if isinstance(one, str) or isinstance(two, str):
-        return one == two
-    if isinstance(one, list) and isinstance(two, list):
-        return len(one) == len(two) and all(json_equal(a, b) for a, b in zip(one, two,
-                                                                           strict=True))
-    if isinstance(one, dict) and isinstance(two, dict):
-        return one.keys() == two.keys() and all(json_equal(one[k], two[k]) for k in one)
-    return _unbool(one) == _unbool(two)
 
 
 def _memo_search(pattern: str) -> tuple[set[str], Callable[[str], bool]]:
@@ -151,7 +129,6 @@ class Expressions(Graph):
         self._ns: dict[str, Any] = {
             "_M": _MISSING,
             "_is_integer": _is_integer,
-            "json_equal": json_equal,
         }
         self._consts = 0
         self._tmp = 0
@@ -203,7 +180,7 @@ class Expressions(Graph):
             raise bad_schema(f"{node.uri}#{node.pointer}", f"bad type {types!r}")
         return "(" + " or ".join(_TYPE_TESTS[t].format(var) for t in names) + ")"
 
-    def _equal_test(self, values: Sequence[object], var: str) -> str:
+    def _equal_test(self, values: Sequence[object], node: Node, var: str) -> str:
         if all(isinstance(v, str) for v in values):
             return f"(isinstance({var}, str) and {var} in {self._const(frozenset(values))})"
         if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
@@ -211,7 +188,8 @@ class Expressions(Graph):
             return f"({number} and {var} in {self._const(frozenset(values))})"
         if len(values) == 1 and isinstance(values[0], bool):
             return f"({var} is {values[0]!r})"
-        return f"any(json_equal(_v, {var}) for _v in {self._const(tuple(values))})"
+        raise bad_schema(f"{node.uri}#{node.pointer}",
+                         "enum and const values must be all strings, all numbers or one boolean")
 
     def _simple_test(self, keyword: str, value: object, node: Node, var: str) -> str:
         """The condition (as Python source) under which ``keyword`` holds, type-guard excluded."""
@@ -221,9 +199,9 @@ class Expressions(Graph):
         if keyword == "enum":
             if not isinstance(value, list) or not value:
                 raise bad_schema(where, "enum must be a non-empty array")
-            return self._equal_test(value, var)
+            return self._equal_test(value, node, var)
         if keyword == "const":
-            return self._equal_test([value], var)
+            return self._equal_test([value], node, var)
         if keyword == "pattern":
             return self._pattern(value, node, var)
         if keyword in ("minLength", "maxLength", "minItems", "maxItems"):
@@ -244,9 +222,6 @@ class Expressions(Graph):
             return "(" + " and ".join(f"{k!r} in {var}" for k in value) + ")"
         raise bad_schema(where, f"{keyword} is not an assertion")  # pragma: no cover
 
-    # An expression for a whole subschema when it has no loops, so that parents inline it
-    # instead of paying a call; None when the subschema needs a function. ``known`` is the
-    # instance type already asserted by the enclosing code, whose type guards can be skipped.
     # An expression for a whole subschema when it has no loops, so that parents inline it
     # instead of paying a call; None when the subschema needs a function. ``known`` is the
     # instance type already asserted by the enclosing code, whose type guards can be skipped.

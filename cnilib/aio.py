@@ -83,23 +83,17 @@ class AsyncCNIConfig(Engine):
 
     async def _perform(self, step: steps.Step, clock: Clock, network: str,
                        held: contextlib.AsyncExitStack) -> object:
-        if isinstance(step, steps.Find):
-            return self._find(self.executor.find, step)
         if isinstance(step, steps.Lock):
             return await held.enter_async_context(self._alock(step, clock))
-        if not isinstance(step, steps.Run):
-            return self._perform_local(step)
-        prepared = self._prepare(step, clock)
-        if isinstance(prepared, steps.NotStarted):
-            self._record(step.invocation, prepared, network, step.rollback)
-            return prepared
-        outcome: Completed | steps.NotStarted
+        inv, outcome = self._start(step, clock, network, self.executor.find)
+        if inv is None:
+            return outcome
+        got: Completed | Exception
         try:
-            outcome = await self.executor.run(prepared)
+            got = await self.executor.run(inv)
         except Exception as err:
-            outcome = self._not_started(prepared, err)
-        self._record(prepared, outcome, network, step.rollback)
-        return outcome
+            got = err
+        return self._ran(step, inv, got, network)
 
     async def _drive(self, job: Job[T]) -> T:
         plan = job.plan

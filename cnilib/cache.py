@@ -17,6 +17,10 @@ Rules of this file:
   ``DECODING_FAILURE`` for a corrupt or unknown entry, ``IO_FAILURE`` for an I/O failure.
 * Locks (:meth:`ResultCache.lock`, :meth:`ResultCache.gc_lock`) are ``flock`` files beside
   ``results/``; see :mod:`cnilib._lock` for their order.
+* Size (about 560 lines): the file format is :mod:`cnilib._cachefmt`, the safe file system
+  calls :mod:`cnilib._cachefs`, the locks :mod:`cnilib._lock`; what remains is the public
+  :class:`ResultCache` (entries, ADD-in-progress records, sync and async locks), each method
+  documented, which is most of the lines.
 """
 
 from __future__ import annotations

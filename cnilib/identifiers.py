@@ -49,6 +49,18 @@ def _is_str(value: object) -> bool:
     return isinstance(value, str)
 
 
+def _check_name(value: object, invalid: str, invalid_code: ErrorCode, missing: str,
+                missing_code: ErrorCode) -> None:
+    # Container IDs and network names share libcni's pattern and its three outcomes: not a
+    # string, empty, or a character outside the pattern.
+    if not isinstance(value, str):
+        raise InvalidIdentifierError(invalid, code=invalid_code, details=repr(value))
+    if value == "":
+        raise InvalidIdentifierError(missing, code=missing_code)
+    if _NAME.fullmatch(value) is None:
+        raise InvalidIdentifierError(invalid, code=invalid_code, details=value)
+
+
 def check_container_id(container_id: str) -> None:
     """Check a container ID (SPEC §2 ``CNI_CONTAINERID``; libcni ``ValidateContainerID``).
 
@@ -62,17 +74,9 @@ def check_container_id(container_id: str) -> None:
         InvalidIdentifierError: code 3 ``missing containerID`` when empty, code 4
             ``invalid characters in containerID`` (details: the ID) otherwise.
     """
-    if not _is_str(container_id):
-        msg = "invalid characters in containerID"
-        raise InvalidIdentifierError(msg, code=ErrorCode.INVALID_ENVIRONMENT_VARIABLES,
-                                     details=repr(container_id))
-    if container_id == "":
-        msg = "missing containerID"
-        raise InvalidIdentifierError(msg, code=ErrorCode.UNKNOWN_CONTAINER)
-    if _NAME.fullmatch(container_id) is None:
-        msg = "invalid characters in containerID"
-        raise InvalidIdentifierError(msg, code=ErrorCode.INVALID_ENVIRONMENT_VARIABLES,
-                                     details=container_id)
+    _check_name(container_id, "invalid characters in containerID",
+                ErrorCode.INVALID_ENVIRONMENT_VARIABLES, "missing containerID",
+                ErrorCode.UNKNOWN_CONTAINER)
 
 
 def check_network_name(name: str) -> None:
@@ -90,16 +94,9 @@ def check_network_name(name: str) -> None:
             trailing colon kept), ``invalid characters found in network name`` (details: the
             name) otherwise.
     """
-    if not _is_str(name):
-        msg = "invalid characters found in network name"
-        raise InvalidIdentifierError(msg, code=ErrorCode.INVALID_NETWORK_CONFIG,
-                                     details=repr(name))
-    if name == "":
-        msg = "missing network name:"
-        raise InvalidIdentifierError(msg, code=ErrorCode.INVALID_NETWORK_CONFIG)
-    if _NAME.fullmatch(name) is None:
-        msg = "invalid characters found in network name"
-        raise InvalidIdentifierError(msg, code=ErrorCode.INVALID_NETWORK_CONFIG, details=name)
+    _check_name(name, "invalid characters found in network name",
+                ErrorCode.INVALID_NETWORK_CONFIG, "missing network name:",
+                ErrorCode.INVALID_NETWORK_CONFIG)
 
 
 def check_interface_name(ifname: str) -> None:

@@ -4,15 +4,21 @@
 Rules of this file:
 
 * It owns the ``schemas/`` folder: finding it (:func:`schema_dir`), reading each file once,
-  and one compiled validator per ``(kind, version)``. Nothing else in cnilib knows that JSON
-  Schema exists.
+  and one compiled validator per ``(kind, version)``. Nothing else in cnilib reads a packaged
+  schema (``cnilib._pluginschema`` asks this module for the plugin schemas).
 * Every problem is reported, located by JSON pointer (and by line and column when the text is
   given), with the severity the schema declares (``"x-severity": "warning"``): an ERROR
   means loading refuses, a WARNING means the spec frowns on it but libcni accepts it.
 * Validation is compiled Python (``cnilib._schemac``), not jsonschema: a valid document
-  costs a few microseconds. jsonschema is never imported by cnilib; the tests use it as the
-  oracle that the compiled validators must agree with.
+  costs a few microseconds, against about 250 for jsonschema. jsonschema is imported only on
+  request: :func:`standard_validator` and :func:`schema_registry` hand the packaged schemas
+  to it for callers who want a standard validator (and ``cnilib._pluginschema`` runs the
+  plugin schemas with it); ``tests/test_schema_differential.py`` proves the compiled
+  validators agree with it.
 * It is pure apart from reading the packaged schemas.
+* Size (about 500 lines): the spec's schemas, the plugin schemas and the standard validator
+  share one loader, one id scheme and one version mapping; about half the lines are the
+  public functions' documentation.
 
 Which schema validates a document (documented in ``docs/schemas.md``): ``""`` (no
 ``cniVersion``) means 0.1.0, as in libcni. A version that parses but was never released is
@@ -23,6 +29,7 @@ rule then reports it.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -54,6 +61,8 @@ __all__ = [
     "plugin_schema",
     "plugin_schema_types",
     "common_schema",
+    "schema_registry",
+    "standard_validator",
 ]
 
 #: One kind of document per schema file (a ``.conflist``, a single-plugin ``.conf``, an ADD
@@ -66,12 +75,9 @@ _RELEASED: Final = frozenset(SUPPORTED_VERSIONS)
 _LOCK: Final = threading.Lock()
 _SCHEMAS: dict[str, JSONObject] = {}
 _VALIDATORS: dict[tuple[str, str], Any] = {}
-_COMPILER: list[Any] = []
-_BUILD: list[Callable[..., tuple[Problem, ...]]] = []
-_ROOT: list[Traversable] = []
-_FOLDER: list[str | None] = []
 
 
+@functools.cache
 def _schema_root() -> Traversable:
     """Where the schemas are: inside the installed package, else in the source checkout.
 
@@ -83,22 +89,17 @@ def _schema_root() -> Traversable:
     which gives the same answer without importing :mod:`importlib.resources` (about 10 ms);
     other loaders (zip imports) go through :mod:`importlib.resources`. Looked up once.
     """
-    if _ROOT:
-        return _ROOT[0]
     folder = _schema_folder()
-    root: Traversable
     if folder is not None:
         from pathlib import Path
 
-        root = Path(folder)
-    else:
-        import importlib.resources
+        return Path(folder)
+    import importlib.resources
 
-        root = importlib.resources.files("cnilib") / "schemas"
-    _ROOT.append(root)
-    return root
+    return importlib.resources.files("cnilib") / "schemas"
 
 
+@functools.cache
 def _schema_folder() -> str | None:
     # The plain-directory answer of _schema_root, as a string: reading files by os path
     # spares importing pathlib when validating.
@@ -193,9 +194,7 @@ def _load(uri: str) -> JSONObject:
         return found
     relative = _uri_path(uri)
     try:
-        if not _FOLDER:
-            _FOLDER.append(_schema_folder())
-        folder = _FOLDER[0]
+        folder = _schema_folder()
         if folder is not None:
             with open(os.path.join(folder, *relative.split("/")), encoding="utf-8") as f:
                 text = f.read()
@@ -232,24 +231,28 @@ def _validator(kind: str, version: str) -> Any:
     if found is not None:
         return found
     _check_kind(kind)
-    from ._schemac import Compiler
-
-    with _LOCK:
-        if not _COMPILER:
-            _COMPILER.append(Compiler(_load))
-        compiled = _COMPILER[0].compile(_uri(kind, version))
+    with _LOCK:  # the compiler is made, and compiles, under the lock
+        compiled = _compiler().compile(_uri(kind, version))
         _VALIDATORS[(kind, version)] = compiled
     return compiled
+
+
+@functools.cache
+def _compiler() -> Any:
+    # One compiler for every schema (they share its nodes); first called under _LOCK.
+    from ._schemac import Compiler
+
+    return Compiler(_load)
 
 
 _VERSION_NOTES: dict[str, tuple[str, str]] = {}
 
 
-def _import_build() -> Callable[..., tuple[Problem, ...]]:
+@functools.cache
+def _build() -> Callable[..., tuple[Problem, ...]]:
     # Lazily: a document with no problem never needs the wording machinery.
     from ._problems import build
 
-    _BUILD.append(build)
     return build
 
 
@@ -330,8 +333,7 @@ def validate(
         raw = []
     else:
         raw = errors(instance)
-    build = _BUILD[0] if _BUILD else _import_build()
-    return build(raw, _COMPILER[0].nodes, resolved, extra=extra, source=source, text=text)
+    return _build()(raw, _compiler().nodes, resolved, extra=extra, source=source, text=text)
 
 
 def check(
@@ -371,9 +373,7 @@ def check(
     return problems
 
 
-_PLUGIN_TYPES: list[tuple[str, ...]] = []
-
-
+@functools.cache
 def plugin_schema_types() -> tuple[str, ...]:
     """The plugin types that have a bundled configuration schema (``schemas/plugins/``).
 
@@ -383,11 +383,9 @@ def plugin_schema_types() -> tuple[str, ...]:
     Returns:
         The types, sorted (``"bandwidth"``, ``"bridge"``, ... ``"vrf"``).
     """
-    if not _PLUGIN_TYPES:
-        folder = _schema_root().joinpath("plugins")
-        names = [entry.name for entry in folder.iterdir()] if folder.is_dir() else []
-        _PLUGIN_TYPES.append(tuple(sorted(n[:-5] for n in names if n.endswith(".json"))))
-    return _PLUGIN_TYPES[0]
+    folder = _schema_root().joinpath("plugins")
+    names = [entry.name for entry in folder.iterdir()] if folder.is_dir() else []
+    return tuple(sorted(n[:-5] for n in names if n.endswith(".json")))
 
 
 def plugin_schema(plugin_type: str) -> JSONObject | None:
@@ -420,3 +418,68 @@ def common_schema() -> JSONObject:
     """
     found: JSONObject = json.loads(json.dumps(_load("urn:cnilib:common")))
     return found
+
+
+def _schema_ids() -> list[str]:
+    ids = ["urn:cnilib:common", "urn:cnilib:cache"]
+    ids += [_uri(kind, version) for version in SUPPORTED_VERSIONS
+            for kind in KINDS if kind != "cache"]
+    ids += [f"urn:cnilib:plugins:{plugin_type}" for plugin_type in plugin_schema_types()]
+    return ids
+
+
+@functools.cache
+def schema_registry() -> Any:
+    """Every packaged schema, as a ``referencing`` registry for jsonschema (imported here).
+
+    Each schema is a resource under its ``$id``: ``urn:cnilib:common``, ``urn:cnilib:cache``,
+    ``urn:cnilib:<version>:<kind>`` for every released version and every kind but
+    ``"cache"``, and ``urn:cnilib:plugins:<type>`` for every type of
+    :func:`plugin_schema_types`. A standard validator for any of them, plugin schemas
+    included, is ``Draft202012Validator(registry.contents(uri), registry=registry)``.
+
+    Returns:
+        A ``referencing.Registry`` (immutable; built once).
+
+    Raises:
+        ConfigError: a packaged schema is missing or unreadable.
+    """
+    from referencing import Registry
+    from referencing.jsonschema import DRAFT202012
+
+    return Registry().with_resources(
+        (uri, DRAFT202012.create_resource(_load(uri))) for uri in _schema_ids())
+
+
+def standard_validator(kind: Kind, version: str) -> Any:
+    """A standard jsonschema validator for ``kind`` documents of ``version``.
+
+    The slow but standard twin of :func:`validate`: a
+    ``jsonschema.Draft202012Validator`` over the schema :func:`load_schema` returns, resolving
+    ``$ref`` through :func:`schema_registry`. It reports the same failures as the compiled
+    validators (the test suite checks it), but knows nothing of ``"x-severity"``: a warning
+    is an error to it. Use it to cross-check cnilib, or to use jsonschema's own error
+    reporting; :func:`validate` and :func:`check` stay the fast path.
+
+    Args:
+        kind: One of :data:`KINDS`.
+        version: A spec version, mapped as :func:`schema_version` does (ignored for
+            ``"cache"``).
+
+    Returns:
+        A ``jsonschema.Draft202012Validator`` (built once per schema).
+
+    Raises:
+        ConfigError: ``kind`` is not one of :data:`KINDS`, or the packaged schemas are
+            missing.
+    """
+    _check_kind(kind)
+    return _standard_validator(_uri(kind, schema_version(version)))
+
+
+@functools.cache
+def _standard_validator(uri: str) -> Any:
+    from jsonschema import Draft202012Validator
+
+    registry = schema_registry()
+    return Draft202012Validator(registry.contents(uri), registry=registry)

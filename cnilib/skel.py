@@ -13,6 +13,8 @@ Rules of this file:
   SPEC §5 "Error"); a callback's :class:`~cnilib.errors.CNIError` keeps its code, any other
   exception becomes code 999 (``INTERNAL``), as libcni's skel does.
 * Deviations from libcni's skel are deliberate and listed in :func:`dispatch`'s docstring.
+* Size (about 550 lines): it is the whole public plugin side (arguments, request parsing,
+  dispatch, ``plugin_main``) that a plugin author reads as one page, like libcni's skel.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
+from typing import TYPE_CHECKING, NoReturn, Protocol, TypeAlias, runtime_checkable
 
 import attrs
 
@@ -454,12 +456,27 @@ def plugin_main(funcs: CNIFuncs, version_info: PluginInfo, about: str = "") -> N
     else:
         code, out, errout = dispatch(environ, stdin, funcs, version_info, about,
                                      same_netns=same_netns)
-    if out:
-        sys.stdout.buffer.write(out)
-        sys.stdout.buffer.flush()
-    if errout:
-        sys.stderr.buffer.write(errout)
-        sys.stderr.buffer.flush()
+    _emit(code, out, errout)
+
+
+def _emit(code: int, out: bytes, err: bytes = b"") -> NoReturn:
+    """Write a plugin's stdout and stderr bytes, then exit with ``code``.
+
+    A runtime may stop reading (cnilib's executors cap a plugin's output): writing to its
+    closed pipe then exits with ``code`` at once, without a traceback.
+
+    Raises:
+        SystemExit: always, with ``code``.
+    """
+    try:
+        if out:
+            sys.stdout.buffer.write(out)
+            sys.stdout.buffer.flush()
+        if err:
+            sys.stderr.buffer.write(err)
+            sys.stderr.buffer.flush()
+    except BrokenPipeError:
+        os._exit(code)  # the buffers hold what the closed pipe refused: do not flush them
     sys.exit(code)
 
 

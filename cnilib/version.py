@@ -27,7 +27,6 @@ __all__ = [
     "parse_version",
     "greater_than",
     "greater_than_or_equal_to",
-    "version_key",
     "select_version",
     "result_family",
     "supports_check",
@@ -84,11 +83,6 @@ def parse_version(version: str) -> tuple[int, int, int]:
     nums = [_atoi(p, _PARTS[i], version) for i, p in enumerate(parts)]
     nums += [0] * (3 - len(nums))
     return (nums[0], nums[1], nums[2])
-
-
-def version_key(version: str) -> tuple[int, int, int]:
-    """A sort key for version strings (same as :func:`parse_version`)."""
-    return parse_version(version)
 
 
 def greater_than(a: str, b: str) -> bool:

@@ -548,6 +548,17 @@ def test_per_verb_defaults_and_no_limit(tmp_path: Path) -> None:
         make(tmp_path, timeouts={"frobnicate": 1})
 
 
+def test_wrong_configuration_types_are_config_errors(tmp_path: Path) -> None:
+    """A list call given something else than a NetworkConfigList, or a single-plugin call
+    given something else than a PluginConfig, is refused before any plugin runs."""
+    cni, fx = make(tmp_path)
+    with pytest.raises(ConfigError, match=r"^expected a NetworkConfigList, got dict$"):
+        cni.add_network_list({"name": "a"}, RT)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"^expected a PluginConfig, got NetworkConfigList$"):
+        cni.add_network(chain("a"), RT)  # type: ignore[arg-type]
+    assert fx.invocations == []
+
+
 def test_timed_out_plugin_is_rolled_back_with_a_fresh_deadline(tmp_path: Path) -> None:
     """G2: the rollback DEL gets its own (cleanup) budget, not the exhausted chain's."""
     def handler(inv: Invocation) -> Any:

@@ -11,6 +11,10 @@ Rules of this file:
   imports only from layers below its own (docs/design.md, "Import layers"), the pure modules
   never import ``subprocess`` or ``asyncio``, and only :mod:`cnilib.invoke`'s helper (and the
   demo edge) starts processes.
+* Dependencies are honest (docs/design.md, "Runtime dependencies"): every runtime dependency of
+  ``pyproject.toml`` is imported by the package, and the package imports nothing from outside
+  the standard library but those, what they bring (``referencing``) and the optional
+  ``hypothesis``.
 * Under tox (``CNILIB_TEST_INSTALLED=1``) the suite must be running against the installed wheel,
   and the wheel must carry ``py.typed`` and the JSON Schemas.
 """
@@ -97,6 +101,12 @@ PRIVATE_REEXPORTS = frozenset({"JSON", "JSONObject"})
 HEAVY = ("attrs", "attr", "cattrs", "jsonschema", "referencing", "subprocess", "asyncio",
          "hypothesis")
 
+#: The runtime dependencies of pyproject.toml, each the name it is imported under.
+RUNTIME_DEPENDENCIES = frozenset({"attrs", "cattrs", "jsonschema"})
+#: Outside packages cnilib may import besides those: jsonschema's ``referencing`` (the
+#: registry of cnilib.schema) and the optional ``hypothesis``.
+ALSO_IMPORTED = frozenset({"referencing", "hypothesis"})
+
 #: The only module that may import the optional ``hypothesis`` (``cnilib[testing]``).
 HYPOTHESIS_ALLOWED = frozenset({"testing.strategies"})
 
@@ -167,6 +177,8 @@ def _source_modules() -> dict[str, Path]:
         _module_name(p): p
         for p in sorted(PACKAGE_DIR.rglob("*.py"))
         if _module_name(p) != ""  # the package's own __init__ is the lazy facade
+        # An installed wheel carries examples/ (example plugins: scripts, not modules).
+        and p.relative_to(PACKAGE_DIR).parts[0] != "examples"
     }
 
 
@@ -400,6 +412,22 @@ def test_only_the_strategies_import_hypothesis() -> None:
         if "hypothesis" in _imports(module, path)[0]
     }
     assert users == HYPOTHESIS_ALLOWED
+
+
+def test_every_runtime_dependency_is_imported_and_nothing_else() -> None:
+    """A runtime image installs no package cnilib never imports (issue 8, "Honest
+    dependencies"), and cnilib imports no package it does not declare."""
+    import re
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
+    declared = {re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0] for d in project["dependencies"]}
+    assert declared == RUNTIME_DEPENDENCIES
+    external: set[str] = set()
+    for module, path in _source_modules().items():
+        external |= _imports(module, path)[0]
+    outside = external - set(sys.stdlib_module_names) - {"__future__"}
+    assert outside == RUNTIME_DEPENDENCIES | ALSO_IMPORTED
 
 
 def test_layering_scanner_sees_lazy_and_relative_imports(tmp_path: Path) -> None:

@@ -101,6 +101,21 @@ def test_human_format_each_problem_once(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(("mtu", "kind"), [
+    (1500.5, "a number"), (True, "a boolean"), (None, "null"), ([1500], "an array"),
+    ({"v": 1}, "an object"), ("1500", "a string"),
+])
+def test_plugin_schema_messages_name_json_types(mtu: JSON, kind: str) -> None:
+    """A plugin schema's type errors name the value's JSON type, with JSON Schema's
+    ``integer`` told apart from ``number``."""
+    from cnilib._pluginschema import SchemaSet
+
+    (problem,) = SchemaSet().check({"type": "bridge", "mtu": mtu}, "bridge")
+    assert problem.message == f"bridge: mtu must be an integer, not {kind}"
+    (problem,) = SchemaSet().check({"type": "bridge", "bridge": 5}, "bridge")
+    assert problem.message == "bridge: bridge must be a string, not an integer"
+
+
 def test_json_format_syntax_errors_have_the_same_shape(tmp_path: Path) -> None:
     path = _write(tmp_path / "bad.conf", '{"name": "x",\n  "type": }')
     status, out, _ = cli("validate", str(path), "--format", "json")

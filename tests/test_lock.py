@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -270,3 +271,34 @@ def test_cancelled_waiter_leaves_no_fd(cache: ResultCache) -> None:
 async def _wait(cache: ResultCache) -> None:
     async with cache.alock("n1", "c1", "eth0", timeout=30):
         pass
+
+
+def test_polling_plan_backs_off_and_closes_when_abandoned(cache: ResultCache) -> None:
+    """The plan hold() and ahold() share: pauses double up to a cap and never pass the
+    deadline; a waiter that stops waiting (the plan closed) or times out keeps no descriptor."""
+    from cnilib._lock import _Attempt, _pauses
+
+    def fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    path = os.path.join(cache.root, "locks", attachment_lock_name("n1", "c1", "eth0"))
+    with cache.lock("n1", "c1", "eth0"):
+        before = fds()
+        plan = _pauses(_Attempt(path, exclusive=True, transient=True), None)
+        pauses = [next(plan) for _ in range(8)]
+        assert pauses == [0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.05, 0.05]
+        assert fds() > before  # the attempt's descriptors, while it waits
+        plan.close()
+        assert fds() == before
+        soon = _pauses(_Attempt(path, exclusive=True, transient=True), time.monotonic() + 60)
+        assert 0 < next(soon) <= 0.001
+        soon.close()
+        late = _pauses(_Attempt(path, exclusive=True, transient=True), time.monotonic() - 1)
+        with pytest.raises(LockTimeoutError):
+            next(late)
+        assert fds() == before
+    # Free, the lock is had at once: the plan yields no pause.
+    attempt = _Attempt(path, exclusive=True, transient=True)
+    assert list(_pauses(attempt, None)) == []
+    assert attempt.fd is not None
+    attempt.release()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import json
+import os
 import pickle
 import re
 import string
@@ -494,6 +495,48 @@ def test_importing_the_module_does_not_import_jsonschema() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).parent.parent)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("values", [[None], [1, "1"], [True, False], [[1]], [{"a": 1}]])
+def test_compiler_refuses_enums_it_has_no_test_for(values: list[Any]) -> None:
+    """The compiler serves cnilib's own schemas: an enum or const it has no exact test for
+    (not all strings, not all numbers, not one boolean) is a bad schema, not compiled by a
+    general path."""
+    from cnilib._schemac import Compiler
+
+    for keyword, value in (("enum", values), ("const", values[0])):
+        if keyword == "const" and len(values) > 1:
+            continue
+        doc = {"$id": "urn:test", "properties": {"x": {keyword: value}}}
+        with pytest.raises(ConfigError, match="cannot be compiled: enum and const values"):
+            Compiler(lambda _uri, doc=doc: doc).compile("urn:test")  # type: ignore[misc]
+
+
+def test_schemas_are_found_in_a_zip_imported_package(tmp_path: Path) -> None:
+    """A cnilib imported from a zip file (no directory to look into) finds its schemas
+    through importlib.resources: validation, the plugin schemas and the registry work."""
+    import zipfile
+
+    package = Path(schema.__file__).resolve().parent
+    schemas = Path(str(schema.schema_dir()))
+    archive = tmp_path / "cnilib.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for path in package.rglob("*.py"):
+            z.write(path, "cnilib/" + path.relative_to(package).as_posix())
+        for path in schemas.rglob("*.json"):
+            z.write(path, "cnilib/schemas/" + path.relative_to(schemas).as_posix())
+    code = ("import sys\nimport cnilib.schema as s\n"
+            "assert s.__file__.startswith(sys.argv[1]), s.__file__\n"
+            "assert not hasattr(s.schema_dir(), 'resolve'), s.schema_dir()\n"
+            "print(len(s.validate({'name': 'n', 'plugins': [{'type': '/'}]}, 'netconflist',"
+            " '1.1.0')), 'bridge' in s.plugin_schema_types(),"
+            " s.standard_validator('netconf', '1.0.0').is_valid({'name': 'n', 'type': 'x'}))\n"
+            )
+    out = subprocess.run([sys.executable, "-c", code, str(archive)], capture_output=True, text=True,
+                         check=False, cwd=tmp_path,
+                         env={**os.environ, "PYTHONPATH": str(archive)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "True", "True"]
 
 
 weird = st.recursive(

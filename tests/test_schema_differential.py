@@ -1,9 +1,11 @@
 """The compiled validators agree with jsonschema's Draft202012Validator, failure by failure.
 
-cnilib never runs jsonschema; this file uses it as the oracle. For any instance, the multiset
-of ``(JSON pointer, keyword, severity)`` the compiled validator reports must equal the one
-jsonschema reports, where jsonschema's severity is read from the schema the way the docs say:
-the ``x-severity`` of the nearest enclosing subschema on the error's schema path.
+cnilib's checks never run jsonschema; this file uses it as the oracle, built here from the
+schema files, and checks that :func:`cnilib.schema.standard_validator` is that same oracle.
+For any instance, the multiset of ``(JSON pointer, keyword, severity)`` the compiled validator
+reports must equal the one jsonschema reports, where jsonschema's severity is read from the
+schema the way the docs say: the ``x-severity`` of the nearest enclosing subschema on the
+error's schema path.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
@@ -24,7 +27,7 @@ from referencing.jsonschema import DRAFT202012
 from cnilib import schema
 from cnilib.testing.strategies import versions
 from cnilib.version import SUPPORTED_VERSIONS
-from tests.paths import corpus_files
+from tests.paths import ROOT, corpus_files
 
 SCHEMAS = Path(str(schema.schema_dir()))
 
@@ -268,3 +271,53 @@ def test_every_corpus_document_agrees_with_jsonschema() -> None:
     for kind, doc in CORPUS_DOCS:
         for version in SUPPORTED_VERSIONS:
             assert oracle_failures(doc, kind, version) == compiled_failures(doc, kind, version)
+
+
+# -- the public standard validator ---------------------------------------------------------
+
+SPEC_EXAMPLES = [json.loads(p.read_bytes())
+                 for p in sorted((ROOT / "tests" / "data" / "spec").glob("[0-9]*.json"))]
+SCHEMAS_BY_ID = [(kind, version) for kind in schema.KINDS
+                 for version in (("",) if kind == "cache" else SUPPORTED_VERSIONS)]
+
+
+@pytest.mark.parametrize(("kind", "version"), SCHEMAS_BY_ID)
+def test_standard_validator_agrees_with_the_compiled_check(kind: schema.Kind,
+                                                           version: str) -> None:
+    """For every packaged schema, ``standard_validator`` is a plain draft 2020-12 validator
+    over the packaged schema, and on every SPEC.md example and every corpus document it
+    reports the failures cnilib's compiled check reports; a document it passes is one
+    :func:`cnilib.schema.validate` finds no problem in."""
+    standard = schema.standard_validator(kind, version)
+    assert type(standard) is Draft202012Validator
+    resolved = version or "0.1.0"  # "" is 0.1.0 (SPEC §1); the cache ignores versions
+    assert standard.schema == schema.load_schema(kind, resolved)
+    assert standard is schema.standard_validator(kind, resolved)
+    documents = SPEC_EXAMPLES + [doc for _, doc in CORPUS_DOCS]
+    passed = 0
+    for doc in documents:
+        found = Counter((_pointer(e.absolute_path), e.validator or "false")
+                        for e in standard.iter_errors(doc))
+        compiled = Counter((ptr, keyword) for ptr, keyword, _ in
+                           compiled_failures(doc, kind, resolved).elements())
+        assert found == compiled, doc
+        assert standard.is_valid(doc) == (schema.validate(doc, kind, resolved) == ())
+        passed += standard.is_valid(doc)
+    # The documents exercise both verdicts for every schema.
+    assert 0 < passed < len(documents)
+
+
+def test_schema_registry_holds_every_packaged_schema() -> None:
+    """Every schema file is in the registry under its ``$id``, plugin schemas included, and
+    each is a valid draft 2020-12 schema whose ``$ref``s resolve there."""
+    registry = schema.schema_registry()
+    files = sorted(SCHEMAS.rglob("*.json"))
+    assert len(files) == len(SCHEMAS_BY_ID) + len(schema.plugin_schema_types()) + 1
+    for path in files:
+        contents = json.loads(path.read_text("utf-8"))
+        assert registry.contents(contents["$id"]) == contents
+        Draft202012Validator.check_schema(contents)
+    bridge = Draft202012Validator(registry.contents("urn:cnilib:plugins:bridge"),
+                                  registry=registry)
+    assert bridge.is_valid({"type": "bridge", "ipMasq": False})
+    assert not bridge.is_valid({"type": "bridge", "ipMasq": "no"})

@@ -586,6 +586,26 @@ def test_plugin_main_version_does_not_read_stdin() -> None:
     assert json.loads(out) == {"cniVersion": "1.1.0", "supportedVersions": ["1.0.0"]}
 
 
+def test_plugin_main_exits_quietly_when_the_runtime_stops_reading() -> None:
+    """A runtime that closes the plugin's stdout (cnilib's executors cap the output) gets the
+    plugin's own exit code, and no traceback on stderr."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("CNI_")}
+    full.update(env())
+    # The reply echoes its request: 1 MiB, more than a pipe holds.
+    stdin = conf("1.0.0", pad="x" * (1 << 20))
+    with subprocess.Popen([sys.executable, "-c", _PLUGIN], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full) as proc:
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        proc.stdout.close()  # before the plugin can write anything
+        proc.stdin.write(stdin)
+        proc.stdin.close()
+        status = proc.wait(timeout=60)
+        err = proc.stderr.read()
+    assert (status, err) == (0, b"")
+
+
 def test_plugin_main_refuses_own_netns() -> None:
     done = _main(env(CNI_NETNS="/proc/self/ns/net"), conf("1.0.0"))
     assert done.returncode == 1

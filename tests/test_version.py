@@ -7,6 +7,7 @@ import contextlib
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from packaging.version import InvalidVersion, Version
 
 from cnilib.errors import CNIError, IncompatibleVersionError, InvalidVersionError, ResultError
 from cnilib.version import (
@@ -72,6 +73,32 @@ def test_select_version_reference_examples(
 ) -> None:
     """SPEC §1: the runtime MUST select the highest version it supports."""
     assert expected == select_version(cni_version, cni_versions)
+
+
+@given(a=st.lists(st.integers(0, 10**6), min_size=1, max_size=3),
+       b=st.lists(st.integers(0, 10**6), min_size=1, max_size=3))
+def test_ordering_agrees_with_packaging(a: list[int], b: list[int]) -> None:
+    """On plain dotted numbers, where the two grammars meet, libcni's numeric order (missing
+    parts are 0) is PEP 440's release-segment order (packaging as the oracle)."""
+    x, y = ".".join(map(str, a)), ".".join(map(str, b))
+    assert parse_version(x) == Version(x).release + (0,) * (3 - len(a))
+    assert greater_than(x, y) == (Version(x) > Version(y))
+    assert greater_than_or_equal_to(x, y) == (Version(x) >= Version(y))
+
+
+@pytest.mark.parametrize("text", ["+1.0.0", "-0.1", "", "1.0.0-rc1", "v1", "1.0.0.0"])
+def test_packaging_is_no_cni_version_parser(text: str) -> None:
+    """Why cnilib does not parse versions with packaging: libcni's grammar (Go's Atoi per
+    part, ``""`` is 0.1.0, at most three parts) and PEP 440 disagree on these strings."""
+    try:
+        ours: tuple[int, ...] | None = parse_version(text)
+    except InvalidVersionError:
+        ours = None
+    try:
+        theirs: tuple[int, ...] | None = Version(text).release
+    except InvalidVersion:
+        theirs = None
+    assert ours != theirs
 
 
 def test_select_version_bad_entry() -> None:

@@ -63,7 +63,15 @@ import time
 from typing import Any, NoReturn
 
 from cnilib.errors import CNIError, ConfigError
-from cnilib.skel import CmdArgs, CNIFuncs, PluginOutput, dispatch, parse_netconf, same_netns
+from cnilib.skel import (
+    CmdArgs,
+    CNIFuncs,
+    PluginOutput,
+    _emit,
+    dispatch,
+    parse_netconf,
+    same_netns,
+)
 from cnilib.version import SPEC_VERSION, SUPPORTED_VERSIONS, plugin_supports, result_family
 
 __all__ = ["main"]
@@ -193,19 +201,6 @@ def _other(action: dict[str, Any]) -> Any:
     return call
 
 
-def _finish(code: int, out: bytes, err: bytes = b"") -> NoReturn:
-    try:
-        if out:
-            sys.stdout.buffer.write(out)
-            sys.stdout.buffer.flush()
-        if err:
-            sys.stderr.buffer.write(err)
-            sys.stderr.buffer.flush()
-    except BrokenPipeError:
-        os._exit(code)  # the runtime stopped reading (its size cap): its right
-    sys.exit(code)
-
-
 def main() -> NoReturn:
     """Run one call of ``cnilib-test-record`` and exit (the console script's entry point)."""
     command = os.environ.get("CNI_COMMAND", "")
@@ -217,7 +212,7 @@ def main() -> NoReturn:
         control = _load_control(request if command != "VERSION" else {})
     except CNIError as failure:
         body = json.dumps(failure.to_dict(version or SPEC_VERSION), indent=4).encode()
-        _finish(1, body)
+        _emit(1, body)
     _log(control, command, stdin)
     action: dict[str, Any] = control.get(command, control.get("*", {}))
     if action.get("sleep"):
@@ -228,18 +223,18 @@ def main() -> NoReturn:
     if action.get("signal"):
         os.kill(os.getpid(), int(action["signal"]))  # a signal that does not kill: go on
     if "stdout" in action:
-        _finish(int(action.get("exitCode", 0)), str(action["stdout"]).encode())
+        _emit(int(action.get("exitCode", 0)), str(action["stdout"]).encode())
     if "exitCode" in action:
         out = b""
         if "error" in action:
             out = json.dumps(_error(action).to_dict(version or SPEC_VERSION)).encode()
-        _finish(int(action["exitCode"]), out)
+        _emit(int(action["exitCode"]), out)
     funcs = CNIFuncs(add=_add(action), check=_other(action), delete=_other(action),
                      gc=_other(action), status=_other(action))
     info = plugin_supports(*control.get("supportedVersions", SUPPORTED_VERSIONS))
     code, out, err = dispatch(os.environ, stdin, funcs, info,
                               "CNI test plugin cnilib-test-record", same_netns=same_netns)
-    _finish(code, out, err)
+    _emit(code, out, err)
 
 
 if __name__ == "__main__":  # pragma: no cover - run as a script
