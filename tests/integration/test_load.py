@@ -17,8 +17,8 @@ Rules of this file (issue 7, the "Load" suite):
 * The GC lock has no fairness ([the result cache](cache.md), section "Locks"): a GC waits for
   every ADD in progress, and new ADDs that keep arriving can overtake it. In the asyncio
   variant every ADD is in progress from the start, so the GC runs once they all returned. In
-  the process variant the workers pause half-way until the GC holds its lock, so it runs in
-  the middle with the second halves waiting behind it.
+  the process variant the workers pause half-way until the GC holds its lock or has returned,
+  so it runs in the middle.
 * No two live attachments hold one address.
 * After the DELs nothing is left: no reservation file in ``dataDir`` (host-local's own
   ``lock`` and ``last_reserved_ip.0`` stay, as after any DEL), no port on the bridge, no
@@ -280,8 +280,9 @@ def test_four_processes_with_a_gc_from_the_parent_mid_way(
     """Four runtime processes ADD N/4 each; the parent GCs when a quarter returned; then DEL.
 
     Half-way through its share each worker pauses (holding no lock) until the GC holds its
-    lock: the GC, which waits for the ADDs in progress and cannot overtake a steady stream
-    of new ones, then runs with the rest of the ADDs waiting behind it.
+    lock or has returned: the GC, which waits for the ADDs in progress and cannot overtake a
+    steady stream of new ones, so runs in the middle, the rest of the ADDs waiting behind it
+    when it had not finished by the pause.
     """
     bridge = make_bridge_name()
     net = load_chain(scene, bridge, make_subnet())
@@ -345,7 +346,7 @@ def test_four_processes_with_a_gc_from_the_parent_mid_way(
                 paused += 1
                 if paused == PROCESSES:
                     assert gc is not None
-                    figures["ADDs waited behind the running GC"] = gc_seen_running(scene, gc)
+                    figures["GC still running at the pause"] = gc_seen_running(scene, gc)
                     for proc in procs:
                         assert proc.stdin is not None
                         proc.stdin.write("go\n")
