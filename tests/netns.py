@@ -81,8 +81,6 @@ _BANDWIDTH_PREFIX: Final = "bwp"
 #: The plugins the end-to-end tests run.
 REQUIRED_PLUGINS: Final = ("bridge", "host-local", "tuning", "portmap", "bandwidth", "ptp",
                            "macvlan", "loopback")
-# portmap's chains shared by every container; created on first use, never removed by DEL.
-_SHARED_CHAINS: Final = ("CNI-HOSTPORT-DNAT", "CNI-HOSTPORT-SETMARK", "CNI-HOSTPORT-MASQ")
 # Our subnets come from here, one /24 per request, never the host's own networks.
 _POOL: Final = ipaddress.IPv4Network("10.213.0.0/16")
 
@@ -367,8 +365,8 @@ def leftovers() -> list[str]:
     """Remove what this run left behind and say what it was.
 
     Only this run's things are considered (its tag, its IDs), so a run never removes what
-    another run on the same machine is still using. portmap's shared chains are removed when
-    they hold no container's chain any more.
+    another run on the same machine is still using. portmap's shared chains are kept, as
+    portmap keeps them.
     """
     found: list[str] = []
     names = os.listdir("/run/netns") if os.path.isdir("/run/netns") else []
@@ -388,13 +386,10 @@ def leftovers() -> list[str]:
         for chain in sorted(nat_chains(tool) & ours):
             found.append(f"{tool} nat chain {chain}")
             _remove_chain(tool, chain)
-        if not any(c.startswith("CNI-DN-") for c in nat_chains(tool)):
-            # Empty shells once no container uses them; portmap recreates them on its next
-            # ADD. Also when they predate this run: a run that started earlier may have left
-            # them to us, finding our containers' chains still in them.
-            for chain in _SHARED_CHAINS:
-                if chain in nat_chains(tool):
-                    _remove_chain(tool, chain)
+        # portmap's shared chains (CNI-HOSTPORT-DNAT, -SETMARK, -MASQ) stay, as portmap's own
+        # DEL leaves them:
+        # removing them when no container chain is left raced with another run's portmap
+        # ADD between its creating them and adding its container's chain to them.
     return found
 
 
