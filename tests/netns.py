@@ -387,9 +387,8 @@ def leftovers() -> list[str]:
             found.append(f"{tool} nat chain {chain}")
             _remove_chain(tool, chain)
         # portmap's shared chains (CNI-HOSTPORT-DNAT, -SETMARK, -MASQ) stay, as portmap's own
-        # DEL leaves them:
-        # removing them when no container chain is left raced with another run's portmap
-        # ADD between its creating them and adding its container's chain to them.
+        # DEL leaves them: removing them when no container chain was left raced with another
+        # run's portmap ADD, between its creating them and adding its container's chain.
     return found
 
 
