@@ -85,6 +85,10 @@ class AsyncCNIConfig(Engine):
                        held: contextlib.AsyncExitStack) -> object:
         if isinstance(step, steps.Lock):
             return await held.enter_async_context(self._alock(step, clock))
+        if isinstance(step, steps.SaveCache | steps.DeleteCache):
+            # The two writes that fsync (docs/cache.md): in a worker thread, so that one
+            # attachment's wait for the disk never stalls the loop and every other attachment.
+            return await _to_thread_whole(self._perform_local, step)
         inv, outcome = self._start(step, clock, network, self.executor.find)
         if inv is None:
             return outcome
@@ -354,3 +358,24 @@ class AsyncCNIConfig(Engine):
         """
         job = self._job_local(netops.attachments(container_id))
         return await self._drive(job)  # type: ignore[arg-type]
+
+
+async def _to_thread_whole(fn: Callable[[steps.Step], object], step: steps.Step) -> object:
+    """``fn(step)`` in a worker thread; a cancellation waits for it to finish, then goes on.
+
+    The plan hears of the cancellation only once the write is whole or did not happen, so the
+    rollback it decides on sees the cache as the write left it (docs/guarantees.md, G8).
+    """
+    import asyncio
+
+    work = asyncio.ensure_future(asyncio.to_thread(fn, step))
+    cancelled = False
+    while not work.done():
+        try:
+            await asyncio.wait([work])  # never cancels ``work`` itself
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        work.exception()  # a failed write is the rollback's business, not a stray log line
+        raise asyncio.CancelledError
+    return work.result()

@@ -7,6 +7,8 @@ the chain logic exists once, so the sync and async drivers must be indistinguish
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -209,6 +211,39 @@ def test_distinct_containers_attach_concurrently(tmp_path: Path) -> None:
         return len(await aio.get_cached_attachments())
 
     assert asyncio.run(main()) == 4
+
+
+def test_durable_cache_writes_never_block_the_loop(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a result is being fsynced, the loop runs other tasks (an fsync waits for the
+    disk, and every other attachment of the runtime would wait with it): here each fsync can
+    only finish once a task on the loop has run."""
+    entered, release = threading.Event(), threading.Event()
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        entered.set()
+        if not release.wait(10):
+            msg = "the event loop stayed blocked while the cache was fsynced"
+            raise AssertionError(msg)
+        real_fsync(fd)
+
+    async def main() -> int:
+        aio = AsyncCNIConfig(PATHS, tmp_path, executor=AsyncFakeExecutor())
+        # The cache's folders are made (and fsynced, once per cache) by the first operation.
+        await aio.add_network_list(chain("a"), RT)
+        await aio.del_network_list(chain("a"), RT)
+        monkeypatch.setattr(os, "fsync", fsync)
+        add = asyncio.ensure_future(aio.add_network_list(chain("a"), RT))
+        while not entered.is_set():
+            await asyncio.sleep(0.001)
+        release.set()  # only a task on the loop can get here while the fsync waits
+        await add
+        await aio.del_network_list(chain("a"), RT)
+        return len(await aio.get_cached_attachments())
+
+    assert asyncio.run(main()) == 0
+    assert entered.is_set()
 
 
 def test_same_attachment_is_serialised_across_tasks(tmp_path: Path) -> None:
