@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Final
+from typing import Any, Final
 
 from .errors import ErrorCode, InvalidIdentifierError, InvalidPluginNameError
 
@@ -179,6 +179,29 @@ def _check_arg_part(what: str, part: object, pair: object, *, allow_empty: bool)
     return part
 
 
+def _cni_arg_pairs(pairs: Mapping[Any, Any] | Iterable[object]) -> tuple[tuple[Any, Any], ...]:
+    """The ``CNI_ARGS`` pairs as a tuple of 2-tuples; their shape checked, not their strings.
+
+    Accepts a mapping or an iterable of 2-item tuples or lists (what
+    :class:`~cnilib.protocol.RuntimeConf` ``args`` and :func:`format_cni_args` take).
+
+    Raises:
+        InvalidIdentifierError: not iterable, or an entry is not a (key, value) pair.
+    """
+    try:
+        items: Iterable[object] = pairs.items() if isinstance(pairs, Mapping) else pairs
+        out: list[tuple[Any, Any]] = []
+        for pair in items:
+            if not isinstance(pair, tuple | list) or len(pair) != 2:
+                msg = f"invalid CNI_ARGS pair {pair!r}: expected (key, value)"
+                raise InvalidIdentifierError(msg)
+            out.append((pair[0], pair[1]))
+    except TypeError as err:  # not iterable
+        msg = f"invalid CNI_ARGS pairs: {err}"
+        raise InvalidIdentifierError(msg) from None
+    return tuple(out)
+
+
 def format_cni_args(
     pairs: Mapping[str, str] | Iterable[tuple[str, str]],
     *,
@@ -202,19 +225,11 @@ def format_cni_args(
         InvalidIdentifierError: a pair is not two strings, a key is empty, a value is empty
             (unless allowed), or a part holds ``;``, ``=``, NUL or a non-UTF-8 character.
     """
-    items: Iterable[object] = pairs.items() if isinstance(pairs, Mapping) else pairs
     out: list[str] = []
-    try:
-        for pair in items:
-            if not isinstance(pair, tuple | list) or len(pair) != 2:
-                msg = f"invalid CNI_ARGS pair {pair!r}: expected (key, value)"
-                raise InvalidIdentifierError(msg)
-            key = _check_arg_part("key", pair[0], pair, allow_empty=False)
-            value = _check_arg_part("value", pair[1], pair, allow_empty=allow_empty_values)
-            out.append(f"{key}={value}")
-    except TypeError as err:  # not iterable
-        msg = f"invalid CNI_ARGS pairs: {err}"
-        raise InvalidIdentifierError(msg) from err
+    for pair in _cni_arg_pairs(pairs):
+        key = _check_arg_part("key", pair[0], pair, allow_empty=False)
+        value = _check_arg_part("value", pair[1], pair, allow_empty=allow_empty_values)
+        out.append(f"{key}={value}")
     return ";".join(out)
 
 

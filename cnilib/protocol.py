@@ -24,6 +24,7 @@ import attrs
 
 from ._json import JSON, JSONObject
 from .errors import CNIError, ConfigError, InvalidIdentifierError
+from .identifiers import _cni_arg_pairs
 
 __all__ = [
     "Command",
@@ -62,18 +63,7 @@ def _freeze_pairs(
     value: Mapping[str, str] | Iterable[tuple[str, str]] | Iterable[Sequence[str]],
 ) -> tuple[tuple[str, str], ...]:
     # Shapes only; the strings themselves are checked by format_cni_args before any use.
-    try:
-        items: Iterable[object] = value.items() if isinstance(value, Mapping) else value
-        out: list[tuple[str, str]] = []
-        for pair in items:
-            if not isinstance(pair, tuple | list) or len(pair) != 2:
-                msg = f"CNI_ARGS entries must be (key, value) pairs, got {pair!r}"
-                raise InvalidIdentifierError(msg)
-            out.append((pair[0], pair[1]))
-    except TypeError as err:
-        msg = f"CNI_ARGS must be (key, value) pairs: {err}"
-        raise InvalidIdentifierError(msg) from None
-    return tuple(out)
+    return _cni_arg_pairs(value)
 
 
 def _mapping(value: object, what: str) -> dict[str, JSON]:

@@ -6,6 +6,7 @@ Messages and codes are libcni's (pkg/utils/utils.go); CNI_ARGS parsing is cnitoo
 from __future__ import annotations
 
 import os.path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -262,3 +263,21 @@ def test_parse_never_raises_anything_else(value: str) -> None:
     except InvalidIdentifierError:
         return
     assert value == format_cni_args(pairs)
+
+
+@pytest.mark.parametrize(("pairs", "message"), [
+    ([("a",)], "invalid CNI_ARGS pair ('a',): expected (key, value)"),
+    ([("a", "b", "c")], "invalid CNI_ARGS pair ('a', 'b', 'c'): expected (key, value)"),
+    (["ab"], "invalid CNI_ARGS pair 'ab': expected (key, value)"),
+    (5, "invalid CNI_ARGS pairs: 'int' object is not iterable"),
+])
+def test_cni_args_shape_is_checked_once_for_runtime_conf_and_format(pairs: Any,
+                                                                    message: str) -> None:
+    """RuntimeConf's ``args`` and format_cni_args refuse a malformed pair with one message."""
+    from cnilib.protocol import RuntimeConf
+
+    with pytest.raises(InvalidIdentifierError) as formatted:
+        format_cni_args(pairs)
+    with pytest.raises(InvalidIdentifierError) as conf:
+        RuntimeConf("c1", "/var/run/netns/x", "eth0", pairs)
+    assert str(formatted.value) == str(conf.value) == message
