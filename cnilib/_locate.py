@@ -3,12 +3,13 @@
 Rules of this file:
 
 * Its work is linear in the size of the text plus the total length of the pointers, however
-  many pointers there are (a hostile file may have one problem every few bytes): the pointers
-  are merged into a tree, and the text is walked once, along that tree only. A value no
-  pointer goes into is skipped with the C decoder, and so is the rest of an array after the
-  last element a pointer names (skipping that array whole). A character is read by the walk
-  and by at most one skip per array above it that a pointer goes into (in CNI documents,
-  one or two). Lines come from one index of line starts, searched by bisection.
+  many pointers there are (a hostile file may have a problem every few bytes; G15
+  (docs/guarantees.md)): the pointers are merged into a tree, and the text is walked once,
+  along that tree only. A value no pointer goes into is skipped with the C decoder, and so is
+  the rest of an array after the last element a pointer names (skipping that array whole). A
+  character is read by the walk and by at most one skip per array above it that a pointer
+  goes into (in CNI documents, one or two). Lines come from one index of line starts,
+  searched by bisection.
 * An object member is located at its key (where an editor should put the cursor); an array
   element, or the document itself, at its first character. With duplicate keys the last one
   wins, as in :func:`json.loads`, also for pointers below the key.

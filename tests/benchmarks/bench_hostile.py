@@ -81,11 +81,11 @@ def results(count: int) -> None:
     from cnilib.api import CNIConfig
     from cnilib.config import conflist_from_bytes
     from cnilib.protocol import RuntimeConf
-    from tests.plugins import MISBEHAVE, install_plugins
+    from tests.plugins import MISBEHAVE, install_misbehave
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-hostile-"))
     try:
-        install_plugins(tmp / "bin")
+        install_misbehave(tmp / "bin")
         net = conflist_from_bytes(json.dumps({
             "cniVersion": "1.0.0", "name": "big", "plugins": [
                 {"type": MISBEHAVE, "mode": "many-ips", "count": count, "on": ["ADD"],
