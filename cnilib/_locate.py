@@ -3,7 +3,7 @@
 Rules of this file:
 
 * Its work is linear in the size of the text plus the total length of the pointers, however
-  many pointers there are (a hostile file may have a problem every few bytes; G15
+  many pointers there are (a hostile file may have a problem every few bytes; G17
   (docs/guarantees.md)): the pointers are merged into a tree, and the text is walked once,
   along that tree only. A value no pointer goes into is skipped with the C decoder, and so is
   the rest of an array after the last element a pointer names (skipping that array whole). A

@@ -1,8 +1,9 @@
 """Short and long variants of the exhaustive suites (hostile input, fuzzing).
 
-The normal run takes the short variant. ``CNILIB_LONG=1`` selects the long one, as
-``docs/running.md`` (section *Long test runs*) documents: more inputs fuzzed and the
-worst-case files at the size cap for the memory checks. Nothing is skipped in either.
+The normal run takes the short variant. ``CNILIB_LONG=1`` selects the long one, as for the
+crash, load and sandbox suites (``docs/guarantees.md``, section *Long runs*): more inputs
+fuzzed, and the worst-case files and results at full size for the memory checks. Nothing is
+skipped in either.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ Rules of this file:
   same gateways and routes recur in every result of a network. The commonest text, a
   canonical ``a.b.c.d/n``, is read by one regular expression and built without the
   :mod:`ipaddress` constructors (which cost some 20 µs an address, 6 s for the 300,000
-  addresses a result may hold within the output cap; G16 (docs/guarantees.md)): the same
+  addresses a result may hold within the output cap; G18 (docs/guarantees.md)): the same
   value, shared networks.
 * It knows no JSON: field names on the wire are declared on the fields (``Annotated``
   overrides) and read by :mod:`cnilib._codec`, the only place JSON meets these classes.
