@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from .config import inject_conf as inject_conf
     from .config import load_conf as load_conf
     from .config import load_conflist as load_conflist
+    from .errors import MAX_PROBLEMS as MAX_PROBLEMS
     from .errors import AddError as AddError
     from .errors import AttachmentExistsError as AttachmentExistsError
     from .errors import CacheError as CacheError
@@ -170,6 +171,7 @@ if TYPE_CHECKING:
     from .version import versions_starting_from as versions_starting_from
 
 _EXPORTS: dict[str, str] = {
+    "MAX_PROBLEMS": "errors",
     "ErrorCode": "errors",
     "Severity": "errors",
     "Problem": "errors",

@@ -10,6 +10,9 @@ Rules of this file:
 * ``additionalProperties: false`` gives one problem per unknown key, located at that key.
 * Errors come before warnings; duplicates are dropped, and so is a warning at the very
   pointer of an error (the error already says what to fix there).
+* At most :data:`~cnilib.errors.MAX_PROBLEMS` problems of each severity are listed; one more
+  problem of that severity (rule ``"more"``, at the document) counts the rest. Work and
+  memory stay linear in the document however many problems it has.
 * Pointers, messages, lines and columns are worked out when first read, so a document whose
   warnings nobody prints costs little more than a valid one.
 * It is pure.
@@ -23,7 +26,7 @@ from typing import Any, Final
 
 from ._locate import locate
 from ._schemanode import Node, RawError
-from .errors import Problem, Severity
+from .errors import MAX_PROBLEMS, Problem, Severity
 
 __all__ = ["build", "describe", "pointer"]
 
@@ -268,6 +271,17 @@ _UNSET: Final = object()
 _set_data = _LazyProblem.__dict__["_data"].__set__
 
 
+def _capped(problems: list[Problem], more: int, severity: Severity, source: str | None,
+            document: _Document) -> list[Problem]:
+    more += max(0, len(problems) - MAX_PROBLEMS)
+    if not more:
+        return problems
+    kind = "errors" if severity is Severity.ERROR else "warnings"
+    note = (f"{more} more {kind} not listed (at most {MAX_PROBLEMS} {kind} are reported for "
+            "one document)")
+    return [*problems[:MAX_PROBLEMS], _LazyProblem(((), severity, source, "more", note, document))]
+
+
 def build(
     raw: Sequence[RawError],
     nodes: Sequence[Node],
@@ -299,9 +313,14 @@ def build(
                              document))
         (warnings if extra.severity is Severity.WARNING else errors).append(lazy)
     seen: set[tuple[object, ...]] = set()
+    # [errors, warnings] found but not listed; the raw failures may have been capped already.
+    more = list(getattr(raw, "more", (0, 0)))
     for path, keyword, node_id, warn, arg in raw:
         keys = arg if keyword == "additionalProperties" else (None,)
         for key in keys:
+            if len(warnings if warn else errors) >= 2 * MAX_PROBLEMS:
+                more[warn] += 1  # (some would be duplicates: the count is an upper bound)
+                continue
             where = path if key is None else (*path, key)
             ident = (where, keyword, node_id, arg if isinstance(arg, str) else None)
             if ident in seen:
@@ -315,7 +334,8 @@ def build(
         # A warning at the very place of an error adds nothing: the error says what to fix.
         wrong = {e._data[0] for e in errors}  # type: ignore[attr-defined]
         warnings = [w for w in warnings if w._data[0] not in wrong]  # type: ignore[attr-defined]
-    found = (*errors, *warnings)
+    found = (*_capped(errors, more[0], Severity.ERROR, source, document),
+             *_capped(warnings, more[1], Severity.WARNING, source, document))
     if text is not None:
         document.paths = [p._data[0] for p in found]  # type: ignore[attr-defined]
     return found

@@ -13,6 +13,7 @@ Rules of this file:
 
 from __future__ import annotations
 
+import signal
 from typing import TYPE_CHECKING
 
 from ._json import JSON, JSONObject, json_type, loads
@@ -48,6 +49,13 @@ def exit_text(status: int) -> str:
     if status < 0:
         return f"signal: {_SIGNALS.get(-status, f'signal {-status}')}"
     return f"exit status {status}"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
 
 
 def _text(data: bytes, limit: int) -> str:
@@ -108,7 +116,9 @@ def reply_error(inv: Invocation, done: Completed) -> PluginError | None:
     * stdout cut at the executor's cap: :class:`PluginOutputError`;
     * non-zero exit: the error JSON on stdout (:class:`PluginError` with the plugin's own
       code, msg and details), else stderr quoted, else "no error message";
-      stdout that is not a JSON error object gives :class:`PluginOutputError`;
+      stdout that is not a JSON error object gives :class:`PluginOutputError`, unless a
+      signal killed the plugin: then a :class:`PluginError` names the signal and quotes the
+      partial output;
     * exit 0 with an error-shaped object (``code`` and ``msg``) on stdout: that error
       (libcni takes it as an empty success; docs/running.md, differences item 8).
     """
@@ -138,6 +148,12 @@ def reply_error(inv: Invocation, done: Completed) -> PluginError | None:
     obj, problem = _decode(stdout)
     if problem is not None or not isinstance(obj, dict):
         problem = problem or f"expected a JSON object, got {json_type(obj)}"
+        if done.exit_status < 0:
+            # Killed in the middle of writing: the signal is the news, the cut JSON its trace.
+            msg = (f"netplugin was killed by signal {_signal_name(-done.exit_status)} "
+                   f"({why}) after writing partial output {_quote(_text(stdout, EXCERPT))}: "
+                   f"{problem}")
+            return _fail(PluginError, msg, inv, done)
         msg = (f"netplugin failed but error parsing its diagnostic message "
                f"{_quote(_text(stdout, EXCERPT))}: {problem}")
         return _fail(PluginOutputError, msg, inv, done)

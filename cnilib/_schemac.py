@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from ._schemaexpr import GUARDS, KEYWORD_KIND, ORDER, Expressions, known_after
-from ._schemanode import ASSERTIONS, Node, RawError
+from ._schemanode import ASSERTIONS, Node, RawError, RawErrors
 
 __all__ = ["Compiler", "RawError", "Node"]
 
@@ -42,7 +42,8 @@ class Compiler(Expressions):
                                          Callable[[object], list[RawError]]]:
         """Compile the schema resource ``uri``; return ``(is_valid, errors)``.
 
-        ``errors(instance)`` returns every :data:`RawError`, in schema order.
+        ``errors(instance)`` returns every :data:`RawError`, in schema order, as a
+        :class:`~cnilib._schemanode.RawErrors` (which keeps a bounded number of them).
 
         Raises:
             ConfigError: the schema uses something this compiler does not support.
@@ -61,7 +62,7 @@ class Compiler(Expressions):
                     name = self._fn("e", root)
                     self._flush()
                     collectors.append(self._ns[name])
-            out: list[RawError] = []
+            out = RawErrors()
             collectors[0](instance, (), out, False)
             return out
 

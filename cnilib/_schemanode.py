@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from .errors import ConfigError
+from .errors import MAX_PROBLEMS, ConfigError
 
-__all__ = ["ASSERTIONS", "APPLICATORS", "ANNOTATIONS", "RawError", "Node", "Graph", "bad_schema"]
+__all__ = ["ASSERTIONS", "APPLICATORS", "ANNOTATIONS", "RawError", "RawErrors", "Node", "Graph",
+           "bad_schema"]
 
 #: Keywords that test the instance itself.
 ASSERTIONS: Final = frozenset({
@@ -40,6 +41,31 @@ ANNOTATIONS: Final = frozenset({
 #: key for ``required``, the tuple of unknown keys for ``additionalProperties: false``, and the
 #: failing value otherwise.
 RawError = tuple[tuple[str | int, ...], str, int, bool, Any]
+
+
+class RawErrors(list[RawError]):
+    """The failures of one document: at most ``limit`` of each severity kept, the rest counted.
+
+    The limit is a little above :data:`~cnilib.errors.MAX_PROBLEMS`, since some raw failures
+    are dropped as duplicates later. ``more`` counts ``[errors, warnings]`` not kept.
+    """
+
+    __slots__ = ("kept", "limit", "more")
+
+    def __init__(self, limit: int = 2 * MAX_PROBLEMS) -> None:
+        super().__init__()
+        self.limit = limit
+        self.kept = [0, 0]
+        self.more = [0, 0]
+
+    def append(self, item: RawError) -> None:
+        """Keep ``item``, or only count it when its severity is full."""
+        which = 1 if item[3] else 0
+        if self.kept[which] < self.limit:
+            self.kept[which] += 1
+            super().append(item)
+        else:
+            self.more[which] += 1
 
 
 class Node:

@@ -30,6 +30,7 @@ import attrs
 from ._json import JSON, JSONObject, dumps, json_type, loads
 from ._locate import locate
 from .errors import (
+    MAX_PROBLEMS,
     CNIError,
     ConfigError,
     ConfigNotFoundError,
@@ -161,18 +162,48 @@ class NetworkConfigList:
 
 # -- problems -----------------------------------------------------------------------------
 
+class _Probs(list[_Prob]):
+    """Structural problems: the first :data:`~cnilib.errors.MAX_PROBLEMS` kept, the rest
+    counted (a hostile list may have a problem every few bytes)."""
+
+    __slots__ = ("more",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.more = 0
+
+    def append(self, item: _Prob) -> None:
+        """Keep ``item``, or count it once the list is full."""
+        if len(self) < MAX_PROBLEMS:
+            super().append(item)
+        else:
+            self.more += 1
+
+    def extend(self, items: Iterable[_Prob]) -> None:
+        """:meth:`append` each of ``items``."""
+        for item in items:
+            self.append(item)
+
+
 def _failure(probs: list[_Prob], prefix: str, source: str | None,
              data: builtins.bytes) -> ConfigValidationError:
-    where_is = locate(data, (p[0] for p in probs))
+    more = getattr(probs, "more", 0)
+    where_is = locate(data, [*(p[0] for p in probs), *([""] if more else [])])
     problems = []
     for pointer, message, rule in probs:
         line, column = where_is[pointer] or (None, None)
         problems.append(Problem(pointer, message, file=source, line=line, column=column,
                                 rule=rule))
+    if more:
+        line, column = where_is[""] or (None, None)
+        note = (f"{more} more errors not listed (at most {MAX_PROBLEMS} errors are reported "
+                "for one document)")
+        problems.append(Problem("", note, file=source, line=line, column=column, rule="more"))
     first = problems[0]
     where = f"{first.location}: " if first.location else ""
-    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    msg = f"{where}{prefix}: {first.message}{more}"
+    others = len(probs) - 1 + more
+    more_text = f" (and {others} more)" if others else ""
+    msg = f"{where}{prefix}: {first.message}{more_text}"
     return ConfigValidationError(msg, tuple(problems))
 
 
@@ -463,7 +494,7 @@ def _versions(obj: JSONObject, probs: list[_Prob]) -> tuple[str, tuple[str, ...]
 def _conflist_from_obj(obj: JSON, data: builtins.bytes, source: str | None,
                        validate: bool) -> NetworkConfigList:
     prefix = "error parsing configuration list"
-    probs: list[_Prob] = []
+    probs: list[_Prob] = _Probs()
     if not isinstance(obj, dict):
         probs.append(("", f"expected a JSON object, got {json_type(obj)}", "libcni"))
         raise _failure(probs, prefix, source, data)

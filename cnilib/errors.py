@@ -44,6 +44,7 @@ import enum
 from typing import Any
 
 __all__ = [
+    "MAX_PROBLEMS",
     "ErrorCode",
     "Severity",
     "Problem",
@@ -103,6 +104,12 @@ def _code(value: int) -> ErrorCode | int:
         return ErrorCode(value)
     except ValueError:
         return value
+
+
+#: At most this many problems of each severity are listed for one document; those beyond it
+#: are counted in one last problem of that severity (rule ``"more"``, at the document), so
+#: that a hostile file with a problem every few bytes costs bounded memory to report.
+MAX_PROBLEMS = 1000
 
 
 class Severity(enum.Enum):

@@ -291,3 +291,99 @@ def test_flags_given_as_strings_take_the_general_path() -> None:
                               b' "plugins": [{"type": "bridge"}]}')
     assert (net.disable_check, net.disable_gc, net.load_only_inlined_plugins) == (True, False,
                                                                                   False)
+
+
+# --- the large-result fast paths (issue 7 item 9) ----------------------------------------------
+
+_octets = st.one_of(st.integers(0, 255).map(str), st.sampled_from(["00", "01", "256", "1a", "",
+                                                                     "\u0661", "999"]))
+_prefixes = st.one_of(st.integers(0, 33).map(str), st.sampled_from(["00", "08", "032", "", "x"]))
+
+
+@given(st.lists(_octets, min_size=3, max_size=5), _prefixes, st.sampled_from(["/", "", "//"]))
+def test_ipv4_cidr_fast_path_builds_what_ipaddress_builds(octets: list[str], prefix: str,
+                                                           slash: str) -> None:
+    """Any text: the regular expression path and the ipaddress path agree, errors included."""
+    from ipaddress import IPv4Interface, ip_address
+
+    from cnilib.types.common import _parse_cidr
+
+    text = ".".join(octets) + slash + prefix
+    _parse_cidr.cache_clear()
+    try:
+        fast: object = _parse_cidr(text)
+    except CNIError:
+        fast = None
+    addr, _, bits = text.partition("/")
+    try:
+        ip = ip_address(addr)
+        ok = slash == "/" and bits.isascii() and bits.isdigit() and len(bits) <= 3 and (
+            int(bits) <= ip.max_prefixlen)
+        slow: object = IPv4Interface((int(ip), int(bits))) if ok else None
+    except ValueError:
+        slow = None
+    assert fast == slow
+    if isinstance(slow, IPv4Interface):
+        assert isinstance(fast, IPv4Interface)
+        for name in ("ip", "network", "netmask", "hostmask", "with_prefixlen", "with_netmask"):
+            assert getattr(fast, name) == getattr(slow, name)
+        assert (hash(fast), str(fast), repr(fast)) == (hash(slow), str(slow), repr(slow))
+        assert _codec._ip_text(fast) == str(slow)
+
+
+@given(cst.results_100)
+def test_ipconfig100_unstructure_hook_writes_what_cattrs_writes(result: Result) -> None:
+    from cattrs.gen import make_dict_unstructure_fn
+
+    general = make_dict_unstructure_fn(IPConfig100, _codec.converter,
+                                       _cattrs_omit_if_default=True)
+    for ip in getattr(result, "ips", ()):
+        expected = {k: (str(v) if k in ("address", "gateway") else v)
+                    for k, v in general(ip).items()}
+        assert _codec._unstructure_ipconfig100(ip) == expected
+
+
+_json_trees = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.text(max_size=4),
+              st.floats(allow_nan=False, allow_infinity=False)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4),
+                            st.dictionaries(st.text(max_size=4), inner, max_size=4)),
+    max_leaves=20,
+)
+
+
+@given(_json_trees)
+def test_cache_json_fast_path_writes_what_the_walk_writes(value: JSON) -> None:
+    """go_json's C-encoder path (maps without floats) equals its own recursive walk."""
+    from cnilib._cachefmt import go_json
+
+    assert go_json({"k": value}) == '{"k":' + go_json(value, 1) + "}"
+
+
+def _depth_by_loop(text: str) -> bool:
+    # The former character loop, the oracle for the regular-expression version.
+    depth, in_str, escape = 0, False, False
+    for ch in text:
+        if in_str:
+            if escape:
+                escape = False
+            elif ch == "\\":
+                escape = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            if depth > _json.MAX_DEPTH:
+                return False
+        elif ch in "]}":
+            depth -= 1
+    return True
+
+
+@given(st.lists(st.sampled_from(['[', ']', '{', '}', '"', '\\', 'a', '[' * 50, '"[[[', '\\"']),
+                max_size=40))
+def test_depth_check_agrees_with_a_character_loop(parts: list[str]) -> None:
+    text = "".join(parts) * 3
+    assert _json._depth_ok(text) == _depth_by_loop(text)

@@ -9,7 +9,11 @@ Rules of this file:
   ``types.ParseCIDR`` keeps them (``pkg/types/types.go``); ``.network`` gives the network.
 * Text is parsed as strictly as Go's ``net.ParseCIDR`` / ``net.ParseIP``: ``a.b.c.d/n`` with a
   decimal prefix, no zone, no netmask form. Parsed texts are memoised (bounded), since the
-  same gateways and routes recur in every result of a network.
+  same gateways and routes recur in every result of a network. The commonest text, a
+  canonical ``a.b.c.d/n``, is read by one regular expression and built without the
+  :mod:`ipaddress` constructors (which cost some 20 µs an address, 6 s for the 300,000
+  addresses a result may hold within the output cap; G18 (docs/guarantees.md)): the same
+  value, shared networks.
 * It knows no JSON: field names on the wire are declared on the fields (``Annotated``
   overrides) and read by :mod:`cnilib._codec`, the only place JSON meets these classes.
 """
@@ -17,8 +21,16 @@ Rules of this file:
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterable
-from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface, ip_address
+from ipaddress import (
+    IPv4Address,
+    IPv4Interface,
+    IPv4Network,
+    IPv6Address,
+    IPv6Interface,
+    ip_address,
+)
 from types import MemberDescriptorType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias, TypeVar, cast, overload
 
@@ -80,8 +92,37 @@ def _parse_ip(text: str) -> IPAddress:
     raise ResultError(msg)
 
 
+_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+# What ip_address and the prefix rule below accept, in canonical form only (no leading zero).
+_V4_CIDR = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}/(3[0-2]|[12][0-9]|[0-9])\Z")
+_V4_MASKS = tuple((0xFFFFFFFF << (32 - bits)) & 0xFFFFFFFF for bits in range(33))
+_new = object.__new__
+
+
+@functools.lru_cache(maxsize=1024)
+def _network4(network: int, bits: int) -> IPv4Network:
+    return IPv4Network((network, bits))
+
+
+def _interface4(ip: int, bits: int) -> IPv4Interface:
+    # IPv4Interface((ip, bits)), minus the validation the caller has done and the network it
+    # would rebuild: the attributes its __init__ sets, set directly (equal, hash, str alike;
+    # tests/test_hostile.py checks that against the constructor).
+    network = _network4(ip & _V4_MASKS[bits], bits)
+    interface = _new(IPv4Interface)
+    interface._ip = ip  # type: ignore[attr-defined]
+    interface.network = network
+    interface.netmask = network.netmask
+    interface._prefixlen = bits  # type: ignore[attr-defined]
+    return interface
+
+
 @functools.lru_cache(maxsize=4096)
 def _parse_cidr(text: str) -> IPInterface:
+    fast = _V4_CIDR.match(text)
+    if fast is not None:
+        a, b, c, d, bits = fast.groups()
+        return _interface4((int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d), int(bits))
     addr, sep, prefix = text.partition("/")
     # Go's ParseCIDR: a decimal prefix length; no netmask ("/255.255.0.0") or hostmask form.
     if sep and prefix.isascii() and prefix.isdigit() and len(prefix) <= 3 and "%" not in addr:

@@ -8,7 +8,11 @@ unusable output). What is left here needs more than a control file can say:
   the executor's stdout cap;
 * ``hang``: start a grandchild that keeps stdout open, then sleep; both for ``seconds``
   (600 by default), the grandchild's pid appended to ``pidFile``: the process group must be
-  killed at the deadline.
+  killed at the deadline;
+* ``partial-kill``: write the first half of a valid result, then kill itself with the signal
+  named by ``signal`` (``SIGKILL`` by default): the error must name the signal;
+* ``many-ips``: exit 0 with a valid result of ``count`` IPv4 addresses (300,000 by default,
+  12.6 MB), for the cost of large results.
 
 Rules of this file:
 

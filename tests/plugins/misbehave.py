@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -63,6 +64,21 @@ def _misbehave(conf: dict[str, Any], mode: str, version: str) -> NoReturn:
     if mode == "hang":
         _grandchild(conf, seconds)
         time.sleep(seconds)
+        sys.exit(0)
+    if mode == "partial-kill":
+        whole = json.dumps({"cniVersion": version, "interfaces": [{"name": "eth0"}],
+                            "ips": [{"address": "10.1.2.3/24", "interface": 0}]}).encode()
+        _write(whole[:len(whole) // 2])
+        os.kill(os.getpid(), signal.Signals[str(conf.get("signal", "SIGKILL"))])
+        time.sleep(60)  # a signal that does not kill must not pass for an exit 0
+        sys.exit(0)
+    if mode == "many-ips":
+        count = int(conf.get("count", 300_000))
+        ips = ",".join(
+            f'{{"address":"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}/8","interface":0}}'
+            for i in range(count))
+        _write(f'{{"cniVersion":"{version}","interfaces":[{{"name":"eth0"}}],'
+               f'"ips":[{ips}]}}'.encode())
         sys.exit(0)
     sys.stderr.write(f"cnilib-misbehave: unknown mode {mode!r}\n")
     sys.exit(2)

@@ -101,3 +101,19 @@ def test_hang_with_grandchild(plugin: Path, tmp_path: Path, pidfile: Path) -> No
         assert os.getpgid(grandchild) == proc.pid
         os.killpg(proc.pid, signal.SIGKILL)
         assert proc.wait(timeout=30) == -signal.SIGKILL
+
+
+def test_partial_kill(plugin: Path, tmp_path: Path) -> None:
+    done = call(plugin, "ADD", base(tmp_path, mode="partial-kill", signal="SIGTERM"))
+    assert done.returncode == -signal.SIGTERM
+    assert done.stdout.startswith(b'{"cniVersion": "1.1.0"')
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(done.stdout)
+
+
+def test_many_ips(plugin: Path, tmp_path: Path) -> None:
+    done = call(plugin, "ADD", base(tmp_path, mode="many-ips", count=70000))
+    assert done.returncode == 0
+    ips = json.loads(done.stdout)["ips"]
+    assert len(ips) == 70000
+    assert len({ip["address"] for ip in ips}) == 70000
