@@ -232,7 +232,15 @@ def setup(attachments: Sequence[Attachment], *, parallel: bool, container_id: st
                    "nothing to roll back")
             raise SetupError(msg, container_id=container_id, network="", ifname="lo",
                              cause=err) from err
-    groups = [tuple(attachments)] if parallel else [(a,) for a in attachments]
+    if parallel:
+        # lo on its own first (attached first, removed last: docs/runtimes.md), then the
+        # networks all at once. In one group with them, lo's own rollback on a cancellation
+        # would race theirs.
+        first = [(a,) for a in attachments if a.ifname == "lo"]
+        rest = tuple(a for a in attachments if a.ifname != "lo")
+        groups = first + ([rest] if rest else [])
+    else:
+        groups = [(a,) for a in attachments]
     done: list[Attachment] = []
     results: list[NetworkResult] = []
     for group in groups:

@@ -469,6 +469,25 @@ def test_a_cancelled_async_setup_is_rolled_back(conf_dir: Path, tmp_path: Path,
     assert cached(tmp_path) == []
 
 
+def test_parallel_setup_attaches_lo_first_then_the_networks_at_once(conf_dir: Path,
+                                                                   tmp_path: Path) -> None:
+    seen: list[tuple[str, str]] = []
+
+    async def handler(inv: Invocation) -> Reply:
+        if inv.command is Command.ADD:
+            seen.append(("start", inv.plugin_type))
+            await asyncio.sleep(0.01)
+            seen.append(("end", inv.plugin_type))
+        return default_handler(inv)
+
+    nets = AsyncNetworks(conf_dir, ["/fake/bin"], tmp_path / "cache",
+                         executor=AsyncFakeExecutor(handler), max_networks=0)
+    asyncio.run(nets.setup("c1", "/run/netns/x", parallel=True))
+    assert seen[:2] == [("start", "loopback"), ("end", "loopback")]
+    # Then the three networks overlap: each one's first plugin starts before any ends.
+    assert [event for event, _ in seen[2:5]] == ["start", "start", "start"]
+
+
 def test_without_the_loopback_plugin_lo_is_set_up_directly(conf_dir: Path, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     raised: list[str] = []
