@@ -121,9 +121,10 @@ def _cached_args(ctx: Ctx) -> Plan[Ctx]:
         return ctx  # reported by the prevResult read, or by the plugins themselves
 
 
-def _delete_entry(network: str, container_id: str, ifname: str) -> Plan[None]:
+def _delete_entry(network: str, container_id: str, ifname: str, *,
+                  batch: bool = False) -> Plan[None]:
     try:
-        yield DeleteCache(network, container_id, ifname)
+        yield DeleteCache(network, container_id, ifname, batch)
     except CNIError as err:
         # libcni ignores this error; cnilib says so (a stale entry is what GC cleans up).
         yield Warn(f"could not delete cache entry {network}/{container_id}/{ifname}: {err}")
@@ -416,7 +417,7 @@ def delete(net: Net, rt: RuntimeConf, chain: Chain, *, locked: bool = False) -> 
         path = yield from find(plugin.type)
         inv = ctx.invocation(plugin, Command.DEL, path, prev=prev)
         check_reply(inv, (yield from run(inv)))
-    yield from _delete_entry(*key)
+    yield from _delete_entry(*key, batch=locked)
     yield from _drop_pending(*key)
 
 

@@ -444,7 +444,7 @@ class Engine:
             self.cache.save(_entry(step, step.result))
             return None
         if isinstance(step, steps.DeleteCache):
-            self.cache.delete(step.network, step.container_id, step.ifname)
+            self.cache.delete(step.network, step.container_id, step.ifname, batch=step.batch)
             return None
         if isinstance(step, steps.ListCache):
             return self.cache.attachments(step.container_id)

@@ -120,11 +120,17 @@ class SaveCache:
 
 @attrs.frozen
 class DeleteCache:
-    """Delete one attachment's cache entry (a missing entry is fine)."""
+    """Delete one attachment's cache entry (a missing entry is fine).
+
+    ``batch``: one of a GC pass's deletes, which neither look for the entry's temp files nor
+    sync the folder: the pass's :class:`SweepCache` does both once (a GC of N entries would
+    otherwise list the folder N times: quadratic).
+    """
 
     network: str
     container_id: str
     ifname: str
+    batch: bool = False
 
 
 @attrs.frozen

@@ -375,19 +375,28 @@ class ResultCache:
                 with contextlib.suppress(OSError):
                     _cachefs.fsync_dir(dir_fd)
 
-    def delete(self, network_name: str, container_id: str, ifname: str) -> None:
+    def delete(self, network_name: str, container_id: str, ifname: str, *,
+               batch: bool = False) -> None:
         """Remove one attachment's entry; nothing to remove is not an error.
 
         A file that holds another attachment's entry is left alone. Temp files a crashed
         writer of this attachment left in ``results/`` are removed too.
+
+        Args:
+            network_name: The network name.
+            container_id: The container ID.
+            ifname: The interface name.
+            batch: One delete of many under :meth:`gc_lock`: the temp files are left to
+                :meth:`sweep`, which also syncs the folder once for all of them.
 
         Raises:
             InvalidIdentifierError: An identifier breaks its rule (no file is touched).
             CacheError: The file exists but cannot be removed.
         """
         key = (network_name, container_id, ifname)
-        self._remove(_RESULTS, key, durable=True)
-        self._remove_temps(_RESULTS, _name(*key))
+        self._remove(_RESULTS, key, durable=not batch)
+        if not batch:
+            self._remove_temps(_RESULTS, _name(*key))
 
     def finish(self, network_name: str, container_id: str, ifname: str) -> None:
         """Remove the "ADD in progress" record of one attachment (missing is fine).
@@ -417,6 +426,8 @@ class ResultCache:
     def sweep(self) -> tuple[str, ...]:
         """Remove what crashed processes left: temp files, and lock files nobody holds.
 
+        Then sync the ``results/`` folder, which makes the pass's batch deletes durable.
+
         Only safe under :meth:`gc_lock` (no cnilib operation then runs); GC calls it.
 
         Returns:
@@ -428,6 +439,10 @@ class ResultCache:
         removed = self._remove_temps(_RESULTS, None) + self._remove_temps(_PENDING, None)
         removed += [os.path.join(self.root, _lock.LOCKS_DIR, name)
                     for name in _lock.sweep(self.root)]
+        with _cachefs.folder(self.root, _RESULTS, create=False,
+                             action="open cache folder") as dir_fd:
+            if dir_fd is not None:  # the batch deletes of the pass, made durable at once
+                _cachefs.fsync_dir(dir_fd)
         return tuple(removed)
 
     # -- locks -----------------------------------------------------------------------------

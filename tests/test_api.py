@@ -958,3 +958,33 @@ def test_attachment_lock_holds_across_processes(tmp_path: Path) -> None:
             child.stdout.close()
     cni.add_network_list(chain("a"), RT, timeout=5)
     assert fx.calls[-1] == ("a", Command.ADD)
+
+
+def test_gc_lists_and_syncs_the_cache_folder_as_often_for_many_stale_entries_as_for_few(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A GC pass costs in proportion to its stale entries: each delete neither lists the
+    folder for temp files nor syncs it; the pass's sweep does both, once."""
+    def calls_of_one_gc(stale: int) -> tuple[int, int]:
+        cni, _ = make(tmp_path / str(stale))
+        net = chain("a")
+        for i in range(stale):
+            cni.add_network_list(net, RuntimeConf(f"c{i}", "/n", "eth0"))
+        counts = [0, 0]
+        real_listdir, real_fsync = os.listdir, os.fsync
+
+        def listdir(path: Any = ".") -> list[str]:
+            counts[0] += 1
+            return real_listdir(path)
+
+        def fsync(fd: int) -> None:
+            counts[1] += 1
+            real_fsync(fd)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(os, "listdir", listdir)
+            patch.setattr(os, "fsync", fsync)
+            cni.gc_network_list(net, [])
+        assert cni.get_cached_attachments() == ()
+        return counts[0], counts[1]
+
+    assert calls_of_one_gc(3) == calls_of_one_gc(30)
