@@ -78,12 +78,25 @@ def _to_version(result: Result, version: str) -> tuple[Result, str | None]:
                         f"the configuration's version {version!r}: {err}")
 
 
-def _cached_prev(ctx: Ctx, mode: Literal["check", "del"]) -> Plan[JSONObject | None]:
+def _load_entry(ctx: Ctx) -> Plan[tuple[CachedAttachment | None, CNIError | None]]:
+    """The attachment's cache entry, read once for what CHECK and DEL take from it (its
+    arguments and its result), or the error that kept it from being read."""
+    assert ctx.rt is not None
+    try:
+        entry = yield LoadCache(ctx.net.name, ctx.rt.container_id, ctx.rt.ifname)
+    except CNIError as err:
+        return None, err
+    return cast("CachedAttachment | None", entry), None
+
+
+def _cached_prev(ctx: Ctx, mode: Literal["check", "del"], entry: CachedAttachment | None,
+                 unreadable: CNIError | None) -> Plan[JSONObject | None]:
     """The cached ADD result in the network's version; a bad entry never blocks (G8)."""
     assert ctx.rt is not None
     key = (ctx.net.name, ctx.rt.container_id, ctx.rt.ifname)
     try:
-        entry = cast("CachedAttachment | None", (yield LoadCache(*key)))
+        if unreadable is not None:
+            raise unreadable
         if entry is None or entry.result is None:
             return None
         return cached_result(entry.result, ctx.net.cni_version).to_dict()
@@ -98,27 +111,20 @@ def _cached_prev(ctx: Ctx, mode: Literal["check", "del"]) -> Plan[JSONObject | N
         return None
 
 
-def _cached_args(ctx: Ctx) -> Plan[Ctx]:
+def _with_cached_args(ctx: Ctx, entry: CachedAttachment | None) -> Ctx:
     """The context with the ADD's cached capability args and CNI_ARGS where the caller gave none.
 
     EXCEED (docs/running.md, deviations): libcni sends DEL and CHECK only what the caller
     passes, so a DEL without the ADD's ``portMappings`` leaves portmap's rules behind. What
-    the caller passes still wins; an unreadable entry changes nothing (the DEL goes on).
+    the caller passes still wins; no entry (or an unreadable one) changes nothing.
     """
     rt = ctx.rt
     assert rt is not None
-    if rt.capability_args and rt.args:
+    if entry is None or (rt.capability_args and rt.args):
         return ctx
-    try:
-        entry = cast("CachedAttachment | None",
-                     (yield LoadCache(ctx.net.name, rt.container_id, rt.ifname)))
-        if entry is None:
-            return ctx
-        replay = attrs.evolve(rt, capability_args=rt.capability_args or entry.capability_args,
-                              args=rt.args or tuple(entry.cni_args))
-        return attrs.evolve(make_ctx(ctx.net, ctx.chain, replay), lock_fd=ctx.lock_fd)
-    except CNIError:
-        return ctx  # reported by the prevResult read, or by the plugins themselves
+    replay = attrs.evolve(rt, capability_args=rt.capability_args or entry.capability_args,
+                          args=rt.args or tuple(entry.cni_args))
+    return attrs.evolve(make_ctx(ctx.net, ctx.chain, replay), lock_fd=ctx.lock_fd)
 
 
 def _delete_entry(network: str, container_id: str, ifname: str, *,
@@ -344,8 +350,9 @@ def check(net: Net, rt: RuntimeConf, chain: Chain) -> Plan[None]:
         msg = f'configuration version "{net.cni_version}" does not support the CHECK command'
         raise IncompatibleVersionError(msg)
     ctx = yield from _hold(ctx, "CHECK", required=False)
-    ctx = yield from _cached_args(ctx)
-    prev = yield from _cached_prev(ctx, "check")
+    entry, unreadable = yield from _load_entry(ctx)
+    ctx = _with_cached_args(ctx, entry)
+    prev = yield from _cached_prev(ctx, "check", entry, unreadable)
     for plugin in net.plugins:
         path = yield from find(plugin.type)
         inv = ctx.invocation(plugin, Command.CHECK, path, prev=prev)
@@ -402,17 +409,20 @@ def delete(net: Net, rt: RuntimeConf, chain: Chain, *, locked: bool = False) -> 
     record: CachedAttachment | None = None
     try:
         record = cast("CachedAttachment | None", (yield LoadPending(*key)))
-        if record is not None and (yield LoadCache(*key)) is not None:
-            record = None  # the ADD cached its result and died before removing the record
     except CNIError as err:
         yield Warn(f'DEL of network "{net.name}" for {key[1]}/{key[2]}: {err}')
-    if record is None:
-        ctx = yield from _cached_args(ctx)
+    entry, unreadable = yield from _load_entry(ctx)
+    if record is not None and unreadable is not None:
+        yield Warn(f'DEL of network "{net.name}" for {key[1]}/{key[2]}: {unreadable}')
+    elif record is not None and entry is not None:
+        record = None  # the ADD cached its result and died before removing the record
     prev = None
     if record is not None:
         ctx = yield from _replay(ctx, record)
-    elif supports_check(net.cni_version):
-        prev = yield from _cached_prev(ctx, "del")
+    else:
+        ctx = _with_cached_args(ctx, entry)
+        if supports_check(net.cni_version):
+            prev = yield from _cached_prev(ctx, "del", entry, unreadable)
     for plugin in reversed(ctx.net.plugins):
         path = yield from find(plugin.type)
         inv = ctx.invocation(plugin, Command.DEL, path, prev=prev)

@@ -988,3 +988,28 @@ def test_gc_lists_and_syncs_the_cache_folder_as_often_for_many_stale_entries_as_
         return counts[0], counts[1]
 
     assert calls_of_one_gc(3) == calls_of_one_gc(30)
+
+
+def test_check_and_del_read_the_cache_entry_once(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """What CHECK and DEL take from the entry (its arguments and its result) comes from one
+    read: for a large result each read is a whole parse."""
+    from cnilib.cache import ResultCache
+
+    cni, _ = make(tmp_path)
+    net = chain("a", "b")
+    rt = RuntimeConf("c1", "/var/run/netns/blue", "eth0")  # no arguments: they are replayed
+    cni.add_network_list(net, rt)
+    loads: list[tuple[str, str, str]] = []
+    real_load = ResultCache.load
+
+    def load(self: ResultCache, network: str, container_id: str, ifname: str) -> Any:
+        loads.append((network, container_id, ifname))
+        return real_load(self, network, container_id, ifname)
+
+    monkeypatch.setattr(ResultCache, "load", load)
+    cni.check_network_list(net, rt)
+    assert loads == [("net1", "c1", "eth0")]
+    loads.clear()
+    cni.del_network_list(net, rt)
+    assert loads == [("net1", "c1", "eth0")]
