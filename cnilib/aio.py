@@ -20,10 +20,8 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from . import _chains as chains
-from . import _netops as netops
-from . import _steps as steps
-from ._engine import CLEANUP_TIMEOUT, Clock, Engine, Job
+from ._exec.engine import CLEANUP_TIMEOUT, Clock, Engine, Job
+from ._plans import chains, netops, steps
 from .protocol import Command, Completed, GCAttachment, InvocationRecord, RuntimeConf
 
 if TYPE_CHECKING:

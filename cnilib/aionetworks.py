@@ -2,7 +2,7 @@
 
 Rules of this file:
 
-* It is the second driver over the plans of :mod:`cnilib._pod`, with an
+* It is the second driver over the plans of :mod:`cnilib._plans.sandbox`, with an
   :class:`~cnilib.aio.AsyncCNIConfig`: the order, interface names, rollback and error
   collection are not repeated here.
 * ``parallel=True`` attaches a sandbox's networks as concurrent tasks. Cancelling a setup
@@ -19,10 +19,10 @@ import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import _lock
-from . import _pod as pod
-from ._engine import LOGGER
-from ._networks import POLL_INTERVAL, NetworksCore, deadline_of, remaining
+from ._cache import locks as _lock
+from ._exec.engine import LOGGER
+from ._exec.networks import POLL_INTERVAL, NetworksCore, deadline_of, remaining
+from ._plans import sandbox as pod
 from .aio import AsyncCNIConfig
 from .errors import CNIError
 

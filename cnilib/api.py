@@ -2,8 +2,8 @@
 
 Rules of this file:
 
-* It is a driver, not a brain: each method builds a job (:mod:`cnilib._engine`) over a pure
-  plan (:mod:`cnilib._chains`) and runs the loop that performs its steps. Ordering, version
+* It is a driver, not a brain: each method builds a job (:mod:`cnilib._exec.engine`) over a pure
+  plan (:mod:`cnilib._plans.chains`) and runs the loop that performs its steps. Ordering, version
   gates, request derivation, caching and rollback are decided in the plans, once, for this
   class and for :class:`cnilib.aio.AsyncCNIConfig` alike.
 * Identifiers are validated by the plan before the lock is taken or any file is touched.
@@ -23,10 +23,8 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from . import _chains as chains
-from . import _netops as netops
-from . import _steps as steps
-from ._engine import CLEANUP_TIMEOUT, Clock, Engine, Job
+from ._exec.engine import CLEANUP_TIMEOUT, Clock, Engine, Job
+from ._plans import chains, netops, steps
 from .protocol import Command, Completed, GCAttachment, InvocationRecord, RuntimeConf
 
 if TYPE_CHECKING:

@@ -9,16 +9,16 @@ Rules of this file:
   docs/guarantees.md), and a file is only taken for the attachment its stored triple names.
 * Writes are atomic: temp file in the same folder (0600), rename; result entries are also
   durable (fsync of the file and the folder, G5). Nothing under the root is followed if it is
-  a symbolic link (:mod:`cnilib._cachefs`); reads also refuse non-regular and oversized files.
+  a symbolic link (:mod:`cnilib._cache.fs`); reads also refuse non-regular and oversized files.
 * An ADD in progress is recorded in ``<root>/inprogress/`` (same name and format as its entry,
   without a result) before its first plugin runs, and removed when the result is cached or
   the rollback is done, so that DEL and GC can undo an ADD whose process died (G14).
 * Unusable entries raise :class:`~cnilib.errors.CacheError`, never pass silently: code
   ``DECODING_FAILURE`` for a corrupt or unknown entry, ``IO_FAILURE`` for an I/O failure.
 * Locks (:meth:`ResultCache.lock`, :meth:`ResultCache.gc_lock`) are ``flock`` files beside
-  ``results/``; see :mod:`cnilib._lock` for their order.
-* Size (about 560 lines): the file format is :mod:`cnilib._cachefmt`, the safe file system
-  calls :mod:`cnilib._cachefs`, the locks :mod:`cnilib._lock`; what remains is the public
+  ``results/``; see :mod:`cnilib._cache.locks` for their order.
+* Size (about 560 lines): the file format is :mod:`cnilib._cache.entry`, the safe file system
+  calls :mod:`cnilib._cache.fs`, the locks :mod:`cnilib._cache.locks`; what remains is the public
   :class:`ResultCache` (entries, ADD-in-progress records, sync and async locks), each method
   documented, which is most of the lines.
 """
@@ -33,7 +33,9 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 
 import attrs
 
-from . import _cachefmt, _cachefs, _lock
+from ._cache import entry as _cachefmt
+from ._cache import fs as _cachefs
+from ._cache import locks as _lock
 from ._json import JSONObject
 from .errors import CacheError, CNIError, ErrorCode, InvalidIdentifierError
 from .identifiers import check_container_id, check_interface_name, check_network_name

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
-from . import _proc
+from ._exec import proc as _proc
 from .errors import ConfigError, ExecutionError, PluginNotFoundError
 from .identifiers import check_plugin_type
 from .protocol import Completed, Invocation

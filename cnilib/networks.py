@@ -6,8 +6,8 @@ readiness, follow the configuration directory. See ``docs/runtimes.md``.
 
 Rules of this file:
 
-* It is a driver, not a brain: the plans of :mod:`cnilib._pod` decide (order, interface names,
-  rollback, error collection); this class performs their steps with a
+* It is a driver, not a brain: the plans of :mod:`cnilib._plans.sandbox` decide (order,
+  interface names, rollback, error collection); this class performs their steps with a
   :class:`~cnilib.api.CNIConfig`, and :class:`~cnilib.aionetworks.AsyncNetworks` performs the
   same ones with an :class:`~cnilib.aio.AsyncCNIConfig`.
 * Setup, teardown and check of one container hold its lock (a file under the cache's
@@ -24,10 +24,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import _lock
-from . import _pod as pod
-from ._engine import LOGGER
-from ._networks import POLL_INTERVAL, NetworksCore, deadline_of, remaining
+from ._cache import locks as _lock
+from ._exec.engine import LOGGER
+from ._exec.networks import POLL_INTERVAL, NetworksCore, deadline_of, remaining
+from ._plans import sandbox as pod
 from .api import CNIConfig
 from .errors import CNIError
 

@@ -10,7 +10,7 @@ Rules of this file:
   difference is opt-in through ``strict=False`` and listed in ``docs/running.md``.
 * The environment is built exactly as libcni builds it (``pkg/invoke/args.go``): all six
   ``CNI_*`` variables, every time, plus the W3C trace variables when the caller supplies them.
-* What a reply *means* (result, error, version info) lives in :mod:`cnilib._replies`.
+* What a reply *means* (result, error, version info) lives in :mod:`cnilib._plans.replies`.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from .identifiers import check_container_id, check_interface_name, check_network
 from .version import PluginInfo, greater_than_or_equal_to
 
 if TYPE_CHECKING:
-    from ._delegate import (
+    from ._exec.delegate import (
         delegate_add,
         delegate_check,
         delegate_del,
@@ -60,7 +60,7 @@ __all__ = [
 ]
 
 # The delegation helpers run other plugins, so they need the executor: they live in
-# cnilib._delegate, imported on first use (PEP 562) so that a plugin that never delegates
+# cnilib._exec.delegate, imported on first use (PEP 562) so that a plugin that never delegates
 # never loads it.
 _DELEGATION = frozenset({"delegate_add", "delegate_check", "delegate_del", "delegate_gc",
                          "delegate_status"})
@@ -68,7 +68,7 @@ _DELEGATION = frozenset({"delegate_add", "delegate_check", "delegate_del", "dele
 
 def __getattr__(name: str) -> object:
     if name in _DELEGATION:
-        from . import _delegate
+        from ._exec import delegate as _delegate
 
         value = getattr(_delegate, name)
         globals()[name] = value

@@ -96,9 +96,9 @@ nitpick_ignore_regex: list[tuple[str, str]] = [
     # Hypothesis (the annotations of cnilib.testing.strategies, written ``st.SearchStrategy``):
     # no inventory of it is on disk either.
     (r"py:.*", r"(hypothesis|st)\..*"),
-    # Private names (a dotted component starting with one underscore: cnilib._engine.Engine,
+    # Private names (a dotted component starting with one underscore: cnilib._exec.engine.Engine,
     # a private TypeVar _T, a private base class) are undocumented on purpose; a reference to
-    # one (a signature, a base class, a "see cnilib._codec") renders as plain code.
+    # one (a signature, a base class, a "see cnilib._results.codec") renders as plain code.
     (r"py:.*", r"(.*\.)?_[A-Za-z0-9]\w*(\..*)?"),
 ]
 if "python" not in intersphinx_mapping:
@@ -162,7 +162,7 @@ _ANNOTATED = re.compile(r"~?(?:[A-Za-z_]\w*\.)*Annotated\[")
 
 def _strip_annotated(text: str) -> str:
     """``Annotated[T, override(rename="pciID")]`` becomes ``T``, at any depth."""
-    # The metadata is cattrs' JSON naming (cnilib._codec), an implementation detail that would
+    # The metadata is cattrs' JSON naming (cnilib._results.codec), an implementation detail that would
     # also need cattrs' inventory. Sphinx may print the name with a module prefix, even a wrong
     # one ("cnilib.types.common.Annotated").
     out = []
@@ -262,7 +262,7 @@ def _resolve_by_short_name(app: Sphinx, env: BuildEnvironment, node: Any, contno
 
 
 def _public_bases(app: Sphinx, name: str, obj: object, options: object, bases: list[Any]) -> None:
-    # "Bases: Engine" would point readers at a private class (cnilib._engine.Engine): show the
+    # "Bases: Engine" would point readers at a private class (cnilib._exec.engine.Engine): show the
     # public bases only; the public behaviour is documented on the class itself.
     bases[:] = [b for b in bases
                 if not any(part.startswith("_") and not part.startswith("__")

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cnilib._cachefmt import go_float
+from cnilib._cache.entry import go_float
 from cnilib._json import JSONObject, loads
 from cnilib.cache import CacheEntry, ResultCache
 from cnilib.errors import CacheError, ErrorCode, InvalidIdentifierError

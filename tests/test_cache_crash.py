@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cnilib._cachefs import temp_owner
-from cnilib._lock import attachment_lock_name
+from cnilib._cache.fs import temp_owner
+from cnilib._cache.locks import attachment_lock_name
 from cnilib.api import CNIConfig
 from cnilib.cache import CacheEntry, ResultCache
 from cnilib.config import conflist_from_bytes

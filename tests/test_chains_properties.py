@@ -15,11 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cnilib import _chains as chains
-from cnilib import _netops as netops
-from cnilib import _steps as steps
 from cnilib._json import JSON, JSONObject, dumps
-from cnilib._replies import check_reply, parse_add_reply, parse_version_reply, reply_error
+from cnilib._plans import chains, netops, steps
+from cnilib._plans.replies import check_reply, parse_add_reply, parse_version_reply, reply_error
 from cnilib.api import CNIConfig
 from cnilib.config import conflist_from_bytes
 from cnilib.errors import AddError, CNIError, MultipleErrors, PluginError

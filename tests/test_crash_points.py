@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from cnilib import _steps as steps
+from cnilib._plans import steps
 from cnilib.aio import AsyncCNIConfig
 from cnilib.api import CNIConfig
 from cnilib.config import NetworkConfigList, conflist_from_bytes

@@ -61,9 +61,10 @@ def caller_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 def test_the_helpers_are_loaded_on_first_use() -> None:
     code = ("import sys, cnilib.skel as s\n"
-            "assert 'cnilib._delegate' not in sys.modules and 'cnilib.invoke' not in sys.modules\n"
+            "assert 'cnilib._exec.delegate' not in sys.modules\n"
+            "assert 'cnilib.invoke' not in sys.modules\n"
             "f = s.delegate_add\n"
-            "assert 'cnilib._delegate' in sys.modules and s.delegate_add is f\n")
+            "assert 'cnilib._exec.delegate' in sys.modules and s.delegate_add is f\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60,
                           check=False)
     assert done.returncode == 0, done.stderr

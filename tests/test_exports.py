@@ -8,7 +8,8 @@ Rules of this file:
   out of ``sys.modules``. The import *time* is measured by the benchmark script, not here (the
   suite never times anything).
 * Layering is read from the source with :mod:`ast`, imports inside functions included: a module
-  imports only from layers below its own (docs/design.md, "Import layers"), the pure modules
+  imports only from layers below its own, a private package counting as one unit whose modules
+  may import each other (docs/design.md, "Import layers"), the pure modules
   never import ``subprocess`` or ``asyncio``, and only :mod:`cnilib.invoke`'s helper (and the
   demo edge) starts processes.
 * Dependencies are honest (docs/design.md, "Runtime dependencies"): every runtime dependency of
@@ -110,27 +111,31 @@ ALSO_IMPORTED = frozenset({"referencing", "hypothesis"})
 #: The only module that may import the optional ``hypothesis`` (``cnilib[testing]``).
 HYPOTHESIS_ALLOWED = frozenset({"testing.strategies"})
 
-#: The import layers of docs/design.md, bottom first. A module imports, at module level, only
-#: modules of lower layers; modules of one layer are independent. Private helpers sit below the
-#: modules that use them.
+#: Private packages laid out by module, like public modules: ``_cli`` is the command line's
+#: own tree (its modules import each other in layers). Every other private package
+#: (``cnilib/_x/``) is *one* layer unit: its modules count as the package, and they may import
+#: their siblings (docs/design.md, "Import layers").
+LAYERED_BY_MODULE = frozenset({"_cli"})
+
+#: The import layers of docs/design.md, bottom first. A unit (a top-level module, a module of a
+#: public subpackage or of ``_cli``, or a whole private package) imports only units of lower
+#: layers; units of one layer are independent. Private helpers sit below the modules that use
+#: them. (``_config`` and ``_schema`` will be units too: until they exist, the modules bound for
+#: them keep their own places.)
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors",),
     ("_json", "_locate", "_schemanode", "testing.errors", "testing.report"),
-    ("version", "identifiers", "_schemaexpr", "_cachefmt", "_cachefs", "capabilities",
-     "testing._scratch"),
+    ("version", "identifiers", "_schemaexpr", "_cache", "capabilities", "testing._scratch"),
     ("types.common", "_schemac"),
     ("types.v020", "types.v040", "types.v100"),
     ("types", "_problems"),
-    ("_codec", "convert", "schema", "pod"),
+    ("_results", "convert", "schema", "pod"),
     ("config", "protocol", "_pluginschema"),
-    ("_steps", "_replies", "_proc", "_lock", "skel", "testing._verdicts", "_pod", "confdir",
-     "_loopback"),
-    ("_chains", "invoke", "cache", "testing._fakes", "testing.plugins",
-     "testing.plugins.record", "testing.plugins.sleep", "testing.plugins.debug",
-     "testing.strategies"),
-    ("_netops", "testing", "_delegate"),
-    ("_engine",),
-    ("api", "aio", "_networks"),
+    ("_plans", "skel", "testing._verdicts", "confdir"),
+    ("invoke", "cache", "testing._fakes", "testing.plugins", "testing.plugins.record",
+     "testing.plugins.sleep", "testing.plugins.debug", "testing.strategies"),
+    ("_exec", "testing"),
+    ("api", "aio"),
     ("_demo", "lint", "_cli", "networks", "aionetworks"),
     ("_cli.verbs", "_cli.validate", "testing.conformance"),
     ("_cli.networks", "testing._command"),
@@ -139,31 +144,40 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 )
 
 #: The only imports that reach *up* the layers, all inside functions (so there is no cycle at
-#: import time): a result's methods delegate to the one codec and the one conversion table,
-#: which themselves import the result classes; skel loads its delegation helpers (which need
-#: the executor) only when a plugin delegates.
+#: import time), as ``(importing unit, imported unit)``: a result's methods delegate to the one
+#: codec and the one conversion table, which themselves import the result classes; skel loads
+#: its delegation helpers (which need the executors) only when a plugin delegates.
 LAZY_UPWARD = frozenset({
-    ("skel", "_delegate"),
-    ("types", "_codec"),
-    ("types.common", "_codec"),
+    ("skel", "_exec"),
+    ("types", "_results"),
+    ("types.common", "_results"),
     ("types.common", "convert"),
 })
 
-#: Modules that decide rather than do: no processes, no event loop (docs/design.md,
-#: "Sans-IO core, thin edges").
+#: Module-level imports of one module of a private package by a unit *below* the package,
+#: as ``(importing unit, imported module)``. Each is allowed only while the imported module
+#: itself imports nothing at or above the importer's layer (checked), so no cycle hides in the
+#: package: :mod:`cnilib.invoke`, the public executors, runs its processes with
+#: ``_exec.proc``, which imports only errors and protocol, while the rest of ``_exec`` (the
+#: delegation helpers, the drivers' engine) uses the executors.
+REACH_IN = frozenset({
+    ("invoke", "_exec.proc"),
+})
+
+#: Units and modules that decide rather than do: no processes, no event loop (docs/design.md,
+#: "Sans-IO core, thin edges"). A package named here is pure in every module.
 PURE = frozenset({
     "errors", "_json", "_locate", "_schemanode", "version", "identifiers", "_schemaexpr",
-    "_schemac", "_cachefmt",
-    "types.common", "types.v020", "types.v040", "types.v100", "types", "_problems", "_codec",
-    "convert", "schema", "config", "protocol", "_steps", "_replies", "skel", "_chains",
-    "_netops", "testing.report", "testing._verdicts", "testing.strategies",
-    "capabilities", "pod", "_pod",
+    "_schemac", "_cache.entry",
+    "types.common", "types.v020", "types.v040", "types.v100", "types", "_problems", "_results",
+    "convert", "schema", "config", "protocol", "_plans", "skel", "testing.report",
+    "testing._verdicts", "testing.strategies", "capabilities", "pod",
 })
 
 #: The only modules that may import :mod:`subprocess`: the executor's process helper, the
 #: executor itself, the demo (an edge like the CLI that runs ``ip`` and ``ping``) and the
 #: conformance checker's scratch namespace (it runs ``ip netns``).
-SUBPROCESS_ALLOWED = frozenset({"_proc", "invoke", "_demo", "testing._scratch"})
+SUBPROCESS_ALLOWED = frozenset({"_exec.proc", "invoke", "_demo", "testing._scratch"})
 
 
 def _module_name(path: Path) -> str:
@@ -180,6 +194,67 @@ def _source_modules() -> dict[str, Path]:
         # An installed wheel carries examples/ (example plugins: scripts, not modules).
         and p.relative_to(PACKAGE_DIR).parts[0] != "examples"
     }
+
+
+def _private_packages() -> frozenset[str]:
+    """The private packages that are one layer unit each: ``cnilib/_x/`` but for
+    :data:`LAYERED_BY_MODULE`."""
+    return frozenset(
+        p.name for p in PACKAGE_DIR.iterdir()
+        if p.name.startswith("_") and (p / "__init__.py").is_file()
+    ) - LAYERED_BY_MODULE
+
+
+def _unit(module: str, packages: frozenset[str]) -> str:
+    """The layer unit of ``module``: its private package, or the module itself."""
+    head = module.split(".", maxsplit=1)[0]
+    return head if head in packages else module
+
+
+#: A module's cnilib imports: ``(eager, lazy)`` module names.
+Graph = dict[str, tuple[set[str], set[str]]]
+
+
+def _graph() -> Graph:
+    return {m: _imports(m, path)[1:] for m, path in _source_modules().items()}
+
+
+def _upward_imports(graph: Graph, layers: tuple[tuple[str, ...], ...],
+                    packages: frozenset[str],
+                    lazy_upward: frozenset[tuple[str, str]] = frozenset(),
+                    reach_in: frozenset[tuple[str, str]] = frozenset()) -> list[str]:
+    """Every import of ``graph`` that does not go down ``layers``, as ``"a -> b"``.
+
+    Units are those of :func:`_unit`: a module of a package in ``packages`` may import its
+    siblings. A lazy import may go up when its pair of units is in ``lazy_upward``; an eager
+    one when ``(importing unit, imported module)`` is in ``reach_in`` (the module's package
+    ``__init__``, which Python runs first, included) and the imported module imports nothing
+    at or above the importer's layer.
+    """
+    rank = {u: i for i, layer in enumerate(layers) for u in layer}
+    top = len(layers)
+    upward: list[str] = []
+
+    def below(dep: str, limit: int) -> bool:
+        eager, lazy = graph.get(dep, ({dep}, set()))
+        return all(rank.get(_unit(d, packages), top) < limit for d in eager | lazy)
+
+    for module, (eager, lazy) in graph.items():
+        unit = _unit(module, packages)
+        for dep in sorted(eager | lazy):
+            dep_unit = _unit(dep, packages)
+            if dep_unit == unit or rank.get(dep_unit, top) < rank.get(unit, -1):
+                continue
+            if dep in eager:
+                allowed = any(
+                    dep in (target, target.rpartition(".")[0])
+                    for importer, target in reach_in if importer == unit
+                ) and below(dep, rank.get(unit, -1))
+            else:
+                allowed = (unit, dep_unit) in lazy_upward
+            if not allowed:
+                upward.append(f"{module} -> {dep}{'' if dep in eager else ' (lazy)'}")
+    return upward
 
 
 def _is_type_checking(test: ast.expr) -> bool:
@@ -354,39 +429,86 @@ def test_jsonschema_is_only_imported_when_needed(tmp_path: Path) -> None:
 
 
 def test_layers_list_every_module() -> None:
-    """Every module of the package has a layer, and no layer names a module twice."""
+    """Every unit of the package has a layer, no layer names a unit twice, and every name in
+    the layers, PURE and SUBPROCESS_ALLOWED exists (a stale entry would hide nothing)."""
+    packages = _private_packages()
     layered = [m for layer in LAYERS for m in layer]
     assert len(layered) == len(set(layered))
-    assert set(_source_modules()) - set(layered) == set()
+    modules = set(_source_modules())
+    assert {_unit(m, packages) for m in modules} == set(layered)
+    assert (PURE | SUBPROCESS_ALLOWED) - modules - packages == set()
 
 
 def test_imports_only_go_down_the_layers() -> None:
-    """Module-level imports go strictly down the layers; lazy ones too, but for LAZY_UPWARD."""
-    rank = {m: i for i, layer in enumerate(LAYERS) for m in layer}
-    upward: list[str] = []
-    for module, path in _source_modules().items():
-        _, eager, lazy = _imports(module, path)
-        for dep in sorted(eager | lazy):
-            up = rank.get(dep, len(LAYERS)) >= rank.get(module, -1)
-            if up and (dep in eager or (module, dep) not in LAZY_UPWARD):
-                upward.append(f"{module} -> {dep}{'' if dep in eager else ' (lazy)'}")
-    assert upward == []
+    """Imports go strictly down the layers, but within a private package, LAZY_UPWARD and
+    REACH_IN."""
+    assert _upward_imports(_graph(), LAYERS, _private_packages(), LAZY_UPWARD, REACH_IN) == []
 
 
-def test_lazy_upward_exceptions_are_still_needed() -> None:
-    """Every listed upward import exists and is lazy (a stale exception hides nothing)."""
-    modules = _source_modules()
-    for module, dep in sorted(LAZY_UPWARD):
-        _, eager, lazy = _imports(module, modules[module])
-        assert dep in lazy
-        assert dep not in eager
+def test_layer_checker_reports_what_goes_up() -> None:
+    """The checker itself, on a synthetic graph: an upward import is reported (eager or lazy,
+    into or out of a package), siblings are not, and each exception allows only its own edge."""
+    layers = (("low",), ("_pkg", "mid"), ("high",))
+    packages = frozenset({"_pkg"})
+    clean: Graph = {
+        "low": (set(), set()),
+        "_pkg": (set(), set()),
+        "_pkg.a": ({"low", "_pkg.b"}, set()),  # down, and a sibling
+        "_pkg.b": ({"low"}, set()),
+        "mid": ({"low"}, set()),
+        "high": ({"_pkg", "_pkg.a", "mid"}, set()),
+    }
+    assert _upward_imports(clean, layers, packages) == []
+    cases: list[tuple[Graph, list[str]]] = [
+        ({**clean, "low": ({"mid"}, set())}, ["low -> mid"]),
+        ({**clean, "low": (set(), {"high"})}, ["low -> high (lazy)"]),
+        ({**clean, "_pkg.b": ({"high"}, set())}, ["_pkg.b -> high"]),
+        ({**clean, "_pkg.b": ({"mid"}, set())}, ["_pkg.b -> mid"]),  # same layer
+        ({**clean, "low": ({"_pkg", "_pkg.b"}, set())}, ["low -> _pkg", "low -> _pkg.b"]),
+        ({**clean, "nowhere": (set(), set())}, []),  # an unlayered module imports nothing
+        ({**clean, "mid": ({"nowhere"}, set())}, ["mid -> nowhere"]),
+    ]
+    for graph, expected in cases:
+        assert _upward_imports(graph, layers, packages) == expected
+    lazy = {**clean, "low": (set(), {"_pkg.a"})}
+    assert _upward_imports(lazy, layers, packages, lazy_upward=frozenset({("low", "_pkg")})) == []
+    # A reach-in is allowed while its target stays below the importer; not once it climbs.
+    reach = frozenset({("mid", "_pkg.b")})
+    into = {**clean, "mid": ({"_pkg", "_pkg.b"}, set())}
+    assert _upward_imports(into, layers, packages, reach_in=reach) == []
+    assert _upward_imports({**into, "_pkg.b": ({"mid"}, set())}, layers, packages,
+                           reach_in=reach) == ["_pkg.b -> mid", "mid -> _pkg.b"]
+    assert _upward_imports({**into, "mid": ({"_pkg.a"}, set())}, layers, packages,
+                           reach_in=reach) == ["mid -> _pkg.a"]
+    # And on the real graph: one module of a package reaching a higher one is caught.
+    real = _graph()
+    steps_eager, steps_lazy = real["_plans.steps"]
+    real["_plans.steps"] = (steps_eager | {"_exec.engine"}, steps_lazy)
+    assert _upward_imports(real, LAYERS, _private_packages(), LAZY_UPWARD, REACH_IN) == [
+        "_plans.steps -> _exec.engine"]
+
+
+def test_upward_exceptions_are_still_needed() -> None:
+    """Every LAZY_UPWARD pair is a lazy import and never an eager one, and every REACH_IN
+    import exists (a stale exception hides nothing)."""
+    packages = _private_packages()
+    graph = _graph()
+    for unit, dep_unit in sorted(LAZY_UPWARD):
+        pairs = [(eager, lazy) for m, (eager, lazy) in graph.items()
+                 if _unit(m, packages) == unit]
+        assert any(dep_unit in {_unit(d, packages) for d in lazy} for _, lazy in pairs)
+        assert not any(dep_unit in {_unit(d, packages) for d in eager} for eager, _ in pairs)
+    for unit, target in sorted(REACH_IN):
+        assert any(target in eager for m, (eager, _) in graph.items()
+                   if _unit(m, packages) == unit)
 
 
 def test_pure_modules_start_no_process_and_no_loop() -> None:
     """The sans-IO core imports neither subprocess nor asyncio (docs/design.md)."""
+    packages = _private_packages()
     offenders: list[str] = []
     for module, path in _source_modules().items():
-        if module in PURE:
+        if module in PURE or _unit(module, packages) in PURE:
             external = _imports(module, path)[0]
             banned = sorted(external & {"subprocess", "asyncio"})
             offenders += [f"{module} imports {e}" for e in banned]
@@ -401,7 +523,7 @@ def test_only_the_executor_imports_subprocess() -> None:
         if "subprocess" in _imports(module, path)[0]
     }
     assert users <= SUBPROCESS_ALLOWED
-    assert "_proc" in users or "invoke" in users
+    assert "_exec.proc" in users or "invoke" in users
 
 
 def test_only_the_strategies_import_hypothesis() -> None:

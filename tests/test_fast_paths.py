@@ -19,8 +19,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cnilib import _codec, _json
+from cnilib import _json
 from cnilib._json import JSON
+from cnilib._results import codec as _codec
 from cnilib.config import (
     NetworkConfigList,
     PluginConfig,
@@ -355,7 +356,7 @@ _json_trees = st.recursive(
 @given(_json_trees)
 def test_cache_json_fast_path_writes_what_the_walk_writes(value: JSON) -> None:
     """go_json's C-encoder path (maps without floats) equals its own recursive walk."""
-    from cnilib._cachefmt import go_json
+    from cnilib._cache.entry import go_json
 
     assert go_json({"k": value}) == '{"k":' + go_json(value, 1) + "}"
 

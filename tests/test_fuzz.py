@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cnilib._json import JSON, dumps
-from cnilib._replies import check_reply, parse_add_reply, parse_version_reply, reply_error
+from cnilib._plans.replies import check_reply, parse_add_reply, parse_version_reply, reply_error
 from cnilib.api import CNIConfig
 from cnilib.cache import CacheEntry
 from cnilib.config import conf_from_bytes, conflist_from_bytes
@@ -129,7 +129,7 @@ def test_fuzzed_configurations_load_or_raise_a_cni_error(data: st.DataObject) ->
 @given(st.data())
 def test_fuzzed_results_parse_convert_and_encode_or_raise_a_cni_error(
         data: st.DataObject) -> None:
-    from cnilib._cachefmt import go_json
+    from cnilib._cache.entry import go_json
 
     text = _texts(cst.results.map(lambda r: r.to_dict()), data)
     try:

@@ -278,7 +278,7 @@ def _last_address(count: int) -> str:
 def test_a_large_result_round_trips_through_the_cache_format_in_bounded_memory() -> None:
     """Parse, convert back to JSON and encode as a cache entry: peak memory is a bounded
     multiple of the result's size (measured: about 12 times)."""
-    from cnilib._cachefmt import decode, go_json
+    from cnilib._cache.entry import decode, go_json
     from cnilib.types import parse_result
 
     data = many_ips(RESULT_IPS)

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 import cnilib
-from cnilib._lock import attachment_lock_name
+from cnilib._cache.locks import attachment_lock_name
 from cnilib.cache import ResultCache
 from cnilib.errors import CacheError, InvalidIdentifierError, LockTimeoutError
 
@@ -276,7 +276,7 @@ async def _wait(cache: ResultCache) -> None:
 def test_polling_plan_backs_off_and_closes_when_abandoned(cache: ResultCache) -> None:
     """The plan hold() and ahold() share: pauses double up to a cap and never pass the
     deadline; a waiter that stops waiting (the plan closed) or times out keeps no descriptor."""
-    from cnilib._lock import _Attempt, _pauses
+    from cnilib._cache.locks import _Attempt, _pauses
 
     def fds() -> int:
         return len(os.listdir("/proc/self/fd"))

@@ -3,8 +3,8 @@ docs/guarantees.md).
 
 Rules of this file:
 
-* Plugins are :class:`cnilib.testing.FakeExecutor` handlers: the plans of ``cnilib._pod`` and
-  both drivers run for real, no process starts. ``tests/integration/test_networks_netns.py``
+* Plugins are :class:`cnilib.testing.FakeExecutor` handlers: the plans of ``cnilib._plans.sandbox``
+  and both drivers run for real, no process starts. ``tests/integration/test_networks_netns.py``
   runs the same layer over Debian's plugins in real namespaces.
 * Every scenario that both drivers share runs through both (``nets`` is parametrised).
 """
@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from cnilib import _lock
+from cnilib._cache import locks as _lock
 from cnilib._json import JSONObject
 from cnilib.aionetworks import AsyncNetworks
 from cnilib.errors import (

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cnilib import _pod
+from cnilib._plans import sandbox as _pod
 from cnilib.capabilities import (
     Bandwidth,
     DNSSettings,

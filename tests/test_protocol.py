@@ -12,10 +12,9 @@ from typing import Any
 
 import pytest
 
-from cnilib import _chains as chains
-from cnilib import _steps as steps
 from cnilib._json import JSON, JSONObject, dumps, loads
-from cnilib._replies import (
+from cnilib._plans import chains, steps
+from cnilib._plans.replies import (
     check_reply,
     exit_text,
     parse_add_reply,

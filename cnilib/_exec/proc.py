@@ -32,8 +32,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import attrs
 
-from .errors import ExecutionError, InvalidIdentifierError
-from .protocol import Completed
+from cnilib.errors import ExecutionError, InvalidIdentifierError
+from cnilib.protocol import Completed
 
 __all__ = [
     "Child", "Limits", "Session", "build_env", "check_path", "discard", "poll_once", "spawn",

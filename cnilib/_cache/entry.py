@@ -9,7 +9,7 @@ Rules of this file:
   escaped, float64 numbers in Go's format. Integers are kept exact (Go would round above 2**53).
 * Input is parsed strictly: a field of the wrong type makes the entry corrupt, it is never
   guessed at. Unknown keys are ignored, as Go does.
-* It is pure: bytes in, bytes out. The files themselves are :mod:`cnilib._cachefs`'s.
+* It is pure: bytes in, bytes out. The files themselves are :mod:`cnilib._cache.fs`'s.
 * Every failure is a :class:`~cnilib.errors.CacheError`: code ``DECODING_FAILURE`` for bytes
   that are not a usable entry, ``IO_FAILURE`` for the file system.
 """
@@ -23,8 +23,8 @@ import math
 from collections.abc import Sequence
 from typing import TypedDict, cast
 
-from ._json import JSON, MAX_DEPTH, JSONObject, loads
-from .errors import CacheError, CNIError, ErrorCode
+from cnilib._json import JSON, MAX_DEPTH, JSONObject, loads
+from cnilib.errors import CacheError, CNIError, ErrorCode
 
 __all__ = [
     "KIND",

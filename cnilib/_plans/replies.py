@@ -16,13 +16,13 @@ from __future__ import annotations
 import signal
 from typing import TYPE_CHECKING
 
-from ._json import JSON, JSONObject, json_type, loads
-from .errors import CNIError, PluginError, PluginOutputError, PluginTimeoutError
-from .protocol import Completed, Invocation
-from .version import PluginInfo, parse_plugin_info, plugin_supports
+from cnilib._json import JSON, JSONObject, json_type, loads
+from cnilib.errors import CNIError, PluginError, PluginOutputError, PluginTimeoutError
+from cnilib.protocol import Completed, Invocation
+from cnilib.version import PluginInfo, parse_plugin_info, plugin_supports
 
 if TYPE_CHECKING:
-    from .types import Result
+    from cnilib.types import Result
 
 __all__ = [
     "STDERR_TAIL",
@@ -174,7 +174,7 @@ def parse_add_reply(inv: Invocation, done: Completed, conf_version: str) -> Resu
         PluginError: the run failed (see :func:`reply_error`).
         PluginOutputError: stdout is not a result.
     """
-    from .types import parse_result
+    from cnilib.types import parse_result
 
     # A run that exited 0 is judged below, on the one decoding of its stdout.
     failed = done.timed_out or done.truncated or done.exit_status != 0
@@ -246,7 +246,7 @@ def cached_result(data: JSONObject, conf_version: str) -> Result:
         CNIError: the result does not parse or cannot be converted
             (:class:`~cnilib.errors.ResultError`, :class:`~cnilib.errors.ConversionError`...).
     """
-    from .types import parse_result
+    from cnilib.types import parse_result
 
     result = parse_result(data, "0.1.0")
     return result.as_version(conf_version or "0.1.0")

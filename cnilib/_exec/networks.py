@@ -6,7 +6,7 @@ Rules of this file:
   whole on reload, so a setup never sees half of one), the default selection, building the
   attachments of a setup from the loaded networks and of a teardown from the cache, the
   per-container lock's path, and the static part of readiness. The plans are in
-  :mod:`cnilib._pod`; the two drivers only perform steps.
+  :mod:`cnilib._plans.sandbox`; the two drivers only perform steps.
 * A teardown, a check and a GC use what the cache holds (the network's bytes and the
   RuntimeConf of its ADD), so they work after the file changed or was removed (G14 in
   docs/guarantees.md).
@@ -19,19 +19,20 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from . import _lock
-from . import _pod as pod
-from ._engine import LOGGER
-from ._loopback import bring_up_lo
-from .confdir import LoadedNetwork, fingerprint, load_directory
-from .config import NetworkConfigList, conflist_from_bytes
-from .errors import CNIError, ConfigError, ConfigNotFoundError
-from .identifiers import check_container_id
-from .protocol import GCAttachment, RuntimeConf
+from cnilib._cache import locks as _lock
+from cnilib._plans import sandbox as pod
+from cnilib.confdir import LoadedNetwork, fingerprint, load_directory
+from cnilib.config import NetworkConfigList, conflist_from_bytes
+from cnilib.errors import CNIError, ConfigError, ConfigNotFoundError
+from cnilib.identifiers import check_container_id
+from cnilib.protocol import GCAttachment, RuntimeConf
+
+from .engine import LOGGER
+from .loopback import bring_up_lo
 
 if TYPE_CHECKING:
-    from .cache import CacheEntry, ResultCache
-    from .invoke import AsyncExecutor, Executor
+    from cnilib.cache import CacheEntry, ResultCache
+    from cnilib.invoke import AsyncExecutor, Executor
 
 __all__ = ["LOOPBACK_NETWORK", "POLL_INTERVAL", "NetworksCore", "deadline_of", "remaining"]
 

@@ -19,7 +19,7 @@ import socket
 import struct
 import threading
 
-from .errors import ExecutionError
+from cnilib.errors import ExecutionError
 
 __all__ = ["bring_up_lo"]
 

@@ -2,7 +2,7 @@
 
 Rules of this file:
 
-* It decides nothing about chains (that is :mod:`cnilib._chains`); it turns a public call into
+* It decides nothing about chains (that is :mod:`cnilib._plans.chains`); it turns a public call into
   a :class:`Job` (a plan, its lock, its deadline) and performs the steps that are the same for
   both drivers: plugin lookup, cache reads and writes, warnings, and the bookkeeping around a
   plugin run (its timeout, logging, the ``on_invocation`` hook).
@@ -28,12 +28,10 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 import attrs
 
-from . import _chains as chains
-from . import _netops as netops
-from . import _steps as steps
-from ._json import JSONObject
-from ._replies import reply_error
-from .errors import (
+from cnilib._json import JSONObject
+from cnilib._plans import chains, netops, steps
+from cnilib._plans.replies import reply_error
+from cnilib.errors import (
     CacheError,
     CNIError,
     ConfigError,
@@ -41,13 +39,20 @@ from .errors import (
     PluginNotFoundError,
     PluginTimeoutError,
 )
-from .protocol import Command, Completed, GCAttachment, Invocation, InvocationRecord, RuntimeConf
+from cnilib.protocol import (
+    Command,
+    Completed,
+    GCAttachment,
+    Invocation,
+    InvocationRecord,
+    RuntimeConf,
+)
 
 if TYPE_CHECKING:
-    from .cache import CacheEntry, ResultCache
-    from .config import NetworkConfigList, PluginConfig
-    from .types import Result
-    from .version import PluginInfo
+    from cnilib.cache import CacheEntry, ResultCache
+    from cnilib.config import NetworkConfigList, PluginConfig
+    from cnilib.types import Result
+    from cnilib.version import PluginInfo
 
 __all__ = [
     "LOGGER",
@@ -103,7 +108,7 @@ def _expect(value: object, cls: type[T]) -> T:
 class Job(Generic[T]):
     """One public call, ready to drive: its plan, verb and time budget.
 
-    The plan asks for the lock it needs with a :class:`~cnilib._steps.Lock` step (G7); the
+    The plan asks for the lock it needs with a :class:`~cnilib._plans.steps.Lock` step (G7); the
     driver holds it until the plan ends.
     """
 
@@ -191,7 +196,7 @@ class Engine:
         strict: bool,
         on_invocation: Hook | None,
     ) -> None:
-        from .cache import ResultCache
+        from cnilib.cache import ResultCache
 
         self.path = _paths(path)
         self.cache_dir = os.fspath(cache_dir)
@@ -293,7 +298,7 @@ class Engine:
         Raises:
             ConfigError: ``net`` is not a :class:`~cnilib.config.NetworkConfigList`.
         """
-        from .config import NetworkConfigList
+        from cnilib.config import NetworkConfigList
 
         return steps.Net.of_list(_expect(net, NetworkConfigList))
 
@@ -304,7 +309,7 @@ class Engine:
         Raises:
             ConfigError: ``plugin`` is not a :class:`~cnilib.config.PluginConfig`.
         """
-        from .config import PluginConfig
+        from cnilib.config import PluginConfig
 
         return steps.Net.of_plugin(_expect(plugin, PluginConfig))
 
@@ -314,7 +319,7 @@ class Engine:
                finder: Callable[[str, Sequence[str]], str]) -> tuple[Invocation | None, object]:
         """Perform ``step`` up to what only a driver can do (both drivers call it).
 
-        A :class:`~cnilib._steps.Lock` is the driver's own business and never comes here.
+        A :class:`~cnilib._plans.steps.Lock` is the driver's own business and never comes here.
 
         Returns:
             ``(invocation, None)`` when the driver must now run that invocation (and hand
@@ -335,14 +340,14 @@ class Engine:
         """The outcome of the run :meth:`_start` asked for, recorded.
 
         ``got`` is what the executor returned, or the exception it raised (which becomes a
-        typed :class:`~cnilib._steps.NotStarted`).
+        typed :class:`~cnilib._plans.steps.NotStarted`).
         """
         outcome = self._not_started(inv, got) if isinstance(got, Exception) else got
         self._record(inv, outcome, network, isinstance(step, steps.Run) and step.rollback)
         return outcome
 
     def _find(self, finder: Callable[[str, Sequence[str]], str], step: steps.Find) -> str:
-        """Perform a :class:`~cnilib._chains.Find` with the executor's ``find``."""
+        """Perform a :class:`~cnilib._plans.chains.Find` with the executor's ``find``."""
         try:
             return finder(step.plugin_type, self.path)
         except CNIError:
@@ -423,7 +428,7 @@ class Engine:
 
     def _lock(self, step: steps.Lock,
               clock: Clock) -> contextlib.AbstractContextManager[int | None]:
-        """The lock a :class:`~cnilib._steps.Lock` step asks for (sync driver)."""
+        """The lock a :class:`~cnilib._plans.steps.Lock` step asks for (sync driver)."""
         if step.gc:
             return self.cache.gc_lock(timeout=clock.remaining())
         return self.cache.lock(step.network, step.container_id, step.ifname,
@@ -431,7 +436,7 @@ class Engine:
 
     def _alock(self, step: steps.Lock,
                clock: Clock) -> contextlib.AbstractAsyncContextManager[int | None]:
-        """The lock a :class:`~cnilib._steps.Lock` step asks for (asyncio driver)."""
+        """The lock a :class:`~cnilib._plans.steps.Lock` step asks for (asyncio driver)."""
         if step.gc:
             return self.cache.agc_lock(timeout=clock.remaining())
         return self.cache.alock(step.network, step.container_id, step.ifname,
@@ -469,7 +474,7 @@ def _error_of(outcome: Completed | steps.NotStarted) -> CNIError | None:
 
 
 def _entry(step: steps.SaveCache | steps.SavePending, result: JSONObject | None) -> CacheEntry:
-    from .cache import CacheEntry
+    from cnilib.cache import CacheEntry
 
     return CacheEntry(network_name=step.network, container_id=step.container_id,
                       ifname=step.ifname, config=step.config, netns=step.netns,

@@ -35,14 +35,14 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from ._json import JSON, dumps, loads
-from ._replies import check_reply, parse_add_reply
-from .errors import ConfigError, ConversionError, PluginOutputError
-from .invoke import Executor, SubprocessExecutor
-from .protocol import Command, Completed, Invocation
+from cnilib._json import JSON, dumps, loads
+from cnilib._plans.replies import check_reply, parse_add_reply
+from cnilib.errors import ConfigError, ConversionError, PluginOutputError
+from cnilib.invoke import Executor, SubprocessExecutor
+from cnilib.protocol import Command, Completed, Invocation
 
 if TYPE_CHECKING:
-    from .types import Result
+    from cnilib.types import Result
 
 __all__ = [
     "delegate_add",

@@ -3,9 +3,9 @@
 Rules of this file:
 
 * It is pure: values and tiny sub-plans, no I/O (docs/design.md, "One core, two drivers").
-* A plan (:mod:`cnilib._chains`, :mod:`cnilib._netops`) is a generator that *yields* the steps
-  defined here and *receives* their outcomes through ``send()``; a failed step comes back
-  through ``throw()``. The drivers (``api.py``, ``aio.py``) perform the steps.
+* A plan (:mod:`cnilib._plans.chains`, :mod:`cnilib._plans.netops`) is a generator that
+  *yields* the steps defined here and *receives* their outcomes through ``send()``; a failed
+  step comes back through ``throw()``. The drivers (``api.py``, ``aio.py``) perform the steps.
 * :func:`make_ctx` validates everything a chain is given before its first step (G6 in
   docs/guarantees.md): no step is ever asked with an unchecked identifier.
 """
@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Protocol, TypeAlias, TypeVar, cast
 
 import attrs
 
-from ._json import JSON, JSONObject, dumps
-from .errors import CNIError, ConfigError, InvalidIdentifierError
-from .identifiers import (
+from cnilib._json import JSON, JSONObject, dumps
+from cnilib.errors import CNIError, ConfigError, InvalidIdentifierError
+from cnilib.identifiers import (
     check_container_id,
     check_interface_name,
     check_network_name,
     format_cni_args,
 )
-from .protocol import (
+from cnilib.protocol import (
     Command,
     Completed,
     GCAttachment,
@@ -37,7 +37,7 @@ from .protocol import (
 )
 
 if TYPE_CHECKING:
-    from .config import NetworkConfigList, PluginConfig
+    from cnilib.config import NetworkConfigList, PluginConfig
 
 __all__ = [
     "Find", "Run", "NotStarted", "Lock", "LoadCache", "SaveCache", "DeleteCache", "ListCache",

@@ -2,7 +2,7 @@
 
 Rules of this file:
 
-* It is pure, like :mod:`cnilib._chains`: each plan is a generator that yields the steps below
+* It is pure, like :mod:`cnilib._plans.chains`: each plan is a generator that yields the steps below
   and receives their outcomes; ``networks.py`` (threads) and ``aionetworks.py`` (asyncio) are
   the two drivers that perform them with ``CNIConfig`` and ``AsyncCNIConfig``.
 * Every decision of the layer lives here once: interface names, which arguments go to which
@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import attrs
 
-from .errors import CNIError, ConfigError, SetupError, TeardownError
-from .identifiers import check_interface_name, check_network_name
-from .pod import NetworkResult, PodResult
+from cnilib.errors import CNIError, ConfigError, SetupError, TeardownError
+from cnilib.identifiers import check_interface_name, check_network_name
+from cnilib.pod import NetworkResult, PodResult
 
 if TYPE_CHECKING:
-    from .config import NetworkConfigList
-    from .protocol import GCAttachment, RuntimeConf
-    from .types import Result
+    from cnilib.config import NetworkConfigList
+    from cnilib.protocol import GCAttachment, RuntimeConf
+    from cnilib.types import Result
 
 __all__ = [
     "Attachment", "Add", "Interrupted", "Remove", "Check", "Collect", "Status", "LoopbackUp",
@@ -329,7 +329,7 @@ def check(attachments: Sequence[Attachment], *, container_id: str,
         MultipleErrors: every attachment whose CHECK failed (or could not be prepared),
             each with a note naming it.
     """
-    from .errors import MultipleErrors
+    from cnilib.errors import MultipleErrors
 
     failed = yield from _every(
         ((Check(att), f"network {att.network}, interface {att.ifname}") for att in attachments),
@@ -346,7 +346,7 @@ def gc(targets: Sequence[tuple[NetworkConfigList, Sequence[GCAttachment]]]) -> G
     Raises:
         MultipleErrors: every network whose GC failed, each with a note naming it.
     """
-    from .errors import MultipleErrors
+    from cnilib.errors import MultipleErrors
 
     failed = yield from _every(
         (Collect(net, tuple(valid)), f"GC of network {net.name}") for net, valid in targets)
@@ -362,8 +362,8 @@ def status(problems: Sequence[str], chosen: Sequence[NetworkConfigList]) -> Gene
     Raises:
         NotReadyError: every reason, after every network was asked.
     """
-    from .errors import NotReadyError
-    from .version import supports_status
+    from cnilib.errors import NotReadyError
+    from cnilib.version import supports_status
 
     found = list(problems)
     if not found:

@@ -33,9 +33,9 @@ import cattrs
 from cattrs import ClassValidationError, IterableValidationError, IterableValidationNote
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 
-from ._json import JSON, JSONObject, json_type, loads
-from .errors import CNIError, ErrorCode, InvalidJSONError, Problem, ResultError
-from .types.common import (
+from cnilib._json import JSON, JSONObject, json_type, loads
+from cnilib.errors import CNIError, ErrorCode, InvalidJSONError, Problem, ResultError
+from cnilib.types.common import (
     DNS,
     IPAddress,
     IPInterface,
@@ -44,9 +44,9 @@ from .types.common import (
     _parse_ip,
     unchecked,
 )
-from .types.v020 import IPConfig020, Result020
-from .types.v040 import Interface040, IPConfig040, Result040
-from .types.v100 import Interface100, IPConfig100, Result100
+from cnilib.types.v020 import IPConfig020, Result020
+from cnilib.types.v040 import Interface040, IPConfig040, Result040
+from cnilib.types.v100 import Interface100, IPConfig100, Result100
 
 __all__ = [
     "converter",

@@ -2,9 +2,9 @@
 
 Rules of this file:
 
-* It is pure, like :mod:`cnilib._chains`: plans yield the steps of :mod:`cnilib._steps`.
+* It is pure, like :mod:`cnilib._plans.chains`: plans yield the steps of :mod:`cnilib._plans.steps`.
 * GC collects every error and goes on (SPEC §3 "Garbage-collecting a network"); its stale
-  attachments are deleted with the very DEL plan of :mod:`cnilib._chains`.
+  attachments are deleted with the very DEL plan of :mod:`cnilib._plans.chains`.
 * Version gates follow SPEC §2: GC and STATUS exist from 1.1.0.
 """
 
@@ -13,9 +13,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import cast
 
-from ._chains import delete
-from ._replies import check_reply, parse_version_reply
-from ._steps import (
+from cnilib.errors import CNIError, IncompatibleVersionError, InvalidIdentifierError, MultipleErrors
+from cnilib.identifiers import check_container_id, check_interface_name, check_network_name
+from cnilib.protocol import (
+    VERSION_REQUEST,
+    Command,
+    GCAttachment,
+    Invocation,
+    RuntimeConf,
+    cni_env,
+    trace_env,
+)
+from cnilib.version import PluginInfo, supports_gc, supports_status
+
+from .chains import delete
+from .replies import check_reply, parse_version_reply
+from .steps import (
     CachedAttachment,
     Chain,
     IsLocked,
@@ -29,18 +42,6 @@ from ._steps import (
     make_ctx,
     run,
 )
-from .errors import CNIError, IncompatibleVersionError, InvalidIdentifierError, MultipleErrors
-from .identifiers import check_container_id, check_interface_name, check_network_name
-from .protocol import (
-    VERSION_REQUEST,
-    Command,
-    GCAttachment,
-    Invocation,
-    RuntimeConf,
-    cni_env,
-    trace_env,
-)
-from .version import PluginInfo, supports_gc, supports_status
 
 __all__ = ["gc", "status", "version_info", "validate", "attachments"]
 

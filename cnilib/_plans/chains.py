@@ -2,7 +2,7 @@
 
 Rules of this file:
 
-* It is pure. Each plan is a generator over the steps of :mod:`cnilib._steps`; it never
+* It is pure. Each plan is a generator over the steps of :mod:`cnilib._plans.steps`; it never
   spawns, never reads a file, never looks at a clock (h11's rule; docs/design.md, "One core, two
   drivers"). ``api.py`` and ``aio.py`` are two short loops that perform the steps.
 * Every decision about an attachment lives here once: ordering (reverse for DEL), version
@@ -19,9 +19,23 @@ from typing import TYPE_CHECKING, Literal, NoReturn, cast
 
 import attrs
 
-from ._json import JSONObject
-from ._replies import cached_result, check_reply, parse_add_reply
-from ._steps import (
+from cnilib._json import JSONObject
+from cnilib.config import conf_from_bytes, conflist_from_bytes
+from cnilib.errors import (
+    AddError,
+    AttachmentExistsError,
+    CacheError,
+    CNIError,
+    ConfigError,
+    ErrorCode,
+    IncompatibleVersionError,
+    LockTimeoutError,
+)
+from cnilib.protocol import Command, Completed, RuntimeConf
+from cnilib.version import parse_version, supports_check
+
+from .replies import cached_result, check_reply, parse_add_reply
+from .steps import (
     CachedAttachment,
     Chain,
     Ctx,
@@ -43,23 +57,10 @@ from ._steps import (
     make_ctx,
     run,
 )
-from .config import conf_from_bytes, conflist_from_bytes
-from .errors import (
-    AddError,
-    AttachmentExistsError,
-    CacheError,
-    CNIError,
-    ConfigError,
-    ErrorCode,
-    IncompatibleVersionError,
-    LockTimeoutError,
-)
-from .protocol import Command, Completed, RuntimeConf
-from .version import parse_version, supports_check
 
 if TYPE_CHECKING:
-    from .config import PluginConfig
-    from .types import Result
+    from cnilib.config import PluginConfig
+    from cnilib.types import Result
 
 __all__ = ["add", "check", "delete", "cached_result_of", "cached_config_of"]
 

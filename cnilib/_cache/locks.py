@@ -5,7 +5,7 @@ Rules of this file:
 * A lock is an ``flock`` on a file under ``<root>/locks/``, taken on a file descriptor opened
   for that one acquisition (``O_CLOEXEC``: a plugin inherits only the attachment lock that the
   runtime API passes to it on purpose, G16 in docs/guarantees.md), through a descriptor
-  on ``locks/`` opened without following links (:mod:`cnilib._cachefs`). ``flock`` locks
+  on ``locks/`` opened without following links (:mod:`cnilib._cache.fs`). ``flock`` locks
   belong to the open file description, so two acquisitions conflict whether they come from two
   processes or from two threads of one.
 * Lock order: the global GC lock (``locks/gc``) first, shared for ADD/CHECK/DEL and exclusive
@@ -29,8 +29,9 @@ import os
 import time
 from collections.abc import AsyncIterator, Generator, Iterator
 
-from . import _cachefs
-from .errors import CacheError, LockTimeoutError
+from cnilib.errors import CacheError, LockTimeoutError
+
+from . import fs as _cachefs
 
 __all__ = [
     "GC_LOCK",

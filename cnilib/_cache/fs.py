@@ -27,7 +27,7 @@ import secrets
 import stat
 from collections.abc import Iterator
 
-from .errors import CacheError, ErrorCode
+from cnilib.errors import CacheError, ErrorCode
 
 __all__ = [
     "io_error",
