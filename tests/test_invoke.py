@@ -323,6 +323,68 @@ def test_expired_deadline_starts_nothing(make_plugin: MakePlugin, tmp_path: Path
     assert not canary.exists()
 
 
+def _counting_waitid(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the calls of ``os.waitid`` (the executor's "has it exited?") from now on."""
+    calls: list[int] = []
+    real = os.waitid
+
+    def waitid(idtype: int, ident: int, options: int) -> object:
+        calls.append(ident)
+        return real(idtype, ident, options)
+
+    monkeypatch.setattr(os, "waitid", waitid)
+    return calls
+
+
+def _run_with(driver: str, invocation: Invocation) -> Completed:
+    """Run with the sync or the asyncio executor."""
+    if driver == "sync":
+        return FAST.run(invocation)
+    return asyncio.run(AFAST.run(invocation))
+
+
+CHATTY = sh("for i in 1 2 3 4 5; do echo out$i; echo err$i >&2; sleep 0.05; done\n")
+
+
+@pytest.mark.parametrize("driver", ["sync", "async"])
+def test_exit_is_asked_only_when_it_may_have_happened(
+    make_plugin: MakePlugin, monkeypatch: pytest.MonkeyPatch, driver: str
+) -> None:
+    """A plugin that wakes us ten times costs at most two waitid, not one per wake.
+
+    The pidfd (or both pipes at EOF) says when the exit may have happened; before, every
+    wake asked the kernel.
+    """
+    path = make_plugin("chatty", CHATTY)
+    calls = _counting_waitid(monkeypatch)
+    done = _run_with(driver, inv(path))
+    assert done.exit_status == 0
+    assert done.stdout == b"".join(b"out%d\n" % i for i in range(1, 6))
+    assert done.stderr == b"".join(b"err%d\n" % i for i in range(1, 6))
+    assert 1 <= len(calls) <= 2
+
+
+@pytest.mark.parametrize("driver", ["sync", "async"])
+def test_without_pidfd_the_exit_is_still_seen(
+    make_plugin: MakePlugin, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, driver: str
+) -> None:
+    """G2 with no pidfd (old kernel, seccomp): the exit is polled for, the drain grace holds."""
+
+    def no_pidfd(pid: int, flags: int = 0) -> int:
+        raise OSError(errno.ENOSYS, "pidfd_open")
+
+    monkeypatch.setattr(os, "pidfd_open", no_pidfd)
+    pidfile = tmp_path / "pid"
+    path = make_plugin("leaky", sh(f"echo $$ > {pidfile}\n(exec sleep 1000) &\necho '{{}}'\n"))
+    start = time.monotonic()
+    done = _run_with(driver, inv(path, timeout=None))
+    assert time.monotonic() - start < 10
+    assert (done.exit_status, done.stdout, done.timed_out) == (0, b"{}\n", False)
+    assert_group_gone(read_pid(pidfile))
+    plain = make_plugin("chatty", CHATTY)
+    assert FAST.run(inv(plain)).stdout.count(b"out") == 5
+
+
 # -- environment -----------------------------------------------------------------------------
 
 ENV_DUMP = py(

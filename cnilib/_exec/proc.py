@@ -28,6 +28,7 @@ import os
 import select
 import signal
 import subprocess
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import attrs
@@ -36,7 +37,7 @@ from cnilib.errors import ExecutionError, InvalidIdentifierError
 from cnilib.protocol import Completed
 
 __all__ = [
-    "Child", "Limits", "Session", "build_env", "check_path", "discard", "poll_once", "spawn",
+    "Child", "Limits", "Poller", "Session", "build_env", "check_path", "discard", "spawn",
     "spawn_error",
 ]
 
@@ -45,6 +46,9 @@ _CHUNK = 65536
 _EXIT_POLL = 0.02
 # Bound on the final non-blocking reads after the group has been killed.
 _FINAL_READS = 64
+# os.fsencode's codec, called directly: two Python calls fewer per variable.
+_FS_ENCODING = sys.getfilesystemencoding()
+_FS_ERRORS = sys.getfilesystemencodeerrors()
 # glibc <spawn.h>: POSIX_SPAWN_SETSIGDEF, POSIX_SPAWN_SETSIGMASK, POSIX_SPAWN_SETSID.
 _SPAWN_FLAGS = 0x04 | 0x08 | 0x80
 # posix_spawn_file_actions_addclosefrom_np, which closes every inherited fd, is glibc 2.34.
@@ -73,7 +77,7 @@ def _lay(env: dict[bytes, bytes], source: object) -> None:
         if not isinstance(value, str) or "\0" in value:
             msg = f"invalid value for environment variable {key}: {value!r}"
             raise InvalidIdentifierError(msg)
-        env[os.fsencode(key)] = os.fsencode(value)
+        env[key.encode(_FS_ENCODING, _FS_ERRORS)] = value.encode(_FS_ENCODING, _FS_ERRORS)
 
 
 def build_env(base: Mapping[str, str] | None, overlay: Mapping[str, str]) -> dict[bytes, bytes]:
@@ -130,7 +134,7 @@ class Child:
         self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
         self.unsent = unsent
         self.returncode: int | None = None
-        self._popen = popen  # subprocess keeps the reap's bookkeeping: it must see the reap
+        self._popen = popen  # told of the reap, or its finalizer would reap on its own
 
     def reap(self) -> int:
         """Wait for the child (already exited or killed) and return its status."""
@@ -139,13 +143,14 @@ class Child:
         return self.returncode
 
     def _wait(self) -> int:
-        if self._popen is not None:
-            return int(self._popen.wait())
+        # One waitpid for both start paths; Popen.wait (a lock, three calls) cost more.
         try:
-            status = os.waitpid(self.pid, 0)[1]
+            code = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
         except ChildProcessError:  # reaped by a foreign SIGCHLD handler (as Popen: 0)
-            return 0
-        return os.waitstatus_to_exitcode(status)
+            code = 0
+        if self._popen is not None:
+            self._popen.returncode = code  # Popen never waits for it again
+        return code
 
 
 def _inheritable_fds() -> list[int] | None:
@@ -314,6 +319,8 @@ class Session:
         self._kill_at: float | None = None
         self._killed = False
         self._exited_at: float | None = None
+        # The pidfd said the child exited (see exit_ready): only then is waitid worth a call.
+        self._exit_reported = False
         self._end: float | None = None
         self.writer: int | None = child.stdin
         self._out_fd = child.stdout
@@ -409,6 +416,16 @@ class Session:
         """The child has exited (it may not be reaped yet)."""
         return self._exited_at is not None
 
+    def exit_ready(self) -> None:
+        """The driver saw the pidfd readable: the child has exited."""
+        self._exit_reported = True
+
+    def _may_have_exited(self) -> bool:
+        # waitid is asked only when it may say yes: the pidfd woke us, both pipes are at EOF
+        # (most children close them by exiting), or there is no pidfd to tell us. Asking on
+        # every wake cost 3 waitid per run where 1 or 2 do (docs/performance.md).
+        return self._exit_reported or not self.readers or self.pidfd is None
+
     def _child_exited(self) -> bool:
         # waitid(WNOWAIT) sees the exit and leaves the zombie in place, so the group id
         # stays reserved until we reap it after the last killpg.
@@ -426,7 +443,7 @@ class Session:
         if self.done:
             return None
         if self._exited_at is None:
-            if self._child_exited():
+            if self._may_have_exited() and self._child_exited():
                 self._exited_at = now
                 if self.timed_out:
                     self._finish(now)
@@ -506,22 +523,46 @@ class Session:
         )
 
 
-def poll_once(session: Session, timeout: float | None) -> None:
-    """Wait (at most ``timeout`` seconds) for the session's fds and dispatch; sync driver."""
-    poller = select.poll()
-    for fd in session.readers:
-        poller.register(fd, select.POLLIN)
-    if session.writer is not None:
-        poller.register(session.writer, select.POLLOUT)
-    if session.pidfd is not None and not session.exited:
-        poller.register(session.pidfd, select.POLLIN)
-    ms = None if timeout is None else max(int(timeout * 1000) + 1, 0)
-    try:
-        events = poller.poll(ms)
-    except InterruptedError:  # pragma: no cover - PEP 475 retries; kept for old kernels
-        return
-    for fd, mask in events:
-        if fd == session.writer:
-            session.on_write()
-        elif fd in session.readers and mask & (select.POLLIN | select.POLLHUP | select.POLLERR):
-            session.on_read(fd)
+class Poller:
+    """The sync driver's wait: one ``poll`` object per run, fds dropped as the session closes them.
+
+    Building the poll set afresh for every wait cost about 5 µs per wake
+    (docs/performance.md, "Starting a plugin").
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._poll = select.poll()
+        self._pidfd = session.pidfd
+        for fd in session.readers:
+            self._poll.register(fd, select.POLLIN)
+        if session.writer is not None:
+            self._poll.register(session.writer, select.POLLOUT)
+        if self._pidfd is not None:
+            self._poll.register(self._pidfd, select.POLLIN)
+        session.before_close = self._forget
+
+    def _forget(self, fd: int) -> None:
+        with contextlib.suppress(KeyError):
+            self._poll.unregister(fd)
+
+    def wait(self, timeout: float | None) -> None:
+        """Wait (at most ``timeout`` seconds) for the session's fds and dispatch."""
+        session = self.session
+        if self._pidfd is not None and session.exited:
+            self._forget(self._pidfd)  # stays readable: it has said what it had to say
+            self._pidfd = None
+        ms = None if timeout is None else max(int(timeout * 1000) + 1, 0)
+        try:
+            events = self._poll.poll(ms)
+        except InterruptedError:  # pragma: no cover - PEP 475 retries; kept for old kernels
+            return
+        for fd, mask in events:
+            if fd == session.writer:
+                session.on_write()
+            elif fd == self._pidfd:
+                session.exit_ready()
+            elif fd in session.readers and mask & (
+                select.POLLIN | select.POLLHUP | select.POLLERR
+            ):
+                session.on_read(fd)
