@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import ctypes
 import errno
+import math
 import os
 import signal
 import stat
@@ -29,6 +30,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cnilib._exec import proc
 from cnilib._json import loads
 from cnilib.errors import (
     CNIError,
@@ -383,6 +385,44 @@ def test_without_pidfd_the_exit_is_still_seen(
     assert_group_gone(read_pid(pidfile))
     plain = make_plugin("chatty", CHATTY)
     assert FAST.run(inv(plain)).stdout.count(b"out") == 5
+
+
+def test_the_plugin_is_reaped_soon_after_its_run(make_plugin: MakePlugin) -> None:
+    """The status comes with the exit; the zombie is reaped soon after, with no other start.
+
+    Reaping at once raced the kernel's cleanup of the plugin's last thread (a spin of up to
+    milliseconds in wait4): the reap comes ``_REAP_AFTER`` later, from the reaper thread here.
+    """
+    path = make_plugin("pid", sh("echo $$\nexit 3\n"))
+    done = FAST.run(inv(path))
+    pid = int(done.stdout)
+    assert done.exit_status == 3
+    deadline = time.monotonic() + 5
+    while _proc_stat(pid) is not None:
+        assert time.monotonic() < deadline, f"{pid} never reaped: {_proc_stat(pid)}"
+        time.sleep(0.01)
+    assert pid not in proc.REAPER.pending()
+
+
+@pytest.mark.parametrize("driver", ["sync", "async"])
+def test_the_next_start_reaps_the_zombies_due(
+    make_plugin: MakePlugin, monkeypatch: pytest.MonkeyPatch, driver: str
+) -> None:
+    """When runs follow one another, a zombie waits for the next start, not for the thread."""
+    reaper = proc._Reaper()
+    monkeypatch.setattr(proc, "REAPER", reaper)
+    monkeypatch.setattr(proc, "_REAP_IDLE", 3600.0)  # its thread never gets to it
+    path = make_plugin("pid", sh("echo $$\n"))
+    first = int(_run_with(driver, inv(path)).stdout)
+    time.sleep(0.05)  # past _REAP_AFTER
+    assert reaper.pending() == [first]
+    assert _proc_stat(first) is not None  # a zombie still
+    second = int(_run_with(driver, inv(path)).stdout)
+    assert reaper.pending() == [second]
+    assert _proc_stat(first) is None
+    reaper.due(math.inf)
+    assert reaper.pending() == []
+    assert _proc_stat(second) is None
 
 
 # -- environment -----------------------------------------------------------------------------

@@ -14,6 +14,9 @@ Rules of this file:
   are two thin loops that wait for the fds and the clock and then call it.
 * The child is detected as exited *without* being reaped (``waitid(WNOWAIT)``, woken by a
   pidfd), so its pid, hence its process-group id, cannot be reused while the group is killed.
+  Its status comes from that same call, and the zombie is reaped a little later (at the next
+  start, at the latest by the reaper thread within ``_REAP_IDLE``): reaped at once it raced the
+  kernel's cleanup of the plugin's last thread (see :class:`_Reaper`).
 * Memory is bounded: stdout up to a cap (then discarded and flagged), stderr as a tail
   (G3).
 * Only typed errors leave: a bad environment is :class:`~cnilib.errors.InvalidIdentifierError`,
@@ -29,6 +32,9 @@ import select
 import signal
 import subprocess
 import sys
+import threading
+import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import attrs
@@ -37,7 +43,7 @@ from cnilib.errors import ExecutionError, InvalidIdentifierError
 from cnilib.protocol import Completed
 
 __all__ = [
-    "Child", "Limits", "Poller", "Session", "build_env", "check_path", "discard", "spawn",
+    "REAPER", "Child", "Limits", "Poller", "Session", "build_env", "check_path", "discard", "spawn",
     "spawn_error",
 ]
 
@@ -46,6 +52,10 @@ _CHUNK = 65536
 _EXIT_POLL = 0.02
 # Bound on the final non-blocking reads after the group has been killed.
 _FINAL_READS = 64
+# A zombie is reaped once it has been one this long (the kernel has long finished with it)...
+_REAP_AFTER = 0.002
+# ... by the next start, or by the reaper thread, which looks this often while zombies wait.
+_REAP_IDLE = 0.1
 # os.fsencode's codec, called directly: two Python calls fewer per variable.
 _FS_ENCODING = sys.getfilesystemencoding()
 _FS_ERRORS = sys.getfilesystemencodeerrors()
@@ -142,6 +152,13 @@ class Child:
             self.returncode = self._wait()
         return self.returncode
 
+    def settle(self, code: int) -> None:
+        """Record the status of the exited child; :data:`REAPER` reaps the zombie soon."""
+        self.returncode = code
+        if self._popen is not None:
+            self._popen.returncode = code  # Popen never waits for it
+        REAPER.later(self.pid, time.monotonic())
+
     def _wait(self) -> int:
         # One waitpid for both start paths; Popen.wait (a lock, three calls) cost more.
         try:
@@ -151,6 +168,74 @@ class Child:
         if self._popen is not None:
             self._popen.returncode = code  # Popen never waits for it again
         return code
+
+
+class _Reaper:
+    """Reaps the zombies of plugins whose status is already known, a little after their exit.
+
+    Reaping a plugin as soon as its exit was seen raced the kernel's cleanup of the plugin's
+    last thread: ``wait4`` then spun in the kernel (``release_task``, the ``/proc`` dentry
+    invalidation, ``shrink_dcache_parent``) until that thread ran again: 1.3 to 1.9 ms of our
+    CPU per bridge plugin on a loaded machine, against 0.1 to 0.3 ms reaped 1 ms later
+    (docs/performance.md, "Starting a plugin"). So a zombie waits ``_REAP_AFTER``; the next
+    start reaps those due, and a daemon thread, which wakes every ``_REAP_IDLE`` only while
+    some wait, reaps them when no start comes. A zombie keeps its pid and process-group id
+    reserved, nothing else.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._waiting: deque[tuple[float, int]] = deque()
+        self._thread: threading.Thread | None = None
+
+    def later(self, pid: int, now: float) -> None:
+        """Reap ``pid`` (an exited child of ours, status known) once it is due."""
+        with self._lock:
+            self._waiting.append((now + _REAP_AFTER, pid))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="cnilib-reaper", daemon=True)
+                self._thread.start()
+            elif len(self._waiting) == 1:
+                self._wake.notify()
+
+    def due(self, now: float) -> None:
+        """Reap every zombie due by ``now``."""
+        while True:
+            with self._lock:
+                if not self._waiting or self._waiting[0][0] > now:
+                    return
+                pid = self._waiting.popleft()[1]
+            # WNOHANG: if a foreign SIGCHLD handler took it, never wait for whoever has
+            # the pid now.
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+
+    def pending(self) -> list[int]:
+        """The pids waiting to be reaped."""
+        with self._lock:
+            return [pid for _, pid in self._waiting]
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._waiting:
+                    self._wake.wait()
+                self._wake.wait(_REAP_IDLE)
+            self.due(time.monotonic())
+
+    def _after_fork(self) -> None:
+        # The child of a fork has none of these children, nor the thread.
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._waiting = deque()
+        self._thread = None
+
+
+#: The process's one reaper of settled plugins.
+REAPER = _Reaper()
+os.register_at_fork(after_in_child=REAPER._after_fork)
 
 
 def _inheritable_fds() -> list[int] | None:
@@ -230,6 +315,7 @@ def spawn(path: str, env: Mapping[bytes, bytes], stdin: bytes,
     Raises:
         OSError: The child could not be started (``errno`` says why).
     """
+    REAPER.due(time.monotonic())
     owned: list[int] = []
     try:
         in_r, in_w = _pipe(owned)
@@ -321,6 +407,8 @@ class Session:
         self._exited_at: float | None = None
         # The pidfd said the child exited (see exit_ready): only then is waitid worth a call.
         self._exit_reported = False
+        # The exit status read with the exit (WNOWAIT): the zombie can be reaped later.
+        self._status: int | None = None
         self._end: float | None = None
         self.writer: int | None = child.stdin
         self._out_fd = child.stdout
@@ -433,7 +521,10 @@ class Session:
             info = os.waitid(os.P_PID, self.child.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
             return True  # someone else reaped it (a foreign SIGCHLD handler)
-        return info is not None
+        if info is None:
+            return False
+        self._status = info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+        return True
 
     def advance(self, now: float) -> float | None:
         """Apply the deadlines due at ``now``; return when to be called next (None: no limit).
@@ -498,9 +589,10 @@ class Session:
             self._notify(self.pidfd)
             os.close(self.pidfd)
             self.pidfd = None
-        # Reaped here, not by a thread of ours: on the bridge chain a reaper thread saved no
-        # time and cost 2 ms of CPU per cycle (docs/performance.md).
-        self.child.reap()
+        if self._status is not None and self.child.returncode is None:
+            self.child.settle(self._status)  # reaped soon, not now: see _Reaper
+        else:
+            self.child.reap()
         self.done = True
 
     def abort(self) -> None:
