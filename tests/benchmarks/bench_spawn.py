@@ -19,6 +19,8 @@ back, the child reaped), from one thread and then from ``--threads`` threads at 
   before: with the kernel's autogroup scheduling each plugin is then a new scheduling group;
 * **cnilib**: :class:`cnilib.invoke.SubprocessExecutor` (which starts with subprocess, and
   adds the deadline, the caps and the pidfd);
+* **cnilib, base_env={}**: the same with only the ``CNI_*`` variables: the difference is what
+  reading, checking and passing on the process environment costs per run;
 * **tree** (with ``--tree DIR``): the executor of another cnilib checkout, run in a child
   interpreter: how the ctypes ``posix_spawn`` cnilib used before was measured
   (``mkdir -p build/old``, ``git archive 11afb7c cnilib schemas | tar -x -C build/old``,
@@ -290,6 +292,7 @@ def main() -> None:
 
     inv = Invocation("noop", noop, Command.ADD, REQUEST, {"CNI_COMMAND": "ADD"}, 30.0)
     executor = SubprocessExecutor()
+    bare = SubprocessExecutor(base_env={})  # what the base environment costs per run
     env = {os.fsencode(k): os.fsencode(v) for k, v in os.environ.items()}
     env[b"CNI_COMMAND"] = b"ADD"
     path = os.fsencode(noop)
@@ -327,6 +330,7 @@ def main() -> None:
         "subprocess": repeat(lambda: subprocess_call(path, env)),
         "subprocess+setsid": repeat(lambda: subprocess_call(path, env, session=True)),
         "cnilib": repeat(lambda: executor.run(inv)),
+        "cnilib, base_env={}": repeat(lambda: bare.run(inv)),
     }
     for threads in (1, args.threads):
         sides = {name: local(work, threads) for name, work in works.items()}
@@ -346,7 +350,7 @@ def main() -> None:
             order = order[1:] + order[:1]
         for name in sides:
             ratios = [v / f for v, f in zip(walls[name], walls["floor"], strict=True)]
-            print(f"{name:18s} wall {statistics.median(walls[name]) * 1e3:.3f} ms per run "
+            print(f"{name:20s} wall {statistics.median(walls[name]) * 1e3:.3f} ms per run "
                   f"(/floor {statistics.median(ratios):.2f}, rounds {min(ratios):.2f} to "
                   f"{max(ratios):.2f}); our CPU {statistics.median(cpus[name]) * 1e3:.3f} ms "
                   f"per run")
