@@ -150,8 +150,20 @@ class _Options:
     max_stderr: int = attrs.field(default=64 * 1024, validator=_positive_int)
     etxtbsy_attempts: int = attrs.field(default=6, validator=_positive_int)
     etxtbsy_delay: float = attrs.field(default=0.05, validator=_non_negative)
+    # Built once: an attrs instance per run cost 4 µs (docs/performance.md).
+    _run_limits: _proc.Limits = attrs.field(init=False, repr=False, eq=False)
 
-    def _prepare(self, inv: Invocation) -> tuple[dict[bytes, bytes], float | None]:
+    @_run_limits.default
+    def _limits(self) -> _proc.Limits:
+        return _proc.Limits(
+            max_stdout=self.max_stdout,
+            max_stderr=self.max_stderr,
+            kill_grace=self.kill_grace,
+            drain_grace=self.drain_grace,
+        )
+
+    def _begin(self, inv: Invocation) -> _Start | Completed:
+        """Check ``inv`` and prepare its start; a deadline already passed is its outcome."""
         _proc.check_path(inv.path)
         stdin: object = inv.stdin
         if not isinstance(stdin, bytes):
@@ -161,32 +173,57 @@ class _Options:
         # G10: the computed CNI_* win and appear once.
         env = _proc.build_env(self.base_env, inv.env)
         timeout: object = inv.timeout
-        if timeout is not None:
-            if isinstance(timeout, bool) or not isinstance(timeout, int | float) or (
-                math.isnan(timeout)
-            ):
-                msg = f"cannot execute plugin {inv.path}: invalid timeout {timeout!r}"
-                raise ExecutionError(msg)
-            return env, None if timeout == math.inf else float(timeout)
-        return env, None
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float)
+            or math.isnan(timeout)
+        ):
+            msg = f"cannot execute plugin {inv.path}: invalid timeout {timeout!r}"
+            raise ExecutionError(msg)
+        limit = None if timeout is None or timeout == math.inf else float(timeout)
+        start = time.monotonic()
+        if limit is not None and limit <= 0:
+            return _expired(start)
+        return _Start(self, inv, env, start, limit)
 
-    def _limits(self) -> _proc.Limits:
-        return _proc.Limits(
-            max_stdout=self.max_stdout,
-            max_stderr=self.max_stderr,
-            kill_grace=self.kill_grace,
-            drain_grace=self.drain_grace,
-        )
 
-    def _retry_delay(self, path: str, err: OSError, attempt: int, deadline: float | None) -> float:
-        # libcni's pkg/invoke/raw_exec.go retries "text file busy" (a plugin being installed
-        # while it is run, cni#763). Unlike libcni, exhausting the retries is an error, not success.
-        delay = min(self.etxtbsy_delay * 2.0**attempt, _MAX_ETXTBSY_DELAY)
-        last = attempt + 1 >= self.etxtbsy_attempts
-        late = deadline is not None and time.monotonic() + delay >= deadline
-        if err.errno != errno.ETXTBSY or last or late:
-            raise _proc.spawn_error(path, err) from err
-        return delay
+class _Start:
+    """The start of one run, shared by both drivers: each attempt, and the ETXTBSY retries.
+
+    It never waits: :meth:`attempt` says how long to sleep and the driver sleeps its own way.
+    """
+
+    def __init__(self, options: _Options, inv: Invocation, env: dict[bytes, bytes],
+                 start: float, timeout: float | None) -> None:
+        self.options, self.inv, self.env = options, inv, env
+        self.start, self.timeout = start, timeout
+        self.deadline = None if timeout is None else start + timeout
+        self.attempts = 0
+
+    def attempt(self) -> _proc.Child | float:
+        """Start the plugin once: the child, or the seconds to sleep before the next attempt.
+
+        Raises:
+            ExecutionError: It cannot start, and retrying would not help or is over.
+        """
+        inv = self.inv
+        try:
+            return _proc.spawn(inv.path, self.env, inv.stdin, inv.pass_fds)
+        except OSError as err:
+            # libcni's pkg/invoke/raw_exec.go retries "text file busy" (a plugin being
+            # installed while it is run, cni#763). Unlike libcni, exhausting the retries is an
+            # error, not success.
+            options = self.options
+            delay = min(options.etxtbsy_delay * 2.0**self.attempts, _MAX_ETXTBSY_DELAY)
+            self.attempts += 1
+            last = self.attempts >= options.etxtbsy_attempts
+            late = self.deadline is not None and time.monotonic() + delay >= self.deadline
+            if err.errno != errno.ETXTBSY or last or late:
+                raise _proc.spawn_error(inv.path, err) from err
+            return delay
+
+    def session(self, child: _proc.Child) -> _proc.Session:
+        """The session that drives the started ``child``."""
+        return _proc.Session.begin(child, self.start, self.timeout, self.options._run_limits)
 
 
 def _expired(start: float) -> Completed:
@@ -247,26 +284,19 @@ class SubprocessExecutor(_Options):
                 format, still busy after the retries), or the path is not absolute.
             InvalidIdentifierError: An environment variable holds NUL or a bad name.
         """
-        env, timeout = self._prepare(inv)
-        start = time.monotonic()
-        if timeout is not None and timeout <= 0:
-            return _expired(start)
-        deadline = None if timeout is None else start + timeout
-        attempt = 0
-        while True:
-            try:
-                child = _proc.spawn(inv.path, env, inv.stdin, inv.pass_fds)
-                break
-            except OSError as err:
-                time.sleep(self._retry_delay(inv.path, err, attempt, deadline))
-                attempt += 1
-        session = _proc.Session.begin(child, start, timeout, self._limits())
+        begun = self._begin(inv)
+        if isinstance(begun, Completed):
+            return begun
+        while isinstance(child := begun.attempt(), float):
+            time.sleep(child)
+        session = begun.session(child)
         try:
+            poller = _proc.Poller(session)
             while True:
                 wake = session.advance(time.monotonic())
                 if session.done:
                     return session.completed()
-                _proc.poll_once(session, None if wake is None else wake - time.monotonic())
+                poller.wait(None if wake is None else wake - time.monotonic())
         except BaseException:
             session.abort()
             raise
@@ -308,22 +338,14 @@ class AsyncSubprocessExecutor(_Options):
         """
         import asyncio  # only asyncio users pay for importing it
 
-        env, timeout = self._prepare(inv)
-        start = time.monotonic()
-        if timeout is not None and timeout <= 0:
-            return _expired(start)
-        deadline = None if timeout is None else start + timeout
-        attempt = 0
-        while True:
-            try:
-                # On the loop, as asyncio's own subprocesses: the start is a few hundred µs of
-                # the loop's time, and a worker thread would cost more CPU than it saves.
-                child = _proc.spawn(inv.path, env, inv.stdin, inv.pass_fds)
-                break
-            except OSError as err:
-                await asyncio.sleep(self._retry_delay(inv.path, err, attempt, deadline))
-                attempt += 1
-        session = _proc.Session.begin(child, start, timeout, self._limits())
+        begun = self._begin(inv)
+        if isinstance(begun, Completed):
+            return begun
+        # On the loop, as asyncio's own subprocesses: the start is a few hundred µs of the
+        # loop's time, and a worker thread would cost more CPU than it saves.
+        while isinstance(child := begun.attempt(), float):
+            await asyncio.sleep(child)
+        session = begun.session(child)
         return await _drive(session)
 
 
@@ -369,6 +391,8 @@ async def _drive(session: _proc.Session) -> Completed:
             session.on_write()
         elif fd in session.readers:
             session.on_read(fd)
+        elif fd == session.pidfd:
+            session.exit_ready()
         step()
 
     session.before_close = forget

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import ctypes
 import errno
+import math
 import os
 import signal
 import stat
@@ -29,6 +30,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cnilib._exec import proc
 from cnilib._json import loads
 from cnilib.errors import (
     CNIError,
@@ -321,6 +323,106 @@ def test_expired_deadline_starts_nothing(make_plugin: MakePlugin, tmp_path: Path
     assert done.timed_out is True
     assert done.exit_status == -signal.SIGKILL
     assert not canary.exists()
+
+
+def _counting_waitid(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the calls of ``os.waitid`` (the executor's "has it exited?") from now on."""
+    calls: list[int] = []
+    real = os.waitid
+
+    def waitid(idtype: int, ident: int, options: int) -> object:
+        calls.append(ident)
+        return real(idtype, ident, options)
+
+    monkeypatch.setattr(os, "waitid", waitid)
+    return calls
+
+
+def _run_with(driver: str, invocation: Invocation) -> Completed:
+    """Run with the sync or the asyncio executor."""
+    if driver == "sync":
+        return FAST.run(invocation)
+    return asyncio.run(AFAST.run(invocation))
+
+
+CHATTY = sh("for i in 1 2 3 4 5; do echo out$i; echo err$i >&2; sleep 0.05; done\n")
+
+
+@pytest.mark.parametrize("driver", ["sync", "async"])
+def test_exit_is_asked_only_when_it_may_have_happened(
+    make_plugin: MakePlugin, monkeypatch: pytest.MonkeyPatch, driver: str
+) -> None:
+    """A plugin that wakes us ten times costs at most two waitid, not one per wake.
+
+    The pidfd (or both pipes at EOF) says when the exit may have happened; before, every
+    wake asked the kernel.
+    """
+    path = make_plugin("chatty", CHATTY)
+    calls = _counting_waitid(monkeypatch)
+    done = _run_with(driver, inv(path))
+    assert done.exit_status == 0
+    assert done.stdout == b"".join(b"out%d\n" % i for i in range(1, 6))
+    assert done.stderr == b"".join(b"err%d\n" % i for i in range(1, 6))
+    assert 1 <= len(calls) <= 2
+
+
+@pytest.mark.parametrize("driver", ["sync", "async"])
+def test_without_pidfd_the_exit_is_still_seen(
+    make_plugin: MakePlugin, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, driver: str
+) -> None:
+    """G2 with no pidfd (old kernel, seccomp): the exit is polled for, the drain grace holds."""
+
+    def no_pidfd(pid: int, flags: int = 0) -> int:
+        raise OSError(errno.ENOSYS, "pidfd_open")
+
+    monkeypatch.setattr(os, "pidfd_open", no_pidfd)
+    pidfile = tmp_path / "pid"
+    path = make_plugin("leaky", sh(f"echo $$ > {pidfile}\n(exec sleep 1000) &\necho '{{}}'\n"))
+    start = time.monotonic()
+    done = _run_with(driver, inv(path, timeout=None))
+    assert time.monotonic() - start < 10
+    assert (done.exit_status, done.stdout, done.timed_out) == (0, b"{}\n", False)
+    assert_group_gone(read_pid(pidfile))
+    plain = make_plugin("chatty", CHATTY)
+    assert FAST.run(inv(plain)).stdout.count(b"out") == 5
+
+
+def test_the_plugin_is_reaped_soon_after_its_run(make_plugin: MakePlugin) -> None:
+    """The status comes with the exit; the zombie is reaped soon after, with no other start.
+
+    Reaping at once raced the kernel's cleanup of the plugin's last thread (a spin of up to
+    milliseconds in wait4): the reap comes ``_REAP_AFTER`` later, from the reaper thread here.
+    """
+    path = make_plugin("pid", sh("echo $$\nexit 3\n"))
+    done = FAST.run(inv(path))
+    pid = int(done.stdout)
+    assert done.exit_status == 3
+    deadline = time.monotonic() + 5
+    while _proc_stat(pid) is not None:
+        assert time.monotonic() < deadline, f"{pid} never reaped: {_proc_stat(pid)}"
+        time.sleep(0.01)
+    assert pid not in proc.REAPER.pending()
+
+
+@pytest.mark.parametrize("driver", ["sync", "async"])
+def test_the_next_start_reaps_the_zombies_due(
+    make_plugin: MakePlugin, monkeypatch: pytest.MonkeyPatch, driver: str
+) -> None:
+    """When runs follow one another, a zombie waits for the next start, not for the thread."""
+    reaper = proc._Reaper()
+    monkeypatch.setattr(proc, "REAPER", reaper)
+    monkeypatch.setattr(proc, "_REAP_IDLE", 3600.0)  # its thread never gets to it
+    path = make_plugin("pid", sh("echo $$\n"))
+    first = int(_run_with(driver, inv(path)).stdout)
+    time.sleep(0.05)  # past _REAP_AFTER
+    assert reaper.pending() == [first]
+    assert _proc_stat(first) is not None  # a zombie still
+    second = int(_run_with(driver, inv(path)).stdout)
+    assert reaper.pending() == [second]
+    assert _proc_stat(first) is None
+    reaper.due(math.inf)
+    assert reaper.pending() == []
+    assert _proc_stat(second) is None
 
 
 # -- environment -----------------------------------------------------------------------------

@@ -14,6 +14,9 @@ Rules of this file:
   are two thin loops that wait for the fds and the clock and then call it.
 * The child is detected as exited *without* being reaped (``waitid(WNOWAIT)``, woken by a
   pidfd), so its pid, hence its process-group id, cannot be reused while the group is killed.
+  Its status comes from that same call, and the zombie is reaped a little later (at the next
+  start, at the latest by the reaper thread within ``_REAP_IDLE``): reaped at once it raced the
+  kernel's cleanup of the plugin's last thread (see :class:`_Reaper`).
 * Memory is bounded: stdout up to a cap (then discarded and flagged), stderr as a tail
   (G3).
 * Only typed errors leave: a bad environment is :class:`~cnilib.errors.InvalidIdentifierError`,
@@ -28,6 +31,10 @@ import os
 import select
 import signal
 import subprocess
+import sys
+import threading
+import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import attrs
@@ -36,7 +43,7 @@ from cnilib.errors import ExecutionError, InvalidIdentifierError
 from cnilib.protocol import Completed
 
 __all__ = [
-    "Child", "Limits", "Session", "build_env", "check_path", "discard", "poll_once", "spawn",
+    "REAPER", "Child", "Limits", "Poller", "Session", "build_env", "check_path", "discard", "spawn",
     "spawn_error",
 ]
 
@@ -45,6 +52,13 @@ _CHUNK = 65536
 _EXIT_POLL = 0.02
 # Bound on the final non-blocking reads after the group has been killed.
 _FINAL_READS = 64
+# A zombie is reaped once it has been one this long (the kernel has long finished with it)...
+_REAP_AFTER = 0.002
+# ... by the next start, or by the reaper thread, which looks this often while zombies wait.
+_REAP_IDLE = 0.1
+# os.fsencode's codec, called directly: two Python calls fewer per variable.
+_FS_ENCODING = sys.getfilesystemencoding()
+_FS_ERRORS = sys.getfilesystemencodeerrors()
 # glibc <spawn.h>: POSIX_SPAWN_SETSIGDEF, POSIX_SPAWN_SETSIGMASK, POSIX_SPAWN_SETSID.
 _SPAWN_FLAGS = 0x04 | 0x08 | 0x80
 # posix_spawn_file_actions_addclosefrom_np, which closes every inherited fd, is glibc 2.34.
@@ -73,7 +87,7 @@ def _lay(env: dict[bytes, bytes], source: object) -> None:
         if not isinstance(value, str) or "\0" in value:
             msg = f"invalid value for environment variable {key}: {value!r}"
             raise InvalidIdentifierError(msg)
-        env[os.fsencode(key)] = os.fsencode(value)
+        env[key.encode(_FS_ENCODING, _FS_ERRORS)] = value.encode(_FS_ENCODING, _FS_ERRORS)
 
 
 def build_env(base: Mapping[str, str] | None, overlay: Mapping[str, str]) -> dict[bytes, bytes]:
@@ -130,7 +144,7 @@ class Child:
         self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
         self.unsent = unsent
         self.returncode: int | None = None
-        self._popen = popen  # subprocess keeps the reap's bookkeeping: it must see the reap
+        self._popen = popen  # told of the reap, or its finalizer would reap on its own
 
     def reap(self) -> int:
         """Wait for the child (already exited or killed) and return its status."""
@@ -138,14 +152,90 @@ class Child:
             self.returncode = self._wait()
         return self.returncode
 
-    def _wait(self) -> int:
+    def settle(self, code: int) -> None:
+        """Record the status of the exited child; :data:`REAPER` reaps the zombie soon."""
+        self.returncode = code
         if self._popen is not None:
-            return int(self._popen.wait())
+            self._popen.returncode = code  # Popen never waits for it
+        REAPER.later(self.pid, time.monotonic())
+
+    def _wait(self) -> int:
+        # One waitpid for both start paths; Popen.wait (a lock, three calls) cost more.
         try:
-            status = os.waitpid(self.pid, 0)[1]
+            code = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
         except ChildProcessError:  # reaped by a foreign SIGCHLD handler (as Popen: 0)
-            return 0
-        return os.waitstatus_to_exitcode(status)
+            code = 0
+        if self._popen is not None:
+            self._popen.returncode = code  # Popen never waits for it again
+        return code
+
+
+class _Reaper:
+    """Reaps the zombies of plugins whose status is already known, a little after their exit.
+
+    Reaping a plugin as soon as its exit was seen raced the kernel's cleanup of the plugin's
+    last thread: ``wait4`` then spun in the kernel (``release_task``, the ``/proc`` dentry
+    invalidation, ``shrink_dcache_parent``) until that thread ran again: 1.3 to 1.9 ms of our
+    CPU per bridge plugin on a loaded machine, against 0.1 to 0.3 ms reaped 1 ms later
+    (docs/performance.md, "Starting a plugin"). So a zombie waits ``_REAP_AFTER``; the next
+    start reaps those due, and a daemon thread, which wakes every ``_REAP_IDLE`` only while
+    some wait, reaps them when no start comes. A zombie keeps its pid and process-group id
+    reserved, nothing else.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._waiting: deque[tuple[float, int]] = deque()
+        self._thread: threading.Thread | None = None
+
+    def later(self, pid: int, now: float) -> None:
+        """Reap ``pid`` (an exited child of ours, status known) once it is due."""
+        with self._lock:
+            self._waiting.append((now + _REAP_AFTER, pid))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="cnilib-reaper", daemon=True)
+                self._thread.start()
+            elif len(self._waiting) == 1:
+                self._wake.notify()
+
+    def due(self, now: float) -> None:
+        """Reap every zombie due by ``now``."""
+        while True:
+            with self._lock:
+                if not self._waiting or self._waiting[0][0] > now:
+                    return
+                pid = self._waiting.popleft()[1]
+            # WNOHANG: if a foreign SIGCHLD handler took it, never wait for whoever has
+            # the pid now.
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+
+    def pending(self) -> list[int]:
+        """The pids waiting to be reaped."""
+        with self._lock:
+            return [pid for _, pid in self._waiting]
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._waiting:
+                    self._wake.wait()
+                self._wake.wait(_REAP_IDLE)
+            self.due(time.monotonic())
+
+    def _after_fork(self) -> None:
+        # The child of a fork has none of these children, nor the thread.
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._waiting = deque()
+        self._thread = None
+
+
+#: The process's one reaper of settled plugins.
+REAPER = _Reaper()
+os.register_at_fork(after_in_child=REAPER._after_fork)
 
 
 def _inheritable_fds() -> list[int] | None:
@@ -225,6 +315,7 @@ def spawn(path: str, env: Mapping[bytes, bytes], stdin: bytes,
     Raises:
         OSError: The child could not be started (``errno`` says why).
     """
+    REAPER.due(time.monotonic())
     owned: list[int] = []
     try:
         in_r, in_w = _pipe(owned)
@@ -314,6 +405,10 @@ class Session:
         self._kill_at: float | None = None
         self._killed = False
         self._exited_at: float | None = None
+        # The pidfd said the child exited (see exit_ready): only then is waitid worth a call.
+        self._exit_reported = False
+        # The exit status read with the exit (WNOWAIT): the zombie can be reaped later.
+        self._status: int | None = None
         self._end: float | None = None
         self.writer: int | None = child.stdin
         self._out_fd = child.stdout
@@ -409,6 +504,16 @@ class Session:
         """The child has exited (it may not be reaped yet)."""
         return self._exited_at is not None
 
+    def exit_ready(self) -> None:
+        """The driver saw the pidfd readable: the child has exited."""
+        self._exit_reported = True
+
+    def _may_have_exited(self) -> bool:
+        # waitid is asked only when it may say yes: the pidfd woke us, both pipes are at EOF
+        # (most children close them by exiting), or there is no pidfd to tell us. Asking on
+        # every wake cost 3 waitid per run where 1 or 2 do (docs/performance.md).
+        return self._exit_reported or not self.readers or self.pidfd is None
+
     def _child_exited(self) -> bool:
         # waitid(WNOWAIT) sees the exit and leaves the zombie in place, so the group id
         # stays reserved until we reap it after the last killpg.
@@ -416,7 +521,10 @@ class Session:
             info = os.waitid(os.P_PID, self.child.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
             return True  # someone else reaped it (a foreign SIGCHLD handler)
-        return info is not None
+        if info is None:
+            return False
+        self._status = info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+        return True
 
     def advance(self, now: float) -> float | None:
         """Apply the deadlines due at ``now``; return when to be called next (None: no limit).
@@ -426,7 +534,7 @@ class Session:
         if self.done:
             return None
         if self._exited_at is None:
-            if self._child_exited():
+            if self._may_have_exited() and self._child_exited():
                 self._exited_at = now
                 if self.timed_out:
                     self._finish(now)
@@ -481,9 +589,10 @@ class Session:
             self._notify(self.pidfd)
             os.close(self.pidfd)
             self.pidfd = None
-        # Reaped here, not by a thread of ours: on the bridge chain a reaper thread saved no
-        # time and cost 2 ms of CPU per cycle (docs/performance.md).
-        self.child.reap()
+        if self._status is not None and self.child.returncode is None:
+            self.child.settle(self._status)  # reaped soon, not now: see _Reaper
+        else:
+            self.child.reap()
         self.done = True
 
     def abort(self) -> None:
@@ -506,22 +615,46 @@ class Session:
         )
 
 
-def poll_once(session: Session, timeout: float | None) -> None:
-    """Wait (at most ``timeout`` seconds) for the session's fds and dispatch; sync driver."""
-    poller = select.poll()
-    for fd in session.readers:
-        poller.register(fd, select.POLLIN)
-    if session.writer is not None:
-        poller.register(session.writer, select.POLLOUT)
-    if session.pidfd is not None and not session.exited:
-        poller.register(session.pidfd, select.POLLIN)
-    ms = None if timeout is None else max(int(timeout * 1000) + 1, 0)
-    try:
-        events = poller.poll(ms)
-    except InterruptedError:  # pragma: no cover - PEP 475 retries; kept for old kernels
-        return
-    for fd, mask in events:
-        if fd == session.writer:
-            session.on_write()
-        elif fd in session.readers and mask & (select.POLLIN | select.POLLHUP | select.POLLERR):
-            session.on_read(fd)
+class Poller:
+    """The sync driver's wait: one ``poll`` object per run, fds dropped as the session closes them.
+
+    Building the poll set afresh for every wait cost about 5 µs per wake
+    (docs/performance.md, "Starting a plugin").
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._poll = select.poll()
+        self._pidfd = session.pidfd
+        for fd in session.readers:
+            self._poll.register(fd, select.POLLIN)
+        if session.writer is not None:
+            self._poll.register(session.writer, select.POLLOUT)
+        if self._pidfd is not None:
+            self._poll.register(self._pidfd, select.POLLIN)
+        session.before_close = self._forget
+
+    def _forget(self, fd: int) -> None:
+        with contextlib.suppress(KeyError):
+            self._poll.unregister(fd)
+
+    def wait(self, timeout: float | None) -> None:
+        """Wait (at most ``timeout`` seconds) for the session's fds and dispatch."""
+        session = self.session
+        if self._pidfd is not None and session.exited:
+            self._forget(self._pidfd)  # stays readable: it has said what it had to say
+            self._pidfd = None
+        ms = None if timeout is None else max(int(timeout * 1000) + 1, 0)
+        try:
+            events = self._poll.poll(ms)
+        except InterruptedError:  # pragma: no cover - PEP 475 retries; kept for old kernels
+            return
+        for fd, mask in events:
+            if fd == session.writer:
+                session.on_write()
+            elif fd == self._pidfd:
+                session.exit_ready()
+            elif fd in session.readers and mask & (
+                select.POLLIN | select.POLLHUP | select.POLLERR
+            ):
+                session.on_read(fd)

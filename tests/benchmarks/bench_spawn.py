@@ -4,6 +4,7 @@ Not a test. Needs the no-op plugin (``.ci/setup.sh`` builds it into ``.venv/bin/
 
     .venv/bin/python tests/benchmarks/bench_spawn.py [--rounds N] [--runs N] [--threads N]
         [--tree DIR] [--gil]
+    sudo .venv/bin/python tests/benchmarks/bench_spawn.py --reap [--rounds N] [--cycles N]
 
 Each side runs the no-op plugin ``--runs`` times (one ADD request on stdin, its result read
 back, the child reaped), from one thread and then from ``--threads`` threads at once:
@@ -18,6 +19,8 @@ back, the child reaped), from one thread and then from ``--threads`` threads at 
   before: with the kernel's autogroup scheduling each plugin is then a new scheduling group;
 * **cnilib**: :class:`cnilib.invoke.SubprocessExecutor` (which starts with subprocess, and
   adds the deadline, the caps and the pidfd);
+* **cnilib, base_env={}**: the same with only the ``CNI_*`` variables: the difference is what
+  reading, checking and passing on the process environment costs per run;
 * **tree** (with ``--tree DIR``): the executor of another cnilib checkout, run in a child
   interpreter: how the ctypes ``posix_spawn`` cnilib used before was measured
   (``mkdir -p build/old``, ``git archive 11afb7c cnilib schemas | tar -x -C build/old``,
@@ -25,6 +28,12 @@ back, the child reaped), from one thread and then from ``--threads`` threads at 
 
 ``--gil`` instead checks whether each way to start lets other threads run while it waits for
 the child's ``exec``: a spinner thread counts during the start calls.
+
+``--reap`` (root: a network namespace) instead runs the bridge + tuning + portmap chain
+(Debian's plugins in /usr/lib/cni), ADD+CHECK+DEL, with the plugins reaped as cnilib does
+(a little after their exit) and reaped at once (as before), alternated: our CPU and wall
+time per cycle. Reaped at once, ``wait4`` spins in the kernel until the plugin's last thread
+has finished its own cleanup.
 
 The sides alternate within each round. Printed: the medians of the wall time per run, of the
 CPU time our process spent per run (user + system, all threads) and of the ratio to the floor,
@@ -191,6 +200,68 @@ def gil_check(path: bytes, env: dict[bytes, bytes], runs: int) -> None:
         sys.setswitchinterval(old_interval)
 
 
+def reap_what_if(rounds: int, cycles: int) -> None:
+    """The bridge chain with the plugins reaped a little later (now) and at once (before)."""
+    import json
+    import secrets
+    import shutil
+    import tempfile
+
+    from cnilib import CNIConfig, RuntimeConf, conflist_from_file
+    from cnilib._exec import proc
+    from tests.benchmarks.bench_engine import conflist, ip
+
+    if os.geteuid() != 0:
+        sys.exit("--reap needs root (a network namespace)")
+    tag = secrets.token_hex(2)
+    netns, bridge = f"cnreap{tag}", f"cnrp{tag}"
+    work = Path(tempfile.mkdtemp(prefix="cnilib-bench-reap-"))
+    settle = proc.Child.settle
+
+    def at_once(child: proc.Child, code: int) -> None:
+        child.returncode = None
+        child.reap()
+
+    def cycle(r: int, later: bool) -> tuple[float, float]:
+        setattr(proc.Child, "settle", settle if later else at_once)  # noqa: B010
+        try:
+            cni = CNIConfig(["/usr/lib/cni"], cache_dir=str(work / f"cache-{r}-{later}"))
+            start, used = time.perf_counter(), cpu()
+            for i in range(cycles):
+                rt = RuntimeConf(container_id=f"reap-{r}-{later}-{i}",
+                                 netns=f"/var/run/netns/{netns}", ifname="eth0")
+                cni.add_network_list(net, rt)
+                cni.check_network_list(net, rt)
+                cni.del_network_list(net, rt)
+            return (time.perf_counter() - start) / cycles, (cpu() - used) / cycles
+        finally:
+            setattr(proc.Child, "settle", settle)  # noqa: B010
+
+    try:
+        ip("netns", "add", netns)
+        path = work / "reap.conflist"
+        path.write_text(json.dumps(conflist(bridge, "10.233.0.0/16", str(work / "ipam"))))
+        net = conflist_from_file(str(path))
+        cycle(-1, True)
+        cycle(-1, False)
+        results: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
+        print(f"-- bridge chain, reaped later vs at once; load average {loadavg()}")
+        for r in range(rounds):
+            for later in (True, False) if r % 2 else (False, True):
+                results[later].append(cycle(r, later))
+        for later, name in ((True, "reaped later (now)"), (False, "reaped at once")):
+            walls = [w for w, _ in results[later]]
+            cpus = [c for _, c in results[later]]
+            print(f"{name:20s} wall {statistics.median(walls) * 1e3:.1f} ms per cycle, our CPU "
+                  f"{statistics.median(cpus) * 1e3:.2f} ms per cycle (rounds "
+                  f"{min(cpus) * 1e3:.2f} to {max(cpus) * 1e3:.2f})")
+        print(f"   load average after: {loadavg()}")
+    finally:
+        subprocess.run(["ip", "netns", "del", netns], check=False, capture_output=True)
+        subprocess.run(["ip", "link", "del", bridge], check=False, capture_output=True)
+        shutil.rmtree(work)
+
+
 def cpu() -> float:
     """CPU seconds (user + system) of this process so far, every thread."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -207,7 +278,13 @@ def main() -> None:
     ap.add_argument("--tree", default=None, help="another cnilib checkout to time as well")
     ap.add_argument("--gil", action="store_true",
                     help="only check whether each start lets other threads run")
+    ap.add_argument("--reap", action="store_true",
+                    help="only the bridge chain, plugins reaped later vs at once (root)")
+    ap.add_argument("--cycles", type=int, default=8, help="bridge cycles per side (--reap)")
     args = ap.parse_args()
+    if args.reap:
+        reap_what_if(args.rounds, args.cycles)
+        return
     noop = find_noop(args.noop)
 
     from cnilib.invoke import SubprocessExecutor
@@ -215,6 +292,7 @@ def main() -> None:
 
     inv = Invocation("noop", noop, Command.ADD, REQUEST, {"CNI_COMMAND": "ADD"}, 30.0)
     executor = SubprocessExecutor()
+    bare = SubprocessExecutor(base_env={})  # what the base environment costs per run
     env = {os.fsencode(k): os.fsencode(v) for k, v in os.environ.items()}
     env[b"CNI_COMMAND"] = b"ADD"
     path = os.fsencode(noop)
@@ -252,6 +330,7 @@ def main() -> None:
         "subprocess": repeat(lambda: subprocess_call(path, env)),
         "subprocess+setsid": repeat(lambda: subprocess_call(path, env, session=True)),
         "cnilib": repeat(lambda: executor.run(inv)),
+        "cnilib, base_env={}": repeat(lambda: bare.run(inv)),
     }
     for threads in (1, args.threads):
         sides = {name: local(work, threads) for name, work in works.items()}
@@ -271,7 +350,7 @@ def main() -> None:
             order = order[1:] + order[:1]
         for name in sides:
             ratios = [v / f for v, f in zip(walls[name], walls["floor"], strict=True)]
-            print(f"{name:18s} wall {statistics.median(walls[name]) * 1e3:.3f} ms per run "
+            print(f"{name:20s} wall {statistics.median(walls[name]) * 1e3:.3f} ms per run "
                   f"(/floor {statistics.median(ratios):.2f}, rounds {min(ratios):.2f} to "
                   f"{max(ratios):.2f}); our CPU {statistics.median(cpus[name]) * 1e3:.3f} ms "
                   f"per run")
