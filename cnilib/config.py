@@ -4,9 +4,10 @@ Rules of this file:
 
 * It owns SPEC.md "Network configuration format" and libcni's ``libcni/conf.go``: the values
   :class:`PluginConfig` and :class:`NetworkConfigList` and every loader. Names mirror libcni.
-  It is longer than the ~400 lines of a module here because it is the public face: the two
-  values, what builds them, and a dozen loaders with their documentation. The machinery is in
-  :mod:`cnilib._config`: libcni's structural rules (``rules``) and the files (``files``).
+  It is longer than the ~400 lines of a module here (about 600, a third of them docstrings)
+  because it is the public face: the two values, the builders that must sit next to their
+  classes, and a dozen documented loaders. The machinery is in ``cnilib._config``: libcni's
+  structural rules (``rules``) and the files (``files``).
 * Bytes are the source of truth: a file's bytes are kept verbatim; an inlined plugin's bytes
   are its compact re-serialisation with keys in their original order and numbers exact
   (libcni re-encodes through float64 and sorts keys; we keep the bytes).
@@ -124,9 +125,7 @@ class PluginConfig:
         return (self.type, self.name, self.cni_version, self.source, self.bytes)
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, PluginConfig):
-            return NotImplemented
-        return self._key() == other._key()
+        return self._key() == other._key() if isinstance(other, PluginConfig) else NotImplemented
 
     def __hash__(self) -> int:
         return hash(self._key())
@@ -188,7 +187,7 @@ def _slot_setters(cls: type, names: str) -> tuple[Callable[[object, object], Non
 
 def _plugin(obj: dict[str, Any], data: builtins.bytes | None, source: str | None,
             warnings: tuple[Problem, ...] = ()) -> PluginConfig:
-    # What PluginConfig(...) would build; _check_plugin has made sure that type, name and
+    # What PluginConfig(...) would build; rules.check_plugin has made sure that type, name and
     # cniVersion are strings (or null, Go's "").
     caps = obj.get("capabilities")
     ipam = obj.get("ipam")
@@ -198,7 +197,7 @@ def _plugin(obj: dict[str, Any], data: builtins.bytes | None, source: str | None
     _p_name(self, obj.get("name") or "")
     _p_version(self, obj.get("cniVersion") or "")
     if type(caps) is dict:
-        # _check_caps has let through only true, false and null (Go's false).
+        # rules.check_plugin has let through only true, false and null (Go's false).
         _p_caps(self, dict(caps) if None not in caps.values() else
                 {k: v is True for k, v in caps.items()})
     else:

@@ -59,10 +59,10 @@ def fspath(path: str | os.PathLike[str], what: str) -> str:
     except TypeError as err:
         msg = f"{what} must be a path, not {type(path).__name__}"
         raise ConfigError(msg) from err
-    if not isinstance(value, str):
-        msg = f"{what} must be a str path, not {type(value).__name__}"
-        raise ConfigError(msg)
-    return value
+    if isinstance(value, str):
+        return value
+    msg = f"{what} must be a str path, not {type(value).__name__}"
+    raise ConfigError(msg)
 
 
 def as_bytes(data: bytes | bytearray | memoryview | str, source: str | None) -> bytes:
