@@ -29,7 +29,7 @@ import contextlib
 import math
 import os
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator
 
 import attrs
 
@@ -37,30 +37,19 @@ from ._cache import entry as _cachefmt
 from ._cache import fs as _cachefs
 from ._cache import locks as _lock
 from ._json import JSONObject
-from .errors import CacheError, CNIError, ErrorCode, InvalidIdentifierError
-from .identifiers import check_container_id, check_interface_name, check_network_name
+from .errors import CacheError, CNIError, ErrorCode
+from .identifiers import (
+    _cni_arg_pairs,
+    check_container_id,
+    check_interface_name,
+    check_network_name,
+)
 
 __all__ = ["CacheEntry", "ResultCache"]
 
 _RESULTS = "results"
 _PENDING = "inprogress"
 _MAX_ENTRY = 32 * 1024 * 1024
-
-
-def _pairs(value: object) -> tuple[tuple[str, str], ...]:
-    if isinstance(value, Mapping):
-        value = list(value.items())
-    if not isinstance(value, Iterable) or isinstance(value, str | bytes):
-        msg = f"invalid CNI_ARGS pairs {value!r}: expected (key, value) pairs"
-        raise InvalidIdentifierError(msg)
-    out: list[tuple[str, str]] = []
-    for pair in value:
-        kv: tuple[object, ...] = tuple(pair) if isinstance(pair, tuple | list) else ()
-        if len(kv) != 2 or not isinstance(kv[0], str) or not isinstance(kv[1], str):
-            msg = f"invalid CNI_ARGS pair {pair!r}: expected two strings"
-            raise InvalidIdentifierError(msg)
-        out.append((kv[0], kv[1]))
-    return tuple(out)
 
 
 @attrs.frozen(kw_only=True)
@@ -95,7 +84,7 @@ class CacheEntry:
     ifname: str
     config: bytes = b""
     netns: str = ""
-    cni_args: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_pairs)
+    cni_args: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_cni_arg_pairs)
     capability_args: JSONObject = attrs.field(factory=dict)
     result: JSONObject | None = None
     legacy: bool = False

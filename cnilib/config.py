@@ -4,14 +4,18 @@ Rules of this file:
 
 * It owns SPEC.md "Network configuration format" and libcni's ``libcni/conf.go``: the values
   :class:`PluginConfig` and :class:`NetworkConfigList` and every loader. Names mirror libcni.
+  It is longer than the ~400 lines of a module here (about 600, a third of them docstrings)
+  because it is the public face: the two values, the builders that must sit next to their
+  classes, and a dozen documented loaders. The machinery is in ``cnilib._config``: libcni's
+  structural rules (``rules``) and the files (``files``).
 * Bytes are the source of truth: a file's bytes are kept verbatim; an inlined plugin's bytes
   are its compact re-serialisation with keys in their original order and numbers exact
   (libcni re-encodes through float64 and sorts keys; we keep the bytes).
 * libcni's structural rules are always enforced; the spec's schema (``cnilib.schema``) runs
   too unless ``validate=False``. Every refusal is located: file, JSON pointer, line, column.
-* Its only I/O is reading files, through ``_read_file``: regular files only, never blocking
-  (``O_NONBLOCK`` + ``fstat``), at most :data:`MAX_CONFIG_SIZE` bytes (G12 in
-  docs/guarantees.md).
+* Its only I/O is reading files, through ``cnilib._config.files.read_file``: regular files
+  only, never blocking (``O_NONBLOCK`` + ``fstat``), at most :data:`MAX_CONFIG_SIZE` bytes (G12
+  in docs/guarantees.md).
 * Only :class:`~cnilib.errors.CNIError` subclasses leave it, whatever the bytes.
 """
 
@@ -20,30 +24,37 @@ from __future__ import annotations
 import builtins
 import functools
 import os
-import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from json.encoder import encode_basestring as _encode_str
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import attrs
 
-from ._json import JSON, JSONObject, dumps, json_type, loads
+from ._config.files import MAX_CONFIG_SIZE as _MAX_SIZE
+from ._config.files import (
+    as_bytes,
+    check_lookup,
+    dirname,
+    find,
+    fspath,
+    join,
+    list_files,
+    may_exist,
+    no_configs,
+    not_found,
+    read_file,
+)
+from ._config.rules import Prob, Probs, check_list, check_plugin, failure, not_object
+from ._json import JSON, JSONObject, dumps, loads
 from ._locate import locate
 from .errors import (
-    MAX_PROBLEMS,
-    CNIError,
     ConfigError,
-    ConfigNotFoundError,
-    ConfigValidationError,
     InvalidIdentifierError,
     InvalidJSONError,
-    InvalidPluginNameError,
-    NoConfigsFoundError,
     Problem,
     Severity,
 )
-from .identifiers import check_network_name, check_plugin_type
-from .version import parse_version, select_version
+from .identifiers import check_network_name
 
 if TYPE_CHECKING:
     from .schema import Kind
@@ -65,12 +76,9 @@ __all__ = [
 ]
 
 #: Configuration files larger than this are refused (G3, G12).
-MAX_CONFIG_SIZE: Final = 1 << 20
+MAX_CONFIG_SIZE: Final = _MAX_SIZE
 
 _StrPath: TypeAlias = "str | os.PathLike[str]"
-# (JSON pointer, message, rule) of one structural problem, located only when raised.
-_Prob: TypeAlias = "tuple[str, str, str]"
-_LIST_FLAGS: Final = ("disableCheck", "disableGC", "loadOnlyInlinedPlugins")
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -117,9 +125,7 @@ class PluginConfig:
         return (self.type, self.name, self.cni_version, self.source, self.bytes)
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, PluginConfig):
-            return NotImplemented
-        return self._key() == other._key()
+        return self._key() == other._key() if isinstance(other, PluginConfig) else NotImplemented
 
     def __hash__(self) -> int:
         return hash(self._key())
@@ -160,178 +166,6 @@ class NetworkConfigList:
     warnings: tuple[Problem, ...] = attrs.field(default=(), eq=False)
 
 
-# -- problems -----------------------------------------------------------------------------
-
-class _Probs(list[_Prob]):
-    """Structural problems: the first :data:`~cnilib.errors.MAX_PROBLEMS` kept, the rest
-    counted (a hostile list may have a problem every few bytes)."""
-
-    __slots__ = ("more",)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.more = 0
-
-    def append(self, item: _Prob) -> None:
-        """Keep ``item``, or count it once the list is full."""
-        if len(self) < MAX_PROBLEMS:
-            super().append(item)
-        else:
-            self.more += 1
-
-    def extend(self, items: Iterable[_Prob]) -> None:
-        """:meth:`append` each of ``items``."""
-        for item in items:
-            self.append(item)
-
-
-def _failure(probs: list[_Prob], prefix: str, source: str | None,
-             data: builtins.bytes) -> ConfigValidationError:
-    more = getattr(probs, "more", 0)
-    where_is = locate(data, [*(p[0] for p in probs), *([""] if more else [])])
-    problems = []
-    for pointer, message, rule in probs:
-        line, column = where_is[pointer] or (None, None)
-        problems.append(Problem(pointer, message, file=source, line=line, column=column,
-                                rule=rule))
-    if more:
-        line, column = where_is[""] or (None, None)
-        note = (f"{more} more errors not listed (at most {MAX_PROBLEMS} errors are reported "
-                "for one document)")
-        problems.append(Problem("", note, file=source, line=line, column=column, rule="more"))
-    first = problems[0]
-    where = f"{first.location}: " if first.location else ""
-    others = len(probs) - 1 + more
-    more_text = f" (and {others} more)" if others else ""
-    msg = f"{where}{prefix}: {first.message}{more_text}"
-    return ConfigValidationError(msg, tuple(problems))
-
-
-# -- libcni's structural rules (libcni/conf.go, pkg/types/types.go) -----------------------
-
-def _esc(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")
-
-
-def _is_strs(value: JSON) -> bool:
-    return value is None or (isinstance(value, list) and all(isinstance(v, str) for v in value))
-
-
-# Each check gets the value of one protocol key of a plugin object and returns the first
-# problem as (pointer below that key, message, rule), or None. JSON null is accepted: it
-# decodes to Go's zero value. These are what decoding into Go's types.PluginConf refuses
-# (pkg/types/types.go), plus the SPEC.md file-name rule for ipam.type.
-_Check: TypeAlias = "Callable[[JSON], _Prob | None]"
-
-
-def _not(what: str, value: JSON, sub: str = "") -> _Prob:
-    return (sub, f"must be {what}, not {json_type(value)}", "libcni")
-
-
-def _check_str(value: JSON) -> _Prob | None:
-    return None if value is None or isinstance(value, str) else _not("a string", value)
-
-
-def _check_caps(value: JSON) -> _Prob | None:
-    if value is not None and not isinstance(value, dict):
-        return _not("an object", value)
-    for cap, on in (value or {}).items():
-        if on is not None and not isinstance(on, bool):
-            return (f"/{_esc(cap)}", f"capability {cap!r} must be true or false", "libcni")
-    return None
-
-
-def _check_ipam(value: JSON) -> _Prob | None:
-    if value is None or not isinstance(value, dict):
-        return None if value is None else _not("an object", value)
-    kind = value.get("type")
-    if kind is not None and not isinstance(kind, str):
-        return _not("a string", kind, "/type")
-    if kind in (".", "..") or (kind is not None
-                               and ("/" in kind or "\\" in kind or "\x00" in kind)):
-        # SPEC §1: ipam.type "Must not contain characters disallowed in file paths"; the
-        # plugin executes it, so a path would escape CNI_PATH.
-        return ("/type", f"invalid IPAM plugin type {kind!r}: not a file name", "plugin-type")
-    return None
-
-
-def _check_dns(value: JSON) -> _Prob | None:
-    if value is None or not isinstance(value, dict):
-        return None if value is None else _not("an object", value)
-    for key in ("nameservers", "search", "options"):
-        strings = value.get(key)
-        if strings is not None and not _is_strs(strings):
-            return _not("an array of strings", strings, f"/{key}")
-    found = _check_str(value.get("domain"))
-    return None if found is None else ("/domain", found[1], found[2])
-
-
-def _check_prev(value: JSON) -> _Prob | None:
-    return None if value is None or isinstance(value, dict) else _not("an object", value)
-
-
-def _check_attachments(value: JSON) -> _Prob | None:
-    if value is None:
-        return None
-    if not isinstance(value, list):
-        return _not("an array", value)
-    for i, item in enumerate(value):
-        if item is not None and not (isinstance(item, dict) and all(
-                isinstance(item.get(k), str | None) for k in ("containerID", "ifname"))):
-            return (f"/{i}", "must be a {containerID, ifname} object", "libcni")
-    return None
-
-
-_CHECKS: Final[dict[str, _Check]] = {
-    "name": _check_str,
-    "cniVersion": _check_str,
-    "capabilities": _check_caps,
-    "ipam": _check_ipam,
-    "dns": _check_dns,
-    "prevResult": _check_prev,
-    "cni.dev/valid-attachments": _check_attachments,
-}
-_CHECKED: Final = frozenset(_CHECKS)
-_PLAIN: Final[dict[str, type]] = {"name": str, "cniVersion": str, "prevResult": dict}
-
-
-# Plugin types that passed the allowlist: the same few names recur in every file (bounded).
-_SAFE_TYPES: set[str] = set()
-
-
-def _check_plugin(obj: JSONObject) -> list[_Prob]:
-    # libcni's rules for one plugin object, plus cnilib's allowlist for `type`
-    # (CVE-2021-20206 class, G1). Pointers are relative to the object and
-    # messages unprefixed: a list's caller adds both, only when something is wrong.
-    probs: list[_Prob] = []
-    kind = obj.get("type")
-    if type(kind) is str and kind in _SAFE_TYPES:
-        pass
-    elif kind is None or kind == "":
-        probs.append(("", "missing 'type'", "libcni"))
-    elif not isinstance(kind, str):
-        probs.append(("/type", f"'type' {_not('a string', kind)[1]}", "libcni"))
-    else:
-        try:
-            check_plugin_type(kind)
-        except InvalidPluginNameError as err:
-            probs.append(("/type", err.msg, "plugin-type"))
-        else:
-            if len(_SAFE_TYPES) < 1024:
-                _SAFE_TYPES.add(kind)
-    for key in _CHECKED.intersection(obj):
-        value = obj[key]
-        if type(value) is _PLAIN.get(key):
-            continue  # all that _check_str / _check_prev ask of a string / an object
-        found = _CHECKS[key](value)
-        if found is not None:
-            sub, msg, rule = found
-            where = key + sub.replace("/", ".") if sub else key
-            probs.append((f"/{_esc(key)}{sub}", f"'{where}' {msg}" if msg.startswith("must")
-                          else msg, rule))
-    return probs
-
-
 # The loaders build their values field by field, from JSON they have just checked: through
 # the slots' own setters, which is what the attrs constructor does (through
 # object.__setattr__, which looks each name up first), at half the cost.
@@ -353,7 +187,7 @@ def _slot_setters(cls: type, names: str) -> tuple[Callable[[object, object], Non
 
 def _plugin(obj: dict[str, Any], data: builtins.bytes | None, source: str | None,
             warnings: tuple[Problem, ...] = ()) -> PluginConfig:
-    # What PluginConfig(...) would build; _check_plugin has made sure that type, name and
+    # What PluginConfig(...) would build; rules.check_plugin has made sure that type, name and
     # cniVersion are strings (or null, Go's "").
     caps = obj.get("capabilities")
     ipam = obj.get("ipam")
@@ -363,7 +197,7 @@ def _plugin(obj: dict[str, Any], data: builtins.bytes | None, source: str | None
     _p_name(self, obj.get("name") or "")
     _p_version(self, obj.get("cniVersion") or "")
     if type(caps) is dict:
-        # _check_caps has let through only true, false and null (Go's false).
+        # rules.check_plugin has let through only true, false and null (Go's false).
         _p_caps(self, dict(caps) if None not in caps.values() else
                 {k: v is True for k, v in caps.items()})
     else:
@@ -412,187 +246,32 @@ def _schema_check(obj: JSONObject, kind: Kind, version: str, source: str | None,
     return _SCHEMA_CHECK[0](obj, kind, version, source=source, text=data)
 
 
-def _as_bytes(data: builtins.bytes | bytearray | memoryview | str,
-              source: str | None) -> builtins.bytes:
-    if type(data) is builtins.bytes:  # what the file loaders pass
-        return data
-    if isinstance(data, str):
-        try:
-            return data.encode("utf-8")
-        except UnicodeEncodeError:
-            msg = "the text holds a lone surrogate, which is not Unicode"
-            raise InvalidJSONError(msg, file=source) from None
-    if isinstance(data, builtins.bytes | bytearray | memoryview):
-        return builtins.bytes(data)
-    msg = f"expected bytes or str, got {type(data).__name__}"
-    raise ConfigError(msg)
-
-
 def _conf_from_obj(obj: JSON, data: builtins.bytes, source: str | None,
                    validate: bool) -> PluginConfig:
-    probs: list[_Prob] = []
     if not isinstance(obj, dict):
-        probs.append(("", f"expected a JSON object, got {json_type(obj)}", "libcni"))
-        raise _failure(probs, "error parsing configuration", source, data)
-    probs = _check_plugin(obj)
+        raise failure([not_object(obj)], "error parsing configuration", source, data)
+    probs = check_plugin(obj)
     if probs:
-        raise _failure(probs, "error parsing configuration", source, data)
-    # _check_plugin has made sure it is a string or null (a typing.cast would cost a call).
+        raise failure(probs, "error parsing configuration", source, data)
+    # check_plugin has made sure it is a string or null (a typing.cast would cost a call).
     version: str = obj.get("cniVersion") or ""  # type: ignore[assignment]
     warnings = _schema_check(obj, "netconf", version, source, data) if validate else ()
     return _plugin(obj, data, source, warnings)
 
 
-def _flag(obj: JSONObject, key: str, probs: list[_Prob]) -> bool:
-    value = obj.get(key, False)
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    msg = (f'invalid value "{value.lower()}" for {key}' if isinstance(value, str)
-           else f"invalid type {json_type(value)} for {key}")
-    probs.append((f"/{key}", msg, "libcni"))
-    return False
-
-
-def _versions(obj: JSONObject, probs: list[_Prob]) -> tuple[str, tuple[str, ...]]:
-    # SPEC.md "Version considerations"; libcni's rules and messages (NetworkConfFromBytes).
-    version = obj.get("cniVersion", "")
-    if not isinstance(version, str):
-        probs.append(("/cniVersion", f"invalid cniVersion type {json_type(version)}", "libcni"))
-        version = ""
-    if "cniVersions" not in obj:
-        return version, ()
-    versions = obj["cniVersions"]
-    if not isinstance(versions, list):
-        probs.append(("/cniVersions", f"invalid type for cniVersions: {json_type(versions)}",
-                      "libcni"))
-        return version, ()
-    ok = True
-    for i, v in enumerate(versions):
-        if not isinstance(v, str):
-            ok = False
-            msg = f"invalid type for cniVersions index {i}: {json_type(v)}"
-            probs.append((f"/cniVersions/{i}", msg, "libcni"))
-            continue
-        try:
-            parse_version(v)
-        except CNIError as err:
-            ok = False
-            msg = f"invalid cniVersions entry {v} at index {i}: {err}"
-            probs.append((f"/cniVersions/{i}", msg, "libcni"))
-    if version:
-        try:
-            parse_version(version)
-        except CNIError as err:
-            ok = False
-            probs.append(("/cniVersion", f"invalid cniVersion {version}: {err}", "libcni"))
-    strs = tuple(v for v in versions if isinstance(v, str))
-    return (select_version(version, strs) if ok else version), strs
-
-
 def _conflist_from_obj(obj: JSON, data: builtins.bytes, source: str | None,
                        validate: bool) -> NetworkConfigList:
     prefix = "error parsing configuration list"
-    probs: list[_Prob] = _Probs()
     if not isinstance(obj, dict):
-        probs.append(("", f"expected a JSON object, got {json_type(obj)}", "libcni"))
-        raise _failure(probs, prefix, source, data)
-    name = obj.get("name")
-    if "name" not in obj:
-        probs.append(("", "no name", "libcni"))
-    elif not isinstance(name, str):
-        probs.append(("/name", f"invalid name type {json_type(name)}", "libcni"))
-    version, versions = _versions(obj, probs)
-    check = obj.get("disableCheck", False)
-    gc = obj.get("disableGC", False)
-    inlined = obj.get("loadOnlyInlinedPlugins", False)
-    flags: Sequence[bool]
-    if type(check) is bool and type(gc) is bool and type(inlined) is bool:
-        flags = (check, gc, inlined)
-    else:  # strings, or an error to report: _flag says which
-        flags = [_flag(obj, key, probs) for key in _LIST_FLAGS]
-    given = obj.get("plugins", [])
-    items: list[JSONObject] = []
-    if "plugins" not in obj and flags[2]:
-        probs.append(("", "`loadOnlyInlinedPlugins` is true, and no 'plugins' key", "libcni"))
-    elif not isinstance(given, list):
-        probs.append(("/plugins", f"invalid 'plugins' type {json_type(given)}", "libcni"))
-    elif "plugins" in obj and not given:
-        probs.append(("/plugins", "no plugins in list", "libcni"))
-    else:
-        for i, item in enumerate(given):
-            if isinstance(item, dict):
-                items.append(item)
-                found = _check_plugin(item)
-            else:
-                found = [("", f"expected a JSON object, got {json_type(item)}", "libcni")]
-            if found:
-                pre = f"failed to parse plugin config {i}: "
-                probs.extend((f"/plugins/{i}{sub}", pre + msg, rule) for sub, msg, rule in found)
+        raise failure([not_object(obj)], prefix, source, data)
+    probs: list[Prob] = Probs()
+    name, version, versions, flags, items = check_list(obj, probs)
     if probs or not isinstance(name, str):
-        raise _failure(probs, prefix, source, data)
+        raise failure(probs, prefix, source, data)
     plugins = tuple([_plugin(item, None, source) for item in items])
     warnings = _schema_check(obj, "netconflist", version, source, data) if validate else ()
     return _network(name=name, version=version, versions=versions, flags=flags,
                     plugins=plugins, raw=obj, data=data, source=source, warnings=warnings)
-
-
-# -- files --------------------------------------------------------------------------------
-
-def _read_file(path: str, *, missing: type[CNIError] = ConfigNotFoundError) -> builtins.bytes:
-    # G12: a FIFO or device must not block us, a huge file must not be slurped.
-    try:
-        fd = os.open(path, _OPEN_FLAGS)
-    except FileNotFoundError as err:
-        msg = f"error reading {path}: {err.strerror}"
-        raise missing(msg) from err
-    except (OSError, ValueError, TypeError) as err:  # ValueError: NUL in the path
-        msg = f"error reading {path}: {getattr(err, 'strerror', None) or err}"
-        raise ConfigError(msg) from err
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            msg = f"error reading {path}: not a regular file"
-            raise ConfigError(msg)
-        if st.st_size > MAX_CONFIG_SIZE:
-            msg = f"error reading {path}: larger than {MAX_CONFIG_SIZE} bytes"
-            raise ConfigError(msg)
-        want = st.st_size + 1
-        data = os.read(fd, want)
-        # A short read of a regular file is its end; otherwise it grew: read on, capped.
-        if len(data) == want:
-            chunks = [data]
-            while len(chunks[-1]) == want and sum(map(len, chunks)) <= MAX_CONFIG_SIZE:
-                want = 65536
-                chunks.append(os.read(fd, want))
-            data = b"".join(chunks)
-    except OSError as err:
-        msg = f"error reading {path}: {err.strerror or err}"
-        raise ConfigError(msg) from err
-    finally:
-        os.close(fd)
-    if len(data) > MAX_CONFIG_SIZE:
-        msg = f"error reading {path}: larger than {MAX_CONFIG_SIZE} bytes"
-        raise ConfigError(msg)
-    return data
-
-
-_OPEN_FLAGS: Final = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0)
-
-
-def _fspath(path: _StrPath, what: str) -> str:
-    if type(path) is str:
-        return path
-    try:
-        value = os.fspath(path)
-    except TypeError as err:
-        msg = f"{what} must be a path, not {type(path).__name__}"
-        raise ConfigError(msg) from err
-    if not isinstance(value, str):
-        msg = f"{what} must be a str path, not {type(value).__name__}"
-        raise ConfigError(msg)
-    return value
 
 
 def conf_from_bytes(data: builtins.bytes | bytearray | memoryview | str, *,
@@ -612,7 +291,7 @@ def conf_from_bytes(data: builtins.bytes | bytearray | memoryview | str, *,
         InvalidJSONError: not strict JSON (with line and column).
         ConfigValidationError: a rule is broken; ``problems`` locates every one.
     """
-    raw = _as_bytes(data, source)
+    raw = as_bytes(data, source)
     return _conf_from_obj(loads(raw, source=source), raw, source, validate)
 
 
@@ -631,8 +310,8 @@ def conf_from_file(path: _StrPath, *, validate: bool = True) -> PluginConfig:
         ConfigError: it cannot be read, is not a regular file, or is over
             :data:`MAX_CONFIG_SIZE`; or what :func:`conf_from_bytes` raises.
     """
-    name = _fspath(path, "path")
-    data = _read_file(name)  # what conf_from_bytes does, minus its input checks
+    name = fspath(path, "path")
+    data = read_file(name)  # what conf_from_bytes does, minus its input checks
     return _conf_from_obj(loads(data, source=name), data, name, validate)
 
 
@@ -657,7 +336,7 @@ def conflist_from_bytes(data: builtins.bytes | bytearray | memoryview | str, *,
         InvalidJSONError: not strict JSON (with line and column).
         ConfigValidationError: a rule is broken; ``problems`` locates every one.
     """
-    raw = _as_bytes(data, source)
+    raw = as_bytes(data, source)
     return _conflist_from_obj(loads(raw, source=source), raw, source, validate)
 
 
@@ -675,47 +354,18 @@ def _with_dropins(net: NetworkConfigList, folder: str) -> NetworkConfigList:
                                  severity=Severity.WARNING, file=net.source, line=line,
                                  column=column, rule="dropin-name"))
         else:
-            dropdir = _join(folder, net.name)
-            maybe = _may_exist(dropdir, net.name)
-            for path in conf_files(dropdir, (".conf",)) if maybe else ():
-                data = _read_file(path, missing=ConfigError)
+            dropdir = join(folder, net.name)
+            maybe = may_exist(dropdir, net.name)
+            for path in list_files(dropdir, (".conf",)) if maybe else ():
+                data = read_file(path, missing=ConfigError)
                 extra.append(_conf_from_obj(loads(data, source=path), data, path, False))
     if not net.plugins and not extra:
-        raise _failure([("", "no plugin configs found", "libcni")],
+        raise failure([("", "no plugin configs found", "libcni")],
                        "error parsing configuration list", net.source, net.bytes)
     if not extra and not notes:
         return net
     return attrs.evolve(net, plugins=net.plugins + tuple(extra),
                         warnings=net.warnings + tuple(notes))
-
-
-def _dirname(path: str) -> str:
-    # os.path.dirname(path) for a str, as posixpath computes it, without its generic layers.
-    if os.sep != "/":
-        return os.path.dirname(path)
-    head = path[:path.rfind("/") + 1]
-    if head and head != "/" * len(head):
-        head = head.rstrip("/")
-    return head
-
-
-def _may_exist(path: str, name: str) -> bool:
-    # False only when nothing at all is called `name` in the (searchable) folder of `path`,
-    # not even a dangling link: then conf_files(path) would return () too, after an
-    # os.scandir that fails with FileNotFoundError, three times the cost of this question.
-    # Anything else (a directory, a file, a link, an error, a name too long to ask about:
-    # os.access says False for those too) is left to conf_files to report.
-    if len(name) > 255 or len(path) > 1000 or not _ACCESS_OK:  # checked names are ASCII
-        return True
-    try:
-        return os.access(path, os.F_OK, effective_ids=True, follow_symlinks=False)
-    except (OSError, ValueError, NotImplementedError):
-        return True
-
-
-# os.access can ask as open() does (effective ids) about the name itself (no following).
-_ACCESS_OK: Final = (os.access in os.supports_effective_ids
-                     and os.access in os.supports_follow_symlinks)
 
 
 def conflist_from_file(path: _StrPath, *, validate: bool = True) -> NetworkConfigList:
@@ -737,10 +387,10 @@ def conflist_from_file(path: _StrPath, *, validate: bool = True) -> NetworkConfi
         ConfigError: unreadable or oversized file or drop-in, or no plugins at all; or what
             :func:`conflist_from_bytes` raises.
     """
-    name = _fspath(path, "path")
-    data = _read_file(name)  # what conflist_from_bytes does, minus its input checks
+    name = fspath(path, "path")
+    data = read_file(name)  # what conflist_from_bytes does, minus its input checks
     net = _conflist_from_obj(loads(data, source=name), data, name, validate)
-    return _with_dropins(net, _dirname(name))
+    return _with_dropins(net, dirname(name))
 
 
 def conflist_from_conf(conf: PluginConfig) -> NetworkConfigList:
@@ -800,73 +450,7 @@ def conf_files(directory: _StrPath,
     Raises:
         ConfigError: the directory cannot be read (e.g. it is a file).
     """
-    folder = _fspath(directory, "directory")
-    exts = frozenset(extensions)
-    names = []
-    try:
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                name = entry.name
-                dot = name.rfind(".")
-                if dot >= 0 and name[dot:] in exts:
-                    try:
-                        if entry.is_file():
-                            names.append(name)
-                    except OSError:  # it vanished, or its link cannot be followed: skip it
-                        pass
-    except FileNotFoundError:
-        return ()
-    except (OSError, ValueError) as err:
-        msg = f"failed to read config files in {folder}: {getattr(err, 'strerror', None) or err}"
-        raise ConfigError(msg) from err
-    names.sort()
-    prefix = _join(folder, "")
-    return tuple([prefix + name for name in names])
-
-
-def _join(folder: str, name: str) -> str:
-    # os.path.join(folder, name) for a name without a separator (a directory entry, a
-    # checked network name), without posixpath's generic work: a path is built per file.
-    if os.sep != "/" or name.startswith("/"):
-        return os.path.join(folder, name)
-    return folder + name if not folder or folder.endswith("/") else f"{folder}/{name}"
-
-
-def _find(files: tuple[str, ...], name: str,
-          skipped: list[Problem]) -> tuple[str, builtins.bytes, JSONObject] | None:
-    # First file (sorted) whose "name" is `name`. A file that cannot be read or parsed is
-    # skipped and remembered: it must not stop other networks from loading (G12; libcni
-    # aborts the whole search, LoadNetworkConf in libcni/conf.go).
-    for path in files:
-        try:
-            data = _read_file(path, missing=ConfigError)
-            obj = loads(data, source=path)
-        except CNIError as err:
-            where = err.problem if isinstance(err, InvalidJSONError) else None
-            why = where.message if where is not None else str(err)
-            skipped.append(Problem("", f"skipped, not valid JSON: {why}" if where else
-                                   f"skipped: {why}", severity=Severity.WARNING, file=path,
-                                   line=where.line if where else None,
-                                   column=where.column if where else None,
-                                   rule="skipped-file"))
-            continue
-        if isinstance(obj, dict) and obj.get("name") == name:
-            return path, data, obj
-    return None
-
-
-def _not_found(folder: str, name: str, skipped: list[Problem]) -> ConfigNotFoundError:
-    msg = f'no net configuration with name "{name}" in {folder}'
-    err = ConfigNotFoundError(msg, directory=folder, name=name)
-    if skipped:
-        err.details = "files skipped: " + "; ".join(str(p) for p in skipped)
-    return err
-
-
-def _check_lookup(name: str) -> None:
-    if not isinstance(name, str):
-        msg = f"a network name is a string, not {type(name).__name__}"
-        raise ConfigError(msg)
+    return list_files(fspath(directory, "directory"), extensions)
 
 
 def load_conf(directory: _StrPath, name: str, *, validate: bool = True) -> PluginConfig:
@@ -886,16 +470,15 @@ def load_conf(directory: _StrPath, name: str, *, validate: bool = True) -> Plugi
         ConfigNotFoundError: none has that name; ``details`` lists the skipped files.
         ConfigError: the matching file is invalid.
     """
-    _check_lookup(name)
-    folder = _fspath(directory, "directory")
-    files = conf_files(folder, (".conf", ".json"))
+    check_lookup(name)
+    folder = fspath(directory, "directory")
+    files = list_files(folder, (".conf", ".json"))
     if not files:
-        msg = f"no net configurations found in {folder}"
-        raise NoConfigsFoundError(msg, directory=folder, name=name)
+        raise no_configs(folder, name)
     skipped: list[Problem] = []
-    hit = _find(files, name, skipped)
+    hit = find(files, name, skipped)
     if hit is None:
-        raise _not_found(folder, name, skipped)
+        raise not_found(folder, name, skipped)
     conf = _conf_from_obj(hit[2], hit[1], hit[0], validate)
     return attrs.evolve(conf, warnings=conf.warnings + tuple(skipped)) if skipped else conf
 
@@ -923,22 +506,21 @@ def load_conflist(directory: _StrPath, name: str, *, validate: bool = True) -> N
             lists the skipped files.
         ConfigError: the matching file (or one of its drop-ins) is invalid.
     """
-    _check_lookup(name)
-    folder = _fspath(directory, "directory")
+    check_lookup(name)
+    folder = fspath(directory, "directory")
     skipped: list[Problem] = []
-    lists = conf_files(folder, (".conflist",))
-    hit = _find(lists, name, skipped)
+    lists = list_files(folder, (".conflist",))
+    hit = find(lists, name, skipped)
     if hit is not None:
         net = _conflist_from_obj(hit[2], hit[1], hit[0], validate)
         net = _with_dropins(net, folder)
     else:
-        singles = conf_files(folder, (".conf", ".json"))
-        found = _find(singles, name, skipped)
+        singles = list_files(folder, (".conf", ".json"))
+        found = find(singles, name, skipped)
         if found is None:
             if not lists and not singles:
-                msg = f"no net configurations found in {folder}"
-                raise NoConfigsFoundError(msg, directory=folder, name=name)
-            raise _not_found(folder, name, skipped)
+                raise no_configs(folder, name)
+            raise not_found(folder, name, skipped)
         net = conflist_from_conf(_conf_from_obj(found[2], found[1], found[0], validate))
     return attrs.evolve(net, warnings=net.warnings + tuple(skipped)) if skipped else net
 

@@ -15,8 +15,8 @@ Rules of this file:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Final
 
 from .errors import ErrorCode, InvalidIdentifierError, InvalidPluginNameError
 
@@ -160,10 +160,8 @@ def check_plugin_type(plugin_type: str) -> None:
             msg, details="allowed: ASCII letters, digits, '_', '.', '+', '-' (not first: . + -)")
 
 
-def _check_arg_part(what: str, part: object, pair: object, *, allow_empty: bool) -> str:
-    if not isinstance(part, str):
-        msg = f"invalid CNI_ARGS {what} {part!r}: not a string"
-        raise InvalidIdentifierError(msg, details=repr(pair))
+def _check_arg_part(what: str, part: str, pair: tuple[str, str], *, allow_empty: bool) -> str:
+    # What the format can carry: _cni_arg_pairs has made sure `part` is a string.
     if part == "" and (what == "key" or not allow_empty):
         msg = f"invalid CNI_ARGS pair {pair!r}: empty {what}"
         raise InvalidIdentifierError(msg)
@@ -179,23 +177,33 @@ def _check_arg_part(what: str, part: object, pair: object, *, allow_empty: bool)
     return part
 
 
-def _cni_arg_pairs(pairs: Mapping[Any, Any] | Iterable[object]) -> tuple[tuple[Any, Any], ...]:
-    """The ``CNI_ARGS`` pairs as a tuple of 2-tuples; their shape checked, not their strings.
+def _cni_arg_pairs(
+    pairs: Mapping[str, str] | Iterable[tuple[str, str]] | Iterable[Sequence[str]],
+) -> tuple[tuple[str, str], ...]:
+    """The ``CNI_ARGS`` pairs as a tuple of ``(key, value)`` strings: the one check of them.
 
-    Accepts a mapping or an iterable of 2-item tuples or lists (what
-    :class:`~cnilib.protocol.RuntimeConf` ``args`` and :func:`format_cni_args` take).
+    Accepts a mapping or an iterable of 2-item tuples or lists of strings: what
+    :class:`~cnilib.protocol.RuntimeConf` ``args``, :class:`~cnilib.cache.CacheEntry`
+    ``cni_args`` and :func:`format_cni_args` take. What the strings may hold is
+    :func:`format_cni_args`'s to check, when the pairs are sent.
 
     Raises:
-        InvalidIdentifierError: not iterable, or an entry is not a (key, value) pair.
+        InvalidIdentifierError: not iterable, an entry is not a (key, value) pair, or a key
+            or value is not a string.
     """
     try:
         items: Iterable[object] = pairs.items() if isinstance(pairs, Mapping) else pairs
-        out: list[tuple[Any, Any]] = []
+        out: list[tuple[str, str]] = []
         for pair in items:
             if not isinstance(pair, tuple | list) or len(pair) != 2:
                 msg = f"invalid CNI_ARGS pair {pair!r}: expected (key, value)"
                 raise InvalidIdentifierError(msg)
-            out.append((pair[0], pair[1]))
+            key, value = pair
+            for what, part in (("key", key), ("value", value)):
+                if not isinstance(part, str):
+                    msg = f"invalid CNI_ARGS {what} {part!r}: not a string"
+                    raise InvalidIdentifierError(msg, details=repr(pair))
+            out.append((key, value))
     except TypeError as err:  # not iterable
         msg = f"invalid CNI_ARGS pairs: {err}"
         raise InvalidIdentifierError(msg) from None

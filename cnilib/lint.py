@@ -93,13 +93,14 @@ def _files(paths: Sequence[str | os.PathLike[str]], out: list[Problem]) -> list[
 
 
 def _load(path: str, out: list[Problem]) -> NetworkConfigList | None:
-    from .config import _read_file, conf_from_bytes
+    from ._config.files import read_file
+    from .config import conf_from_bytes
 
     try:
         if path.endswith(".conflist"):
             return conflist_from_file(path)
         # The loaders' own reader: regular files only, never blocking, size-capped (G12).
-        data = _read_file(path)
+        data = read_file(path)
         doc = loads(data, source=path)
         if isinstance(doc, dict) and "plugins" in doc:
             where = locate(data, ("/plugins",))["/plugins"] or (None, None)

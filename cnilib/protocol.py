@@ -59,13 +59,6 @@ VERSION_REQUEST = b'{"cniVersion":"1.1.0"}'
 _ATTACHMENT_COMMANDS = frozenset({Command.ADD, Command.CHECK, Command.DEL})
 
 
-def _freeze_pairs(
-    value: Mapping[str, str] | Iterable[tuple[str, str]] | Iterable[Sequence[str]],
-) -> tuple[tuple[str, str], ...]:
-    # Shapes only; the strings themselves are checked by format_cni_args before any use.
-    return _cni_arg_pairs(value)
-
-
 def _mapping(value: object, what: str) -> dict[str, JSON]:
     try:
         out: dict[str, JSON] = dict(value)  # type: ignore[call-overload]
@@ -103,14 +96,16 @@ class RuntimeConf:
             ``tracestate`` and ``baggage`` (see :func:`check_trace_context`).
 
     Raises:
-        InvalidIdentifierError: ``args`` is not a sequence of pairs.
+        InvalidIdentifierError: ``args`` is not a sequence of pairs of strings (what the
+            strings may hold is checked when a plan sends them, by
+            :func:`~cnilib.identifiers.format_cni_args`).
         ConfigError: ``capability_args`` or ``trace_context`` is not a string-keyed mapping.
     """
 
     container_id: str
     netns: str
     ifname: str
-    args: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_freeze_pairs)
+    args: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_cni_arg_pairs)
     capability_args: Mapping[str, JSON] = attrs.field(
         factory=dict, converter=_freeze_mapping, hash=False
     )

@@ -120,8 +120,8 @@ LAYERED_BY_MODULE = frozenset({"_cli"})
 #: The import layers of docs/design.md, bottom first. A unit (a top-level module, a module of a
 #: public subpackage or of ``_cli``, or a whole private package) imports only units of lower
 #: layers; units of one layer are independent. Private helpers sit below the modules that use
-#: them. (``_config`` and ``_schema`` will be units too: until they exist, the modules bound for
-#: them keep their own places.)
+#: them. (``_schema`` will be a unit too: until it exists, the modules bound for it keep their
+#: own places.)
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors",),
     ("_json", "_locate", "_schemanode", "testing.errors", "testing.report"),
@@ -129,7 +129,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("types.common", "_schemac"),
     ("types.v020", "types.v040", "types.v100"),
     ("types", "_problems"),
-    ("_results", "convert", "schema", "pod"),
+    ("_results", "convert", "schema", "pod", "_config"),
     ("config", "protocol", "_pluginschema"),
     ("_plans", "skel", "testing._verdicts", "confdir"),
     ("invoke", "cache", "testing._fakes", "testing.plugins", "testing.plugins.record",
@@ -168,7 +168,7 @@ REACH_IN = frozenset({
 #: "Sans-IO core, thin edges"). A package named here is pure in every module.
 PURE = frozenset({
     "errors", "_json", "_locate", "_schemanode", "version", "identifiers", "_schemaexpr",
-    "_schemac", "_cache.entry",
+    "_schemac", "_cache.entry", "_config",
     "types.common", "types.v020", "types.v040", "types.v100", "types", "_problems", "_results",
     "convert", "schema", "config", "protocol", "_plans", "skel", "testing.report",
     "testing._verdicts", "testing.strategies", "capabilities", "pod",

@@ -270,14 +270,20 @@ def test_parse_never_raises_anything_else(value: str) -> None:
     ([("a", "b", "c")], "invalid CNI_ARGS pair ('a', 'b', 'c'): expected (key, value)"),
     (["ab"], "invalid CNI_ARGS pair 'ab': expected (key, value)"),
     (5, "invalid CNI_ARGS pairs: 'int' object is not iterable"),
+    ([("a", 1)], "invalid CNI_ARGS value 1: not a string; ('a', 1)"),
+    ({b"a": "1"}, "invalid CNI_ARGS key b'a': not a string; (b'a', '1')"),
 ])
-def test_cni_args_shape_is_checked_once_for_runtime_conf_and_format(pairs: Any,
-                                                                    message: str) -> None:
-    """RuntimeConf's ``args`` and format_cni_args refuse a malformed pair with one message."""
+def test_cni_args_shape_is_checked_once_for_runtime_conf_cache_and_format(pairs: Any,
+                                                                          message: str) -> None:
+    """RuntimeConf's ``args``, CacheEntry's ``cni_args`` and format_cni_args refuse a
+    malformed pair with one message: one check serves all three."""
+    from cnilib.cache import CacheEntry
     from cnilib.protocol import RuntimeConf
 
     with pytest.raises(InvalidIdentifierError) as formatted:
         format_cni_args(pairs)
     with pytest.raises(InvalidIdentifierError) as conf:
         RuntimeConf("c1", "/var/run/netns/x", "eth0", pairs)
-    assert str(formatted.value) == str(conf.value) == message
+    with pytest.raises(InvalidIdentifierError) as cached:
+        CacheEntry(network_name="n", container_id="c1", ifname="eth0", cni_args=pairs)
+    assert str(formatted.value) == str(conf.value) == str(cached.value) == message

@@ -56,7 +56,7 @@ class Fields(TypedDict):
     ifname: str
     network_name: str
     netns: str
-    cni_args: tuple[tuple[str, str], ...]
+    cni_args: Sequence[Sequence[str]]
     capability_args: JSONObject
     result: JSONObject | None
 
@@ -239,16 +239,9 @@ def fields_of(obj: JSONObject) -> Fields:
     except (binascii.Error, ValueError) as err:
         msg = f"cache entry field 'config' is not base64: {err}"
         raise corrupt(msg, err) from err
-    pairs: list[tuple[str, str]] = []
-    for pair in cast("list[JSON]", _get(obj, "cniArgs", list, [])):
-        if not isinstance(pair, list) or len(pair) != 2:
-            msg = f"cache entry field 'cniArgs' holds {pair!r}, not a [key, value] pair"
-            raise corrupt(msg)
-        key, value = pair
-        if not isinstance(key, str) or not isinstance(value, str):
-            msg = f"cache entry field 'cniArgs' holds {pair!r}, not two strings"
-            raise corrupt(msg)
-        pairs.append((key, value))
+    # Each pair is checked by CacheEntry's converter, the one CNI_ARGS pair check
+    # (cnilib.identifiers); CacheEntry.from_bytes makes a refusal a corrupt entry.
+    pairs = cast("list[list[str]]", _get(obj, "cniArgs", list, []))
     result = None if obj.get("result") is None else _get(obj, "result", dict)
     return Fields(
         container_id=cast("str", _get(obj, "containerId", str)),
@@ -256,7 +249,7 @@ def fields_of(obj: JSONObject) -> Fields:
         ifname=cast("str", _get(obj, "ifName", str)),
         network_name=cast("str", _get(obj, "networkName", str)),
         netns=cast("str", _get(obj, "netns", str, "")),
-        cni_args=tuple(pairs),
+        cni_args=pairs,
         capability_args=cast("JSONObject", _get(obj, "capabilityArgs", dict, {})),
         result=cast("JSONObject | None", result),
     )
