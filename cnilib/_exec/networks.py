@@ -31,6 +31,8 @@ from .engine import LOGGER
 from .loopback import bring_up_lo
 
 if TYPE_CHECKING:
+    from cnilib.aio import AsyncCNIConfig
+    from cnilib.api import CNIConfig
     from cnilib.cache import CacheEntry, ResultCache
     from cnilib.invoke import AsyncExecutor, Executor
 
@@ -54,8 +56,8 @@ def _prefix(value: object) -> str:
 class NetworksCore:
     """The state and decisions shared by the two runtime-layer drivers.
 
-    Subclasses set ``self._path`` and ``self._cache`` (their ``CNIConfig``'s) and
-    ``self._executor`` before calling :meth:`_init_core`.
+    Subclasses make their ``CNIConfig`` (or ``AsyncCNIConfig``) and hand it to
+    :meth:`_init_core`; the plans they drive come from the ``_*_plan`` methods.
     """
 
     _path: tuple[str, ...]
@@ -64,8 +66,12 @@ class NetworksCore:
     #: How ``lo`` is brought up when the loopback plugin is missing (tests replace it).
     _bring_up_lo = staticmethod(bring_up_lo)
 
-    def _init_core(self, conf_dir: str | os.PathLike[str], default_network: str | None,
-                   max_networks: object, ifname_prefix: str, loopback: bool) -> None:
+    def _init_core(self, cni: CNIConfig | AsyncCNIConfig, conf_dir: str | os.PathLike[str], *,
+                   default_network: str | None, max_networks: object, ifname_prefix: str,
+                   loopback: bool) -> None:
+        self._path = cni.path
+        self._cache = cni.cache
+        self._executor = cni.executor
         if isinstance(max_networks, bool) or not isinstance(max_networks, int) or (
                 max_networks < 0):
             msg = f"max_networks must be an integer >= 0, not {max_networks!r}"
@@ -83,6 +89,10 @@ class NetworksCore:
         self._warned_caps: set[str] = set()
         self._loopback_net = conflist_from_bytes(_LOOPBACK_BYTES, validate=False)
         self.reload()
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        return f"{name}(conf_dir={self.conf_dir!r}, plugin_dirs={list(self._path)!r})"
 
     # --- the directory ------------------------------------------------------------------------
 
@@ -149,6 +159,16 @@ class NetworksCore:
 
     # --- setup --------------------------------------------------------------------------------
 
+    def _setup_plan(self, container_id: str, netns: object,
+                    networks: Sequence[pod.NetworkRequest] | None, *,
+                    capability_args: Mapping[str, Any] | None, args: Any,
+                    parallel: object) -> pod.PodPlan:
+        """The plan of ``setup()``; a malformed request raises here, before anything runs."""
+        atts, by_hand = self._setup_attachments(container_id, netns, networks,
+                                                capability_args, args)
+        return pod.setup(atts, parallel=bool(parallel), container_id=container_id,
+                         loopback_netns=by_hand)
+
     def _setup_attachments(self, container_id: str, netns: object,
                            networks: Sequence[pod.NetworkRequest] | None,
                            capability_args: Mapping[str, Any] | None,
@@ -214,9 +234,10 @@ class NetworksCore:
 
     # --- teardown, check, GC: from the cache --------------------------------------------------
 
-    def _replay(self, entry: CacheEntry, netns: str) -> pod.Attachment:
+    def _replay(self, entry: CacheEntry, netns: str,
+                valid: Mapping[str, NetworkConfigList]) -> pod.Attachment:
         """The attachment as it was added: its cached bytes and RuntimeConf."""
-        loaded = self._valid().get(entry.network_name)
+        loaded = valid.get(entry.network_name)
         if entry.network_name == LOOPBACK_NETWORK and entry.config == _LOOPBACK_BYTES:
             net = self._loopback_net
         elif loaded is not None and (loaded.bytes == entry.config or not entry.config):
@@ -230,6 +251,20 @@ class NetworksCore:
         rt = RuntimeConf(entry.container_id, netns, entry.ifname, entry.cni_args,
                          entry.capability_args)
         return pod.Attachment(network=entry.network_name, ifname=entry.ifname, net=net, rt=rt)
+
+    def _teardown_plan(self, container_id: str, netns: str,
+                       networks: Sequence[pod.NetworkRequest] | None) -> pod.PodPlan:
+        """The plan of ``teardown()`` (called with the container locked)."""
+        atts, problems = self._cached_attachments(container_id, netns, networks,
+                                                  for_delete=True)
+        return pod.teardown(atts, container_id=container_id, problems=problems)
+
+    def _check_plan(self, container_id: str, netns: str,
+                    networks: Sequence[pod.NetworkRequest] | None) -> pod.PodPlan:
+        """The plan of ``check()`` (called with the container locked)."""
+        atts, problems = self._cached_attachments(container_id, netns, networks,
+                                                  for_delete=False)
+        return pod.check(atts, container_id=container_id, problems=problems)
 
     def _cached_attachments(
         self, container_id: str, netns: str, networks: Sequence[pod.NetworkRequest] | None,
@@ -249,13 +284,20 @@ class NetworksCore:
                 e.network_name == n and (i is None or e.ifname == i) for n, i in wanted)]
         out: list[pod.Attachment] = []
         problems: list[CNIError] = []
+        valid = self._valid()
+        given = _netns(netns, for_delete) if netns else None  # looked at once, not per entry
         for entry in entries:
+            where = _netns(entry.netns, for_delete) if given is None else given
             try:
-                out.append(self._replay(entry, _netns(netns or entry.netns, for_delete)))
+                out.append(self._replay(entry, where, valid))
             except CNIError as err:
                 err.add_note(f"network {entry.network_name}, interface {entry.ifname}")
                 problems.append(err)
         return tuple(out), problems
+
+    def _gc_plan(self, valid_container_ids: Sequence[str]) -> pod.PodPlan:
+        """The plan of ``gc()``; a malformed list raises here, before anything runs."""
+        return pod.gc(self._gc_targets(valid_container_ids))
 
     def _gc_targets(self, valid_container_ids: Sequence[str]) -> list[
             tuple[NetworkConfigList, list[GCAttachment]]]:
@@ -274,6 +316,12 @@ class NetworksCore:
                 for net in nets]
 
     # --- readiness ----------------------------------------------------------------------------
+
+    def _status_plan(self) -> tuple[pod.PodPlan, tuple[str, ...]]:
+        """The plan of ``status()`` and the networks it returns when ready."""
+        problems, chosen = self._static_problems()
+        names = tuple(net.name for net in chosen if net is not self._loopback_net)
+        return pod.status(problems, chosen), names
 
     def _static_problems(self) -> tuple[list[str], list[NetworkConfigList]]:
         problems: list[str] = []
