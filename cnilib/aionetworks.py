@@ -5,9 +5,10 @@ Rules of this file:
 * It is the second driver over the plans of :mod:`cnilib._plans.sandbox`, with an
   :class:`~cnilib.aio.AsyncCNIConfig`: the order, interface names, rollback and error
   collection are not repeated here.
-* ``parallel=True`` attaches a sandbox's networks as concurrent tasks. Cancelling a setup
-  lets each running ADD roll itself back, then removes the networks already attached, in
-  reverse, before :class:`asyncio.CancelledError` goes through.
+* ``parallel=True`` attaches a sandbox's networks at once: the first in the calling task,
+  each other one as a task of its own. Cancelling a setup lets each running ADD roll itself
+  back, then removes the networks already attached, in reverse, before
+  :class:`asyncio.CancelledError` goes through.
 * Container locks are waited for with ``asyncio.sleep``, never by blocking the loop.
 """
 

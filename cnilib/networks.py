@@ -12,7 +12,8 @@ Rules of this file:
   same ones with an :class:`~cnilib.aio.AsyncCNIConfig`.
 * Setup, teardown and check of one container hold its lock (a file under the cache's
   ``locks/``) for their whole run, across threads and processes.
-* ``parallel=True`` attaches the networks of one setup on threads, one per network.
+* ``parallel=True`` attaches the networks of one setup at once: the first on the calling
+  thread, each other one on a thread of its own.
 """
 
 from __future__ import annotations
