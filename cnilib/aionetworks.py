@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 from ._cache import locks as _lock
 from ._exec.engine import LOGGER
-from ._exec.networks import POLL_INTERVAL, NetworksCore, deadline_of, remaining
+from ._exec.networks import (
+    POLL_INTERVAL,
+    Fingerprint,
+    NetworksCore,
+    Settle,
+    deadline_of,
+    remaining,
+)
 from ._plans import sandbox as pod
 from .aio import AsyncCNIConfig
 from .errors import CNIError
@@ -251,18 +258,13 @@ class AsyncNetworks(NetworksCore):
         """
         return self._watch(self._fingerprint(), interval)
 
-    async def _watch(self, loaded: frozenset[tuple[str, int, int, int]],
+    async def _watch(self, start: Fingerprint,
                      interval: float) -> AsyncIterator[tuple[LoadedNetwork, ...]]:
-        seen = loaded
+        settle = Settle(start)
         while True:
             await asyncio.sleep(interval)
-            now = self._fingerprint()
-            if now != seen:
-                seen = now
+            if not settle.changed(self._fingerprint()):
                 continue
-            if now == loaded:
-                continue
-            loaded = now
             try:
                 networks = self.reload()
             except CNIError:

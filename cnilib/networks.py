@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._cache import locks as _lock
 from ._exec.engine import LOGGER
-from ._exec.networks import POLL_INTERVAL, NetworksCore, deadline_of, remaining
+from ._exec.networks import (
+    POLL_INTERVAL,
+    Fingerprint,
+    NetworksCore,
+    Settle,
+    deadline_of,
+    remaining,
+)
 from ._plans import sandbox as pod
 from .api import CNIConfig
 from .errors import CNIError
@@ -331,7 +338,7 @@ class Watcher:
         self._interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cnilib-watch", daemon=True)
-        self._start: frozenset[tuple[str, int, int, int]] = frozenset()
+        self._start: Fingerprint = frozenset()
         #: How many reloads the watcher has made.
         self.reloads = 0
 
@@ -358,16 +365,10 @@ class Watcher:
 
     def _run(self) -> None:
         owner = self._owner
-        loaded = self._start
-        seen = loaded
+        settle = Settle(self._start)
         while not self._stop.wait(self._interval):
-            now = owner._fingerprint()
-            if now != seen:  # changing: wait until it stays the same for one interval
-                seen = now
+            if not settle.changed(owner._fingerprint()):
                 continue
-            if now == loaded:
-                continue
-            loaded = now
             try:
                 networks = owner.reload()
                 self.reloads += 1

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from cnilib._cache import locks as _lock
 from cnilib._plans import sandbox as pod
@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from cnilib.cache import CacheEntry, ResultCache
     from cnilib.invoke import AsyncExecutor, Executor
 
-__all__ = ["LOOPBACK_NETWORK", "POLL_INTERVAL", "NetworksCore", "deadline_of", "remaining"]
+__all__ = ["LOOPBACK_NETWORK", "POLL_INTERVAL", "Fingerprint", "NetworksCore", "Settle",
+           "deadline_of", "remaining"]
 
 #: The network that brings ``lo`` up (go-cni's ``cni-loopback``).
 LOOPBACK_NETWORK: Final = "cni-loopback"
@@ -44,6 +45,32 @@ _LOOPBACK_BYTES: Final = (b'{"cniVersion":"1.0.0","name":"cni-loopback",'
                           b'"plugins":[{"type":"loopback"}]}')
 #: Seconds between two looks at the directories in ``watch()``.
 POLL_INTERVAL: Final = 0.2
+
+
+#: What :func:`cnilib.confdir.fingerprint` returns.
+Fingerprint: TypeAlias = frozenset[tuple[str, int, int, int]]
+
+
+class Settle:
+    """When a watcher reloads: once the directories changed, then stayed the same for one look.
+
+    Pure: both ``watch()`` methods hand it each new fingerprint and reload when it says so,
+    so a file being written is not read half-way.
+    """
+
+    def __init__(self, start: Fingerprint) -> None:
+        self.loaded = start
+        self.seen = start
+
+    def changed(self, now: Fingerprint) -> bool:
+        """Whether to reload now, given the directories' fingerprint of this look."""
+        if now != self.seen:  # changing: wait until it stays the same for one interval
+            self.seen = now
+            return False
+        if now == self.loaded:
+            return False
+        self.loaded = now
+        return True
 
 
 def _prefix(value: object) -> str:
@@ -126,7 +153,7 @@ class NetworksCore:
         self._loaded = loaded  # one reference swap: readers see the old set or the new one
         return loaded
 
-    def _fingerprint(self) -> frozenset[tuple[str, int, int, int]]:
+    def _fingerprint(self) -> Fingerprint:
         return fingerprint(self.conf_dir, self._path)
 
     def _valid(self) -> dict[str, NetworkConfigList]:
