@@ -22,13 +22,8 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
-from .config import (
-    NetworkConfigList,
-    conf_files,
-    conf_from_file,
-    conflist_from_conf,
-    conflist_from_file,
-)
+from . import config
+from .config import NetworkConfigList
 from .errors import CNIError, ConfigValidationError, InvalidJSONError, Problem, Severity
 
 __all__ = ["LoadedNetwork", "load_directory", "fingerprint"]
@@ -66,8 +61,8 @@ def _problems_of(err: CNIError, source: str) -> tuple[Problem, ...]:
 
 def _load_one(path: str) -> NetworkConfigList:
     if path.endswith(".conflist"):
-        return conflist_from_file(path)
-    return conflist_from_conf(conf_from_file(path))
+        return config.conflist_from_file(path)
+    return config.conflist_from_conf(config.conf_from_file(path))
 
 
 def load_directory(directory: str | os.PathLike[str]) -> tuple[LoadedNetwork, ...]:
@@ -87,7 +82,7 @@ def load_directory(directory: str | os.PathLike[str]) -> tuple[LoadedNetwork, ..
     """
     out: list[LoadedNetwork] = []
     seen: dict[str, str] = {}
-    for path in conf_files(directory):
+    for path in config.conf_files(directory):
         try:
             net = _load_one(path)
         except CNIError as err:

@@ -187,6 +187,24 @@ def test_failed_setup_rolls_back_in_reverse(make: Callable[..., Face], tmp_path:
     assert cached(tmp_path) == []
 
 
+def test_a_parallel_setup_that_cannot_start_a_thread_rolls_back(
+        conf_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_thread(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    executor = FakeExecutor()
+    nets = Networks(conf_dir, ["/fake/bin"], tmp_path / "cache", executor=executor,
+                    max_networks=0)
+    monkeypatch.setattr(threading.Thread, "start", no_thread)
+    with pytest.raises(RuntimeError, match="start new thread"):
+        nets.setup("c1", "/run/netns/x", parallel=True)
+    # lo and neta (on the calling thread) were attached, netb and netc never ran.
+    assert [(i.plugin_type, i.command) for i in executor.invocations] == [
+        ("loopback", Command.ADD), ("pa", Command.ADD), ("pa", Command.DEL),
+        ("loopback", Command.DEL)]
+    assert cached(tmp_path) == []
+
+
 def test_setup_refuses_bad_requests_before_running_anything(make: Callable[..., Face]) -> None:
     nets = make()
     with pytest.raises(ConfigNotFoundError):
@@ -438,12 +456,13 @@ def test_del_network_list_replays_cached_capability_args(conf_dir: Path, tmp_pat
 
 
 @pytest.mark.parametrize("parallel", [False, True])
+@pytest.mark.parametrize("slow", ["pa", "pb2"])  # parallel: the setup's own task, another task
 def test_a_cancelled_async_setup_is_rolled_back(conf_dir: Path, tmp_path: Path,
-                                                parallel: bool) -> None:
+                                                parallel: bool, slow: str) -> None:
     started = asyncio.Event()
 
     async def handler(inv: Invocation) -> Reply:
-        if inv.plugin_type == "pb2" and inv.command is Command.ADD:
+        if inv.plugin_type == slow and inv.command is Command.ADD:
             started.set()
             await asyncio.sleep(60)
         return default_handler(inv)

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cnilib._exec.networks import Settle
 from cnilib._plans import sandbox as _pod
 from cnilib.capabilities import (
     Bandwidth,
@@ -247,3 +248,21 @@ def test_capability_helpers_refuse_wrong_shapes() -> None:
         capability_args(aliases="db")
     with pytest.raises(ConfigError):
         capability_args(bandwidth={"ingressRate": 1})  # type: ignore[arg-type]
+
+
+@given(st.lists(st.sampled_from("abc"), max_size=30))
+def test_a_watcher_reloads_each_settled_change_once(looks: list[str]) -> None:
+    # A fingerprint here is a letter: the watcher reloads at a look that repeats the one
+    # before (the directories stayed the same for an interval) and differs from what it
+    # loaded last; never while they change, never twice for one state.
+    settle = Settle(frozenset({("a", 0, 0, 0)}))
+    loaded, previous, reloads = "a", "a", []
+    for i, look in enumerate(looks):
+        if settle.changed(frozenset({(look, 0, 0, 0)})):
+            reloads.append(i)
+            assert look == previous != loaded
+            loaded = look
+        else:
+            assert look != previous or look == loaded
+        previous = look
+    assert len(reloads) <= len(looks) // 2

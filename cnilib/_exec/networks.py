@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from cnilib._cache import locks as _lock
 from cnilib._plans import sandbox as pod
@@ -31,10 +31,13 @@ from .engine import LOGGER
 from .loopback import bring_up_lo
 
 if TYPE_CHECKING:
+    from cnilib.aio import AsyncCNIConfig
+    from cnilib.api import CNIConfig
     from cnilib.cache import CacheEntry, ResultCache
     from cnilib.invoke import AsyncExecutor, Executor
 
-__all__ = ["LOOPBACK_NETWORK", "POLL_INTERVAL", "NetworksCore", "deadline_of", "remaining"]
+__all__ = ["LOOPBACK_NETWORK", "POLL_INTERVAL", "Fingerprint", "NetworksCore", "Settle",
+           "deadline_of", "remaining"]
 
 #: The network that brings ``lo`` up (go-cni's ``cni-loopback``).
 LOOPBACK_NETWORK: Final = "cni-loopback"
@@ -42,6 +45,32 @@ _LOOPBACK_BYTES: Final = (b'{"cniVersion":"1.0.0","name":"cni-loopback",'
                           b'"plugins":[{"type":"loopback"}]}')
 #: Seconds between two looks at the directories in ``watch()``.
 POLL_INTERVAL: Final = 0.2
+
+
+#: What :func:`cnilib.confdir.fingerprint` returns.
+Fingerprint: TypeAlias = frozenset[tuple[str, int, int, int]]
+
+
+class Settle:
+    """When a watcher reloads: once the directories changed, then stayed the same for one look.
+
+    Pure: both ``watch()`` methods hand it each new fingerprint and reload when it says so,
+    so a file being written is not read half-way.
+    """
+
+    def __init__(self, start: Fingerprint) -> None:
+        self.loaded = start
+        self.seen = start
+
+    def changed(self, now: Fingerprint) -> bool:
+        """Whether to reload now, given the directories' fingerprint of this look."""
+        if now != self.seen:  # changing: wait until it stays the same for one interval
+            self.seen = now
+            return False
+        if now == self.loaded:
+            return False
+        self.loaded = now
+        return True
 
 
 def _prefix(value: object) -> str:
@@ -54,8 +83,8 @@ def _prefix(value: object) -> str:
 class NetworksCore:
     """The state and decisions shared by the two runtime-layer drivers.
 
-    Subclasses set ``self._path`` and ``self._cache`` (their ``CNIConfig``'s) and
-    ``self._executor`` before calling :meth:`_init_core`.
+    Subclasses make their ``CNIConfig`` (or ``AsyncCNIConfig``) and hand it to
+    :meth:`_init_core`; the plans they drive come from the ``_*_plan`` methods.
     """
 
     _path: tuple[str, ...]
@@ -64,8 +93,12 @@ class NetworksCore:
     #: How ``lo`` is brought up when the loopback plugin is missing (tests replace it).
     _bring_up_lo = staticmethod(bring_up_lo)
 
-    def _init_core(self, conf_dir: str | os.PathLike[str], default_network: str | None,
-                   max_networks: object, ifname_prefix: str, loopback: bool) -> None:
+    def _init_core(self, cni: CNIConfig | AsyncCNIConfig, conf_dir: str | os.PathLike[str], *,
+                   default_network: str | None, max_networks: object, ifname_prefix: str,
+                   loopback: bool) -> None:
+        self._path = cni.path
+        self._cache = cni.cache
+        self._executor = cni.executor
         if isinstance(max_networks, bool) or not isinstance(max_networks, int) or (
                 max_networks < 0):
             msg = f"max_networks must be an integer >= 0, not {max_networks!r}"
@@ -83,6 +116,10 @@ class NetworksCore:
         self._warned_caps: set[str] = set()
         self._loopback_net = conflist_from_bytes(_LOOPBACK_BYTES, validate=False)
         self.reload()
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        return f"{name}(conf_dir={self.conf_dir!r}, plugin_dirs={list(self._path)!r})"
 
     # --- the directory ------------------------------------------------------------------------
 
@@ -116,7 +153,7 @@ class NetworksCore:
         self._loaded = loaded  # one reference swap: readers see the old set or the new one
         return loaded
 
-    def _fingerprint(self) -> frozenset[tuple[str, int, int, int]]:
+    def _fingerprint(self) -> Fingerprint:
         return fingerprint(self.conf_dir, self._path)
 
     def _valid(self) -> dict[str, NetworkConfigList]:
@@ -148,6 +185,16 @@ class NetworksCore:
         return tuple(valid if self.max_networks == 0 else valid[:self.max_networks])
 
     # --- setup --------------------------------------------------------------------------------
+
+    def _setup_plan(self, container_id: str, netns: object,
+                    networks: Sequence[pod.NetworkRequest] | None, *,
+                    capability_args: Mapping[str, Any] | None, args: Any,
+                    parallel: object) -> pod.PodPlan:
+        """The plan of ``setup()``; a malformed request raises here, before anything runs."""
+        atts, by_hand = self._setup_attachments(container_id, netns, networks,
+                                                capability_args, args)
+        return pod.setup(atts, parallel=bool(parallel), container_id=container_id,
+                         loopback_netns=by_hand)
 
     def _setup_attachments(self, container_id: str, netns: object,
                            networks: Sequence[pod.NetworkRequest] | None,
@@ -214,9 +261,10 @@ class NetworksCore:
 
     # --- teardown, check, GC: from the cache --------------------------------------------------
 
-    def _replay(self, entry: CacheEntry, netns: str) -> pod.Attachment:
+    def _replay(self, entry: CacheEntry, netns: str,
+                valid: Mapping[str, NetworkConfigList]) -> pod.Attachment:
         """The attachment as it was added: its cached bytes and RuntimeConf."""
-        loaded = self._valid().get(entry.network_name)
+        loaded = valid.get(entry.network_name)
         if entry.network_name == LOOPBACK_NETWORK and entry.config == _LOOPBACK_BYTES:
             net = self._loopback_net
         elif loaded is not None and (loaded.bytes == entry.config or not entry.config):
@@ -230,6 +278,20 @@ class NetworksCore:
         rt = RuntimeConf(entry.container_id, netns, entry.ifname, entry.cni_args,
                          entry.capability_args)
         return pod.Attachment(network=entry.network_name, ifname=entry.ifname, net=net, rt=rt)
+
+    def _teardown_plan(self, container_id: str, netns: str,
+                       networks: Sequence[pod.NetworkRequest] | None) -> pod.PodPlan:
+        """The plan of ``teardown()`` (called with the container locked)."""
+        atts, problems = self._cached_attachments(container_id, netns, networks,
+                                                  for_delete=True)
+        return pod.teardown(atts, container_id=container_id, problems=problems)
+
+    def _check_plan(self, container_id: str, netns: str,
+                    networks: Sequence[pod.NetworkRequest] | None) -> pod.PodPlan:
+        """The plan of ``check()`` (called with the container locked)."""
+        atts, problems = self._cached_attachments(container_id, netns, networks,
+                                                  for_delete=False)
+        return pod.check(atts, container_id=container_id, problems=problems)
 
     def _cached_attachments(
         self, container_id: str, netns: str, networks: Sequence[pod.NetworkRequest] | None,
@@ -249,13 +311,20 @@ class NetworksCore:
                 e.network_name == n and (i is None or e.ifname == i) for n, i in wanted)]
         out: list[pod.Attachment] = []
         problems: list[CNIError] = []
+        valid = self._valid()
+        given = _netns(netns, for_delete) if netns else None  # looked at once, not per entry
         for entry in entries:
+            where = _netns(entry.netns, for_delete) if given is None else given
             try:
-                out.append(self._replay(entry, _netns(netns or entry.netns, for_delete)))
+                out.append(self._replay(entry, where, valid))
             except CNIError as err:
                 err.add_note(f"network {entry.network_name}, interface {entry.ifname}")
                 problems.append(err)
         return tuple(out), problems
+
+    def _gc_plan(self, valid_container_ids: Sequence[str]) -> pod.PodPlan:
+        """The plan of ``gc()``; a malformed list raises here, before anything runs."""
+        return pod.gc(self._gc_targets(valid_container_ids))
 
     def _gc_targets(self, valid_container_ids: Sequence[str]) -> list[
             tuple[NetworkConfigList, list[GCAttachment]]]:
@@ -274,6 +343,12 @@ class NetworksCore:
                 for net in nets]
 
     # --- readiness ----------------------------------------------------------------------------
+
+    def _status_plan(self) -> tuple[pod.PodPlan, tuple[str, ...]]:
+        """The plan of ``status()`` and the networks it returns when ready."""
+        problems, chosen = self._static_problems()
+        names = tuple(net.name for net in chosen if net is not self._loopback_net)
+        return pod.status(problems, chosen), names
 
     def _static_problems(self) -> tuple[list[str], list[NetworkConfigList]]:
         problems: list[str] = []

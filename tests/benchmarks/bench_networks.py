@@ -11,15 +11,27 @@ Both sides load the same directory of two networks (bridge and ptp, host-local I
 them all down at once. Each mode runs twice: a sandbox's networks attached concurrently
 (go-cni ``Setup``, cnilib ``parallel=True``) and one after the other (``SetupSerially``,
 ``parallel=False``). The sides alternate which goes first in each round; the median of the
-per-round ratios cnilib/go is printed (below 1: cnilib is faster).
+per-round ratios cnilib/go is printed (below 1: cnilib is faster), with each side's CPU time
+(its own process and the plugins it ran). go-cni writes its cache under /var/lib/cni: what a
+run leaves there (empty folders) is removed again.
+
+``--layer`` (no root, no plugin) measures the runtime layer's own CPU instead: a sandbox's
+setup and teardown through :class:`cnilib.Networks` / :class:`cnilib.AsyncNetworks` with
+their ``CNIConfig`` and cache replaced by stand-ins that do nearly nothing, so what is
+measured is the plans, the container lock (a real one, on /dev/shm where there is one), the
+attachments and the aggregate result::
+
+    .venv/bin/python tests/benchmarks/bench_networks.py --layer [--rounds R]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import resource
 import secrets
 import shutil
 import statistics
@@ -30,6 +42,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -65,14 +78,31 @@ def find_gocniref(given: str | None) -> str:
     sys.exit("gocniref not found: run .ci/setup.sh (or pass --gocniref)")
 
 
-def go_side(binary: str, conf_dir: Path, prefix: str, n: int, serial: bool) -> float:
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(run: Callable[[], object]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (this process and its children) of ``run()``."""
+    cpu = _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    run()
+    wall = time.perf_counter() - start
+    return wall, _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN) - cpu
+
+
+def go_side(binary: str, conf_dir: Path, prefix: str, n: int, serial: bool) -> tuple[float,
+                                                                                     float]:
     cmd = [binary, "setup", str(conf_dir), prefix, str(n), *(["serial"] if serial else [])]
     env = dict(os.environ, CNI_PATH=PLUGIN_DIR)
+    cpu = _cpu(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
-    return float(out.stdout.split()[2])
+    return float(out.stdout.split()[2]), _cpu(resource.RUSAGE_CHILDREN) - cpu
 
 
-def cnilib_async(conf_dir: Path, prefix: str, n: int, serial: bool, cache: Path) -> float:
+def cnilib_async(conf_dir: Path, prefix: str, n: int, serial: bool, cache: Path) -> tuple[
+        float, float]:
     from cnilib import AsyncNetworks
 
     nets = AsyncNetworks(conf_dir, [PLUGIN_DIR], cache, max_networks=0, loopback=False)
@@ -82,21 +112,120 @@ def cnilib_async(conf_dir: Path, prefix: str, n: int, serial: bool, cache: Path)
                                for i in range(n)))
         await asyncio.gather(*(nets.teardown(f"cnb-{i}", f"{prefix}{i}") for i in range(n)))
 
-    start = time.perf_counter()
-    asyncio.run(go())
-    return time.perf_counter() - start
+    return timed(lambda: asyncio.run(go()))
 
 
-def cnilib_threads(conf_dir: Path, prefix: str, n: int, serial: bool, cache: Path) -> float:
+def cnilib_threads(conf_dir: Path, prefix: str, n: int, serial: bool, cache: Path) -> tuple[
+        float, float]:
     from cnilib import Networks
 
     nets = Networks(conf_dir, [PLUGIN_DIR], cache, max_networks=0, loopback=False)
-    start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        list(pool.map(lambda i: nets.setup(f"cnb-{i}", f"{prefix}{i}", parallel=not serial),
-                      range(n)))
-        list(pool.map(lambda i: nets.teardown(f"cnb-{i}", f"{prefix}{i}"), range(n)))
-    return time.perf_counter() - start
+
+    def go() -> None:
+        with ThreadPoolExecutor(max_workers=n) as pool:
+            list(pool.map(lambda i: nets.setup(f"cnb-{i}", f"{prefix}{i}",
+                                               parallel=not serial), range(n)))
+            list(pool.map(lambda i: nets.teardown(f"cnb-{i}", f"{prefix}{i}"), range(n)))
+
+    return timed(go)
+
+
+class _StandIn:
+    """``CNIConfig`` and its cache as cheap as can be: what a setup and teardown cost beyond
+    them is the runtime layer's own work (plans, container lock, attachments, result)."""
+
+    def __init__(self, root: Path) -> None:
+        from cnilib.testing import make_result
+        from cnilib.types import parse_result
+
+        self.root = str(root)
+        self.result = parse_result(json.dumps(make_result("1.0.0")).encode())
+        self.added: dict[tuple[str, str, str], tuple[bytes, str]] = {}
+
+    def add_network_list(self, net: Any, rt: Any, *, timeout: float | None = None) -> Any:
+        self.added[(net.name, rt.container_id, rt.ifname)] = (net.bytes, rt.netns)
+        return self.result
+
+    def del_network_list(self, net: Any, rt: Any, *, timeout: float | None = None) -> None:
+        del self.added[(net.name, rt.container_id, rt.ifname)]
+
+    def attachments(self, container_id: str = "") -> tuple[Any, ...]:
+        from cnilib.cache import CacheEntry
+
+        return tuple(CacheEntry(network_name=name, container_id=cid, ifname=ifname,
+                                config=config, netns=netns)
+                     for (name, cid, ifname), (config, netns) in self.added.items()
+                     if cid == container_id)
+
+
+class _AsyncStandIn(_StandIn):
+    """The same, for ``AsyncCNIConfig``'s coroutines."""
+
+    async def add_network_list(self, net: Any, rt: Any, *,
+                               timeout: float | None = None) -> Any:
+        return super().add_network_list(net, rt)
+
+    async def del_network_list(self, net: Any, rt: Any, *,  # type: ignore[override]
+                               timeout: float | None = None) -> None:
+        super().del_network_list(net, rt)
+
+
+def _layer_round(work: Path, cache: str, parallel: bool, sandboxes: int) -> dict[str, float]:
+    """One round of :func:`layer_cost`: the layer's own CPU per sandbox, by driver (us)."""
+    from cnilib import AsyncNetworks, Networks
+
+    netns = str(work / "netns")
+    nets = Networks(work / "net.d", ["/fake"], work / cache, max_networks=0, loopback=False)
+    anets = AsyncNetworks(work / "net.d", ["/fake"], work / cache, max_networks=0,
+                          loopback=False)
+    nets.cni = nets._cache = _StandIn(work / cache)  # type: ignore[assignment]
+    anets.cni = anets._cache = _AsyncStandIn(work / cache)  # type: ignore[assignment]
+
+    def layer() -> None:
+        for i in range(sandboxes):
+            nets.setup(f"l{i}", netns, parallel=parallel)
+            nets.teardown(f"l{i}", netns)
+
+    async def alayer() -> None:
+        for i in range(sandboxes):
+            await anets.setup(f"l{i}", netns, parallel=parallel)
+            await anets.teardown(f"l{i}", netns)
+
+    threads = timed(layer)[1]
+    aio = timed(lambda: asyncio.run(alayer()))[1]
+    return {"threads": threads / sandboxes * 1e6, "asyncio": aio / sandboxes * 1e6}
+
+
+def layer_cost(rounds: int, sandboxes: int = 1000) -> None:
+    """Print the runtime layer's own CPU per sandbox (setup + teardown), fake plugins."""
+    base = "/dev/shm" if os.path.isdir("/dev/shm") else None  # a tmpfs: fsync costs nothing
+    work = Path(tempfile.mkdtemp(prefix="cnilib-layer-", dir=base))
+    write_networks(work / "net.d", "unused", work / "ipam", "layer")
+    (work / "netns").touch()  # teardown looks whether the namespace is still there
+    rows: dict[tuple[str, str], list[float]] = {}
+    try:
+        for r in range(rounds):
+            for parallel in (True, False):
+                mode = "parallel" if parallel else "serial"
+                for side, cost in _layer_round(work, f"c{r}{mode}", parallel,
+                                               sandboxes).items():
+                    rows.setdefault((side, mode), []).append(cost)
+        for (side, mode), costs in rows.items():
+            print(f"runtime layer's own CPU, {side} {mode}: median "
+                  f"{statistics.median(costs):.0f} us per sandbox (setup + teardown, "
+                  f"2 networks; rounds: {', '.join(f'{c:.0f}' for c in costs)})")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _leftovers(tag: str) -> None:
+    """Remove what go-cni left under /var/lib/cni for this run's networks."""
+    results = Path("/var/lib/cni/results")
+    for path in results.glob(f"bench-*-{tag}-*"):
+        path.unlink(missing_ok=True)
+    for folder in (results, results.parent):
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only when empty: another user's cache stays
 
 
 def main() -> None:
@@ -105,7 +234,12 @@ def main() -> None:
     ap.add_argument("--gocniref", default=None)
     ap.add_argument("--sandboxes", type=int, default=16)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--layer", action="store_true",
+                    help="the runtime layer's own CPU, with fake plugins (no root)")
     args = ap.parse_args()
+    if args.layer:
+        layer_cost(args.rounds)
+        return
     if os.geteuid() != 0:
         sys.exit("needs root (network namespaces)")
     binary = find_gocniref(args.gocniref)
@@ -114,7 +248,7 @@ def main() -> None:
     names = [f"cnbn{tag}s{i}" for i in range(args.sandboxes)]
     prefix = f"/var/run/netns/cnbn{tag}s"
     work = Path(tempfile.mkdtemp(prefix="cnilib-bench-"))
-    sides: dict[str, Callable[[bool, int], float]] = {
+    sides: dict[str, Callable[[bool, int], tuple[float, float]]] = {
         "go-cni": lambda serial, r: go_side(binary, work / "net.d", prefix, args.sandboxes,
                                             serial),
         "cnilib asyncio": lambda serial, r: cnilib_async(work / "net.d", prefix, args.sandboxes,
@@ -125,6 +259,7 @@ def main() -> None:
     }
     times: dict[tuple[str, bool], list[float]] = {(s, m): [] for s in sides for m in (False,
                                                                                      True)}
+    cpus: dict[tuple[str, bool], list[float]] = {key: [] for key in times}
     try:
         for name in names:
             ip("netns", "add", name)
@@ -133,9 +268,12 @@ def main() -> None:
             order = list(sides) if r % 2 == 0 else list(reversed(sides))
             for serial in (False, True):
                 for side in order:
-                    times[(side, serial)].append(sides[side](serial, r))
+                    wall, cpu = sides[side](serial, r)
+                    times[(side, serial)].append(wall)
+                    cpus[(side, serial)].append(cpu)
             print(f"round {r}: " + "; ".join(
                 f"{side} {'serial' if serial else 'parallel'} {times[(side, serial)][-1]:.2f} s"
+                f" (CPU {cpus[(side, serial)][-1]:.2f} s)"
                 for serial in (False, True) for side in sides), flush=True)
         for serial in (False, True):
             mode = "serial (SetupSerially / parallel=False)" if serial else \
@@ -146,12 +284,15 @@ def main() -> None:
                 print(f"{args.sandboxes} sandboxes x 2 networks, {mode}: {side}/go-cni median "
                       f"ratio {statistics.median(ratios):.2f} (go median "
                       f"{statistics.median(go):.2f} s, {side} median "
-                      f"{statistics.median(times[(side, serial)]):.2f} s)")
+                      f"{statistics.median(times[(side, serial)]):.2f} s; CPU go "
+                      f"{statistics.median(cpus[('go-cni', serial)]):.2f} s, {side} "
+                      f"{statistics.median(cpus[(side, serial)]):.2f} s)")
     finally:
         for name in names:
             subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
         subprocess.run(["ip", "link", "del", bridge], capture_output=True, check=False)
         shutil.rmtree(work, ignore_errors=True)
+        _leftovers(tag)
 
 
 if __name__ == "__main__":
