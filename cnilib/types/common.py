@@ -15,7 +15,7 @@ Rules of this file:
   addresses a result may hold within the output cap; G18 (docs/guarantees.md)): the same
   value, shared networks.
 * It knows no JSON: field names on the wire are declared on the fields (``Annotated``
-  overrides) and read by :mod:`cnilib._results.codec`, the only place JSON meets these classes.
+  overrides) and read by :mod:`cnilib._results`, the only place JSON meets these classes.
 """
 
 from __future__ import annotations
@@ -348,7 +348,7 @@ def unchecked(cls: type[_T]) -> Callable[..., _T]:
     """A positional constructor of ``cls`` that runs no converter and no validator.
 
     For values whose fields are already what the attrs constructor would store: fields of
-    another checked value (:mod:`cnilib.convert`), or JSON that :mod:`cnilib._results.codec` has
+    another checked value (:mod:`cnilib.convert`), or JSON that :mod:`cnilib._results.decode` has
     checked field by field. It takes every field, in attrs order, and stores them in their
     slots (then runs ``__attrs_post_init__``, if any), so the instance is indistinguishable
     from a checked one; checking again would only repeat work.
@@ -393,7 +393,7 @@ def _convert() -> Callable[..., Result]:
 
 @functools.cache
 def _to_dict() -> Callable[..., JSONObject]:
-    from cnilib._results.codec import result_to_dict
+    from cnilib._results.encode import result_to_dict
 
     return result_to_dict
 
