@@ -17,7 +17,7 @@ from typing import Any, cast
 
 import attrs
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from cnilib import _json
@@ -389,6 +389,7 @@ def _depth_by_loop(text: str) -> bool:
 
 @given(st.lists(st.sampled_from(['[', ']', '{', '}', '"', '\\', 'a', '[' * 50, '"[[[', '\\"']),
                 max_size=40))
+@example(["[" * 50, "[" * 50, '\\"', "\\"])  # a string left open on a lone backslash
 def test_depth_check_agrees_with_a_character_loop(parts: list[str]) -> None:
     text = "".join(parts) * 3
     assert _json._depth_ok(text) == _depth_by_loop(text)
