@@ -345,7 +345,8 @@ def version_in(versions: tuple[str, ...]) -> Callable[[object, attrs.Attribute[s
 
 
 def unchecked(cls: type[_T]) -> Callable[..., _T]:
-    """A positional constructor of ``cls`` that runs no converter and no validator.
+    """A positional constructor of ``cls`` that runs no converter and no validator: the one
+    way cnilib builds a value without them (docs/design.md, "Values, errors and names").
 
     For values whose fields are already what the attrs constructor would store: fields of
     another checked value (:mod:`cnilib.convert`), or JSON that :mod:`cnilib._results.decode` has
