@@ -232,18 +232,18 @@ def _network(*, name: str, version: str, versions: tuple[str, ...], flags: Seque
     return self
 
 
-_SCHEMA_CHECK: list[Callable[..., tuple[Problem, ...]]] = []
+@functools.cache
+def _schema_checker() -> Callable[..., tuple[Problem, ...]]:
+    # cnilib.schema is imported on first use, once: an import statement per call costs as
+    # much as validating a small document.
+    from .schema import check
+
+    return check
 
 
 def _schema_check(obj: JSONObject, kind: Kind, version: str, source: str | None,
                   data: builtins.bytes) -> tuple[Problem, ...]:
-    # cnilib.schema is imported on first use, once: an import statement per call costs as
-    # much as validating a small document.
-    if not _SCHEMA_CHECK:
-        from .schema import check
-
-        _SCHEMA_CHECK.append(check)
-    return _SCHEMA_CHECK[0](obj, kind, version, source=source, text=data)
+    return _schema_checker()(obj, kind, version, source=source, text=data)
 
 
 def _conf_from_obj(obj: JSON, data: builtins.bytes, source: str | None,

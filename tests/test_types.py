@@ -190,7 +190,6 @@ def test_out_of_range_interface_index_is_accepted_like_libcni() -> None:
     ("body", "pointer", "message"),
     [
         ([], "/", "expected a JSON object, got array"),
-        ({"cniVersion": 1}, "/cniVersion", "expected a string, got number"),
         ({"cniVersion": "1.0.0", "ips": {}}, "/ips", "expected an array, got object"),
         ({"cniVersion": "1.0.0", "ips": ["x"]}, "/ips/0", "expected an object, got string"),
         ({"cniVersion": "1.0.0", "ips": [{}]}, "/ips/0/address", "required field is missing"),
@@ -329,6 +328,19 @@ def test_to_dict_returns_a_fresh_object() -> None:
 def test_parse_of_to_json_is_identity(result: Result) -> None:
     """SPEC §5: a result written as JSON and read back is the same result."""
     assert result == parse_result(result.to_json())
+
+
+@pytest.mark.parametrize("stated", ["absent", None, "", 1, True, [], {}])
+def test_one_cni_version_fix_up_rule(stated: JSON) -> None:
+    """libcni fixupResultVersion (cni#895): a cniVersion that is not a non-empty string is the
+    version the reader assumes (the configuration's; 0.1.0 when it has none)."""
+    body: dict[str, JSON] = {"ips": [{"address": "10.0.0.2/24"}]}
+    if stated != "absent":
+        body["cniVersion"] = stated
+    assert parse_result(body, "1.0.0") == Result100(cni_version="1.0.0",
+                                                    ips=(IPConfig100(address="10.0.0.2/24"),))
+    assert parse_result({**body, "ip4": {"ip": "10.0.0.2/24"}}).cni_version == "0.1.0"
+    assert parse_result(None, "1.1.0") == Result100(cni_version="1.1.0")
 
 
 @given(cst.results)

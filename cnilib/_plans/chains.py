@@ -73,7 +73,7 @@ def _to_version(result: Result, version: str) -> tuple[Result, str | None]:
     if result.cni_version == version:
         return result, None
     try:
-        return result.as_version(version or "0.1.0"), None
+        return result.as_version(version), None
     except CNIError as err:
         return result, (f"result in version {result.cni_version} kept: cannot convert it to "
                         f"the configuration's version {version!r}: {err}")

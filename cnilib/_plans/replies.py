@@ -191,16 +191,11 @@ def parse_add_reply(inv: Invocation, done: Completed, conf_version: str) -> Resu
     if problem is not None:
         raise _output_error(inv, done, f"failed to unmarshal raw result: {problem}",
                             _text(stdout, EXCERPT))
-    if obj is None:
-        obj = {}
-    if not isinstance(obj, dict):
+    if obj is not None and not isinstance(obj, dict):
         msg = f"failed to unmarshal raw result: expected a JSON object, got {json_type(obj)}"
         raise _output_error(inv, done, msg, _text(stdout, EXCERPT))
-    version = obj.get("cniVersion")
-    if not isinstance(version, str) or not version:
-        obj = {**obj, "cniVersion": conf_version or "0.1.0"}
     try:
-        return parse_result(obj)
+        return parse_result(obj, conf_version)  # the one cniVersion fix-up rule
     except CNIError as cause:
         raise _output_error(inv, done, f"invalid result: {cause.msg}", cause.details) from cause
 
@@ -249,4 +244,4 @@ def cached_result(data: JSONObject, conf_version: str) -> Result:
     from cnilib.types import parse_result
 
     result = parse_result(data, "0.1.0")
-    return result.as_version(conf_version or "0.1.0")
+    return result.as_version(conf_version)

@@ -7,7 +7,7 @@ Rules of this package:
   in :mod:`.common`.
 * The family is chosen by the exact ``cniVersion`` string, as libcni's result creators do.
 * Every result is frozen and has ``cni_version``, ``as_version(v)``, ``to_dict()`` and
-  ``to_json()``. JSON decoding lives in :mod:`cnilib._results.codec` and conversion in
+  ``to_json()``. JSON decoding lives in :mod:`cnilib._results` and conversion in
   :mod:`cnilib.convert`; both are imported on first use, so this package stays below them.
 * Unknown fields of a result are dropped when it is parsed, as libcni drops them.
 """
@@ -69,7 +69,7 @@ IPConfig = IPConfig100
 @functools.cache
 def _parser() -> Callable[[bytes | str | JSON, str | None], Result]:
     # _codec sits above this package (it imports the classes); bound on first use, once.
-    from cnilib._results.codec import parse_result as parse
+    from cnilib._results.decode import parse_result as parse
 
     return parse
 
@@ -77,10 +77,12 @@ def _parser() -> Callable[[bytes | str | JSON, str | None], Result]:
 def parse_result(data: bytes | str | JSON, version: str | None = None) -> Result:
     """Decode a plugin's ADD result into the typed result of its family (SPEC §5).
 
-    The family is chosen by the body's ``cniVersion``. A body without one (or with ``""``
-    or ``null``) is taken to be in ``version``, which a runtime sets to the configuration's
-    version (libcni ``fixupResultVersion``, containernetworking/cni#895); ``null`` is an
-    empty result. A ``null`` field is the same as an absent one, as in Go.
+    The family is chosen by the body's ``cniVersion``. A body without one (or with ``""``,
+    ``null`` or a value that is not a string) is taken to be in ``version``, which a runtime
+    sets to the configuration's version (libcni ``fixupResultVersion``,
+    containernetworking/cni#895); ``null`` is an empty result. A ``null`` field is the same
+    as an absent one, as in Go. This is the one rule, wherever cnilib reads a result (a
+    plugin's reply, a cached result, a plugin's ``prevResult``).
 
     Args:
         data: UTF-8 JSON bytes, JSON text, or an already-decoded JSON value.

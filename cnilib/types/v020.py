@@ -16,17 +16,10 @@ from typing import Annotated, ClassVar
 import attrs
 from cattrs.gen import override
 
-from .common import (
-    DNS,
-    IPAddress,
-    IPInterface,
-    ResultMethods,
-    Route,
-    to_cidr,
-    to_ip,
-    to_routes,
-    version_in,
-)
+# The values by name, the constructor helpers (converters, validators) qualified.
+import cnilib.types.common as shared
+
+from .common import DNS, IPAddress, IPInterface, ResultMethods, Route
 
 __all__ = ["IPConfig020", "Result020"]
 
@@ -41,9 +34,9 @@ class IPConfig020:
         routes: The routes of this family; every route field is decoded.
     """
 
-    ip: IPInterface = attrs.field(converter=to_cidr)
-    gateway: IPAddress | None = attrs.field(default=None, converter=to_ip)
-    routes: tuple[Route, ...] = attrs.field(default=(), converter=to_routes)
+    ip: IPInterface = attrs.field(converter=shared.to_cidr)
+    gateway: IPAddress | None = attrs.field(default=None, converter=shared.to_ip)
+    routes: tuple[Route, ...] = attrs.field(default=(), converter=shared.to_routes)
 
 
 @attrs.frozen(kw_only=True)
@@ -61,7 +54,7 @@ class Result020(ResultMethods):
     versions: ClassVar[tuple[str, ...]] = ("0.1.0", "0.2.0")
 
     cni_version: Annotated[str, override(rename="cniVersion", omit_if_default=False)] = (
-        attrs.field(default="0.2.0", validator=version_in(("0.1.0", "0.2.0")))
+        attrs.field(default="0.2.0", validator=shared.version_in(versions))
     )
     ip4: IPConfig020 | None = None
     ip6: IPConfig020 | None = None

@@ -18,19 +18,10 @@ from typing import Annotated, ClassVar
 import attrs
 from cattrs.gen import override
 
-from .common import (
-    DNS,
-    IPAddress,
-    IPInterface,
-    ResultMethods,
-    Route,
-    to_cidr,
-    to_ip,
-    to_routes,
-    to_tuple,
-    uint,
-    version_in,
-)
+# The values by name, the constructor helpers (converters, validators) qualified.
+import cnilib.types.common as shared
+
+from .common import DNS, IPAddress, IPInterface, ResultMethods, Route
 
 __all__ = ["Interface040", "IPConfig040", "Result040"]
 
@@ -63,19 +54,19 @@ class IPConfig040:
     """
 
     version: Annotated[str, override(omit_if_default=False)] = ""
-    interface: int | None = attrs.field(default=None, validator=uint)
-    address: IPInterface = attrs.field(converter=to_cidr)
-    gateway: IPAddress | None = attrs.field(default=None, converter=to_ip)
+    interface: int | None = attrs.field(default=None, validator=shared.uint)
+    address: IPInterface = attrs.field(converter=shared.to_cidr)
+    gateway: IPAddress | None = attrs.field(default=None, converter=shared.to_ip)
 
 
 def _interfaces(value: Iterable[Interface040]) -> tuple[Interface040, ...]:
     # attrs converter (named, so that mypy's attrs plugin types __init__ from it).
-    return value if type(value) is tuple else to_tuple(value)
+    return value if type(value) is tuple else shared.to_tuple(value)
 
 
 def _ips(value: Iterable[IPConfig040]) -> tuple[IPConfig040, ...]:
     # attrs converter (named, so that mypy's attrs plugin types __init__ from it).
-    return value if type(value) is tuple else to_tuple(value)
+    return value if type(value) is tuple else shared.to_tuple(value)
 
 
 @attrs.frozen(kw_only=True)
@@ -94,9 +85,9 @@ class Result040(ResultMethods):
     versions: ClassVar[tuple[str, ...]] = ("0.3.0", "0.3.1", "0.4.0")
 
     cni_version: Annotated[str, override(rename="cniVersion", omit_if_default=False)] = (
-        attrs.field(default="0.4.0", validator=version_in(("0.3.0", "0.3.1", "0.4.0")))
+        attrs.field(default="0.4.0", validator=shared.version_in(versions))
     )
     interfaces: tuple[Interface040, ...] = attrs.field(default=(), converter=_interfaces)
     ips: tuple[IPConfig040, ...] = attrs.field(default=(), converter=_ips)
-    routes: tuple[Route, ...] = attrs.field(default=(), converter=to_routes)
+    routes: tuple[Route, ...] = attrs.field(default=(), converter=shared.to_routes)
     dns: Annotated[DNS, override(omit_if_default=False)] = attrs.field(factory=DNS)

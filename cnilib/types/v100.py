@@ -18,19 +18,10 @@ from typing import Annotated, ClassVar
 import attrs
 from cattrs.gen import override
 
-from .common import (
-    DNS,
-    IPAddress,
-    IPInterface,
-    ResultMethods,
-    Route,
-    to_cidr,
-    to_ip,
-    to_routes,
-    to_tuple,
-    uint,
-    version_in,
-)
+# The values by name, the constructor helpers (converters, validators) qualified.
+import cnilib.types.common as shared
+
+from .common import DNS, IPAddress, IPInterface, ResultMethods, Route
 
 __all__ = ["Interface100", "IPConfig100", "Result100"]
 
@@ -50,7 +41,7 @@ class Interface100:
 
     name: Annotated[str, override(omit_if_default=False)] = ""
     mac: str = ""
-    mtu: int = attrs.field(default=0, validator=uint)
+    mtu: int = attrs.field(default=0, validator=shared.uint)
     sandbox: str = ""
     socket_path: Annotated[str, override(rename="socketPath")] = ""
     pci_id: Annotated[str, override(rename="pciID")] = ""
@@ -67,19 +58,19 @@ class IPConfig100:
         gateway: The default gateway of the subnet, or ``None``.
     """
 
-    interface: int | None = attrs.field(default=None, validator=uint)
-    address: IPInterface = attrs.field(converter=to_cidr)
-    gateway: IPAddress | None = attrs.field(default=None, converter=to_ip)
+    interface: int | None = attrs.field(default=None, validator=shared.uint)
+    address: IPInterface = attrs.field(converter=shared.to_cidr)
+    gateway: IPAddress | None = attrs.field(default=None, converter=shared.to_ip)
 
 
 def _interfaces(value: Iterable[Interface100]) -> tuple[Interface100, ...]:
     # attrs converter (named, so that mypy's attrs plugin types __init__ from it).
-    return value if type(value) is tuple else to_tuple(value)
+    return value if type(value) is tuple else shared.to_tuple(value)
 
 
 def _ips(value: Iterable[IPConfig100]) -> tuple[IPConfig100, ...]:
     # attrs converter (named, so that mypy's attrs plugin types __init__ from it).
-    return value if type(value) is tuple else to_tuple(value)
+    return value if type(value) is tuple else shared.to_tuple(value)
 
 
 @attrs.frozen(kw_only=True)
@@ -98,9 +89,9 @@ class Result100(ResultMethods):
     versions: ClassVar[tuple[str, ...]] = ("1.0.0", "1.1.0")
 
     cni_version: Annotated[str, override(rename="cniVersion", omit_if_default=False)] = (
-        attrs.field(default="1.1.0", validator=version_in(("1.0.0", "1.1.0")))
+        attrs.field(default="1.1.0", validator=shared.version_in(versions))
     )
     interfaces: tuple[Interface100, ...] = attrs.field(default=(), converter=_interfaces)
     ips: tuple[IPConfig100, ...] = attrs.field(default=(), converter=_ips)
-    routes: tuple[Route, ...] = attrs.field(default=(), converter=to_routes)
+    routes: tuple[Route, ...] = attrs.field(default=(), converter=shared.to_routes)
     dns: DNS = attrs.field(factory=DNS)

@@ -82,6 +82,23 @@ def cnilib_convert(path: str, n: int) -> tuple[int, float]:
     return n, time.perf_counter() - start
 
 
+def cnilib_result_hooks(path: str, n: int) -> tuple[float, float]:
+    """CPU µs per structuring of one result: by the hook registered for its class (common
+    shape first), and by the hook cattrs generates alone (what that hook falls back to)."""
+    from cnilib._results import codec
+    from cnilib.types import parse_result
+
+    body = json.loads(Path(path).read_bytes())
+    cl = type(parse_result(body))
+    out = []
+    for hook in (codec.converter.get_structure_hook(cl), codec._object_hook(cl)):
+        start = time.process_time()
+        for _ in range(n):
+            hook(body, cl)
+        out.append((time.process_time() - start) / n * 1e6)
+    return out[0], out[1]
+
+
 def goref(binary: str, *args: str) -> tuple[int, float]:
     out = subprocess.run([binary, *args], check=True, capture_output=True, text=True).stdout
     _op, count, seconds = out.split()
@@ -123,6 +140,9 @@ def main() -> None:
           f"{statistics.median(load_ratios):.2f}")
     print(f"convert (parse 1.0.0 + to 0.4.0 + to 0.2.0): cnilib/go median ratio "
           f"{statistics.median(conv_ratios):.2f}")
+    hooks = [cnilib_result_hooks(str(result_file), args.convert_n) for _ in range(args.rounds)]
+    print(f"result hook (CPU, median): registered {statistics.median(h[0] for h in hooks):.2f} "
+          f"us, generated alone {statistics.median(h[1] for h in hooks):.2f} us")
     imp = subprocess.run([sys.executable, "-X", "importtime", "-c", "import cnilib"],
                          capture_output=True, text=True, check=True).stderr
     total = max((int(line.split("|")[1]) for line in imp.splitlines()
