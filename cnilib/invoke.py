@@ -315,12 +315,7 @@ class AsyncSubprocessExecutor(_Options):
     """
 
     def find(self, plugin_type: str, paths: Sequence[str]) -> str:
-        """Return the executable for ``plugin_type``: :func:`find_plugin`.
-
-        Raises:
-            InvalidPluginNameError: See :func:`find_plugin`.
-            PluginNotFoundError: See :func:`find_plugin`.
-        """
+        """Return the executable for ``plugin_type``, as :meth:`SubprocessExecutor.find`."""
         return find_plugin(plugin_type, paths)
 
     async def run(self, inv: Invocation) -> Completed:
