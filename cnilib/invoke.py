@@ -12,6 +12,9 @@ Rules of this file:
   docs/guarantees.md; CVE-2021-20206).
 * Every run is bounded in time and memory and leaves no process behind (G2,
   G3): see ``docs/execution.md``.
+* Size (about 420 lines): the public page of running a plugin, :func:`find_plugin` and the
+  sync and async executors, twins over one set of options and one start; the process itself
+  (started and reaped in ``_exec.spawn``, driven in ``_exec.proc``) lives below it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import TYPE_CHECKING, Protocol
 import attrs
 
 from ._exec import proc as _proc
+from ._exec import spawn as _spawn
 from .errors import ConfigError, ExecutionError, PluginNotFoundError
 from .identifiers import check_plugin_type
 from .protocol import Completed, Invocation
@@ -164,14 +168,14 @@ class _Options:
 
     def _begin(self, inv: Invocation) -> _Start | Completed:
         """Check ``inv`` and prepare its start; a deadline already passed is its outcome."""
-        _proc.check_path(inv.path)
+        _spawn.check_path(inv.path)
         stdin: object = inv.stdin
         if not isinstance(stdin, bytes):
             what = type(stdin).__name__
             msg = f"cannot execute plugin {inv.path}: stdin must be bytes, not {what}"
             raise ExecutionError(msg)
         # G10: the computed CNI_* win and appear once.
-        env = _proc.build_env(self.base_env, inv.env)
+        env = _spawn.build_env(self.base_env, inv.env)
         timeout: object = inv.timeout
         if timeout is not None and (
             isinstance(timeout, bool) or not isinstance(timeout, int | float)
@@ -199,7 +203,7 @@ class _Start:
         self.deadline = None if timeout is None else start + timeout
         self.attempts = 0
 
-    def attempt(self) -> _proc.Child | float:
+    def attempt(self) -> _spawn.Child | float:
         """Start the plugin once: the child, or the seconds to sleep before the next attempt.
 
         Raises:
@@ -207,7 +211,7 @@ class _Start:
         """
         inv = self.inv
         try:
-            return _proc.spawn(inv.path, self.env, inv.stdin, inv.pass_fds)
+            return _spawn.spawn(inv.path, self.env, inv.stdin, inv.pass_fds)
         except OSError as err:
             # libcni's pkg/invoke/raw_exec.go retries "text file busy" (a plugin being
             # installed while it is run, cni#763). Unlike libcni, exhausting the retries is an
@@ -218,10 +222,10 @@ class _Start:
             last = self.attempts >= options.etxtbsy_attempts
             late = self.deadline is not None and time.monotonic() + delay >= self.deadline
             if err.errno != errno.ETXTBSY or last or late:
-                raise _proc.spawn_error(inv.path, err) from err
+                raise _spawn.spawn_error(inv.path, err) from err
             return delay
 
-    def session(self, child: _proc.Child) -> _proc.Session:
+    def session(self, child: _spawn.Child) -> _proc.Session:
         """The session that drives the started ``child``."""
         return _proc.Session.begin(child, self.start, self.timeout, self.options._run_limits)
 
@@ -315,12 +319,7 @@ class AsyncSubprocessExecutor(_Options):
     """
 
     def find(self, plugin_type: str, paths: Sequence[str]) -> str:
-        """Return the executable for ``plugin_type``: :func:`find_plugin`.
-
-        Raises:
-            InvalidPluginNameError: See :func:`find_plugin`.
-            PluginNotFoundError: See :func:`find_plugin`.
-        """
+        """Return the executable for ``plugin_type``, as :meth:`SubprocessExecutor.find`."""
         return find_plugin(plugin_type, paths)
 
     async def run(self, inv: Invocation) -> Completed:

@@ -30,7 +30,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cnilib._exec import proc
+from cnilib._exec import spawn
 from cnilib._json import loads
 from cnilib.errors import (
     CNIError,
@@ -401,7 +401,7 @@ def test_the_plugin_is_reaped_soon_after_its_run(make_plugin: MakePlugin) -> Non
     while _proc_stat(pid) is not None:
         assert time.monotonic() < deadline, f"{pid} never reaped: {_proc_stat(pid)}"
         time.sleep(0.01)
-    assert pid not in proc.REAPER.pending()
+    assert pid not in spawn.REAPER.pending()
 
 
 @pytest.mark.parametrize("driver", ["sync", "async"])
@@ -409,9 +409,9 @@ def test_the_next_start_reaps_the_zombies_due(
     make_plugin: MakePlugin, monkeypatch: pytest.MonkeyPatch, driver: str
 ) -> None:
     """When runs follow one another, a zombie waits for the next start, not for the thread."""
-    reaper = proc._Reaper()
-    monkeypatch.setattr(proc, "REAPER", reaper)
-    monkeypatch.setattr(proc, "_REAP_IDLE", 3600.0)  # its thread never gets to it
+    reaper = spawn._Reaper()
+    monkeypatch.setattr(spawn, "REAPER", reaper)
+    monkeypatch.setattr(spawn, "_REAP_IDLE", 3600.0)  # its thread never gets to it
     path = make_plugin("pid", sh("echo $$\n"))
     first = int(_run_with(driver, inv(path)).stdout)
     time.sleep(0.05)  # past _REAP_AFTER

@@ -9,7 +9,7 @@ Rules of this file:
   gates, prevResult conversion, cache read/write/delete, and the rollback of a failed ADD.
 * Identifiers are validated before the first step (G6 in docs/guarantees.md).
 * Where a rule differs from libcni, the comment says so and ``docs/running.md`` lists it.
-* Size (about 460 lines): ADD, its rollback, CHECK and DEL of one attachment chain are one
+* Size (about 480 lines): ADD, its rollback, CHECK and DEL of one attachment chain are one
   decision table read together (what DEL undoes is what ADD did); they stay in one file.
 """
 

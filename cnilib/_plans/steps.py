@@ -105,8 +105,9 @@ class LoadCache:
 
 
 @attrs.frozen
-class SaveCache:
-    """Write one attachment's cache entry (libcni ``cniCacheV1``, ``libcni/api.go``)."""
+class _Record:
+    # What a cache entry and an "ADD in progress" record both keep of an attachment: what a
+    # later CHECK or DEL needs to run the chain again. Neither save step is the other's kind.
 
     network: str
     container_id: str
@@ -115,6 +116,12 @@ class SaveCache:
     netns: str
     cni_args: tuple[tuple[str, str], ...]
     capability_args: Mapping[str, JSON]
+
+
+@attrs.frozen
+class SaveCache(_Record):
+    """Write one attachment's cache entry (libcni ``cniCacheV1``, ``libcni/api.go``)."""
+
     result: JSONObject | None
 
 
@@ -143,16 +150,8 @@ class LoadPending:
 
 
 @attrs.frozen
-class SavePending:
+class SavePending(_Record):
     """Record that an ADD is starting, with what a DEL needs to undo it (before any plugin)."""
-
-    network: str
-    container_id: str
-    ifname: str
-    config: bytes
-    netns: str
-    cni_args: tuple[tuple[str, str], ...]
-    capability_args: Mapping[str, JSON]
 
 
 @attrs.frozen

@@ -208,7 +208,7 @@ def reap_what_if(rounds: int, cycles: int) -> None:
     import tempfile
 
     from cnilib import CNIConfig, RuntimeConf, conflist_from_file
-    from cnilib._exec import proc
+    from cnilib._exec import spawn
     from tests.benchmarks.bench_engine import conflist, ip
 
     if os.geteuid() != 0:
@@ -216,14 +216,14 @@ def reap_what_if(rounds: int, cycles: int) -> None:
     tag = secrets.token_hex(2)
     netns, bridge = f"cnreap{tag}", f"cnrp{tag}"
     work = Path(tempfile.mkdtemp(prefix="cnilib-bench-reap-"))
-    settle = proc.Child.settle
+    settle = spawn.Child.settle
 
-    def at_once(child: proc.Child, code: int) -> None:
+    def at_once(child: spawn.Child, code: int) -> None:
         child.returncode = None
         child.reap()
 
     def cycle(r: int, later: bool) -> tuple[float, float]:
-        setattr(proc.Child, "settle", settle if later else at_once)  # noqa: B010
+        setattr(spawn.Child, "settle", settle if later else at_once)  # noqa: B010
         try:
             cni = CNIConfig(["/usr/lib/cni"], cache_dir=str(work / f"cache-{r}-{later}"))
             start, used = time.perf_counter(), cpu()
@@ -235,7 +235,7 @@ def reap_what_if(rounds: int, cycles: int) -> None:
                 cni.del_network_list(net, rt)
             return (time.perf_counter() - start) / cycles, (cpu() - used) / cycles
         finally:
-            setattr(proc.Child, "settle", settle)  # noqa: B010
+            setattr(spawn.Child, "settle", settle)  # noqa: B010
 
     try:
         ip("netns", "add", netns)
