@@ -83,8 +83,8 @@ class AsyncCNIConfig(Engine):
                        held: contextlib.AsyncExitStack) -> object:
         if isinstance(step, steps.Lock):
             return await held.enter_async_context(self._alock(step, clock))
-        if isinstance(step, steps.SaveCache | steps.DeleteCache):
-            # The two writes that fsync (docs/cache.md): in a worker thread, so that one
+        if isinstance(step, steps.SaveCache):
+            # The one write that fsyncs (docs/cache.md): in a worker thread, so that one
             # attachment's wait for the disk never stalls the loop and every other attachment.
             return await _to_thread_whole(self._perform_local, step)
         inv, outcome = self._start(step, clock, network, self.executor.find)

@@ -8,8 +8,11 @@ Rules of this file:
 * The three identifiers are checked before any path is built, on every call (G6 in
   docs/guarantees.md), and a file is only taken for the attachment its stored triple names.
 * Writes are atomic: temp file in the same folder (0600), rename; result entries are also
-  durable (fsync of the file and the folder, G5). Nothing under the root is followed if it is
-  a symbolic link (:mod:`cnilib._cache.fs`); reads also refuse non-regular and oversized files.
+  durable (fsync of the file and the folder, G5). Nothing else is synced: removals and the
+  ADD-in-progress records only matter to a process that is killed, which loses nothing the
+  kernel holds (docs/cache.md, "Which writes are synced, and why"). Nothing under the root
+  is followed if it is a symbolic link (:mod:`cnilib._cache.fs`); reads also refuse
+  non-regular and oversized files.
 * An ADD in progress is recorded in ``<root>/inprogress/`` (same name and format as its entry,
   without a result) before its first plugin runs, and removed when the result is cached or
   the rollback is done, so that DEL and GC can undo an ADD whose process died (G14).
@@ -352,7 +355,7 @@ class ResultCache:
         self._remove_temps(_PENDING, _name(*_triple(entry)))
         return self._write(_PENDING, record, durable=False)
 
-    def _remove(self, folder: str, key: tuple[str, str, str], *, durable: bool) -> None:
+    def _remove(self, folder: str, key: tuple[str, str, str]) -> None:
         name = _name(*key)
         path = os.path.join(self.root, folder, name)
         with _cachefs.folder(self.root, folder, create=False,
@@ -362,30 +365,30 @@ class ResultCache:
             owner = self._owner(dir_fd, name, path)
             if owner is not None and owner != key:
                 return
-            if _cachefs.remove(dir_fd, name, path) and durable:
-                with contextlib.suppress(OSError):
-                    _cachefs.fsync_dir(dir_fd)
+            _cachefs.remove(dir_fd, name, path)
 
     def delete(self, network_name: str, container_id: str, ifname: str, *,
                batch: bool = False) -> None:
         """Remove one attachment's entry; nothing to remove is not an error.
 
         A file that holds another attachment's entry is left alone. Temp files a crashed
-        writer of this attachment left in ``results/`` are removed too.
+        writer of this attachment left in ``results/`` are removed too. Not synced: after a
+        power loss the entry may be back, which costs one more DEL or GC of an attachment
+        whose namespace the power loss removed anyway (docs/cache.md).
 
         Args:
             network_name: The network name.
             container_id: The container ID.
             ifname: The interface name.
             batch: One delete of many under :meth:`gc_lock`: the temp files are left to
-                :meth:`sweep`, which also syncs the folder once for all of them.
+                :meth:`sweep`, which lists the folder once for all of them.
 
         Raises:
             InvalidIdentifierError: An identifier breaks its rule (no file is touched).
             CacheError: The file exists but cannot be removed.
         """
         key = (network_name, container_id, ifname)
-        self._remove(_RESULTS, key, durable=not batch)
+        self._remove(_RESULTS, key)
         if not batch:
             self._remove_temps(_RESULTS, _name(*key))
 
@@ -396,7 +399,7 @@ class ResultCache:
             InvalidIdentifierError: An identifier breaks its rule (no file is touched).
             CacheError: The record exists but cannot be removed.
         """
-        self._remove(_PENDING, (network_name, container_id, ifname), durable=False)
+        self._remove(_PENDING, (network_name, container_id, ifname))
 
     def _remove_temps(self, folder: str, owner: str | None) -> list[str]:
         # Temp files of ``owner`` (all of them for None) in ``folder``; the caller knows they
@@ -417,8 +420,6 @@ class ResultCache:
     def sweep(self) -> tuple[str, ...]:
         """Remove what crashed processes left: temp files, and lock files nobody holds.
 
-        Then sync the ``results/`` folder, which makes the pass's batch deletes durable.
-
         Only safe under :meth:`gc_lock` (no cnilib operation then runs); GC calls it.
 
         Returns:
@@ -430,10 +431,6 @@ class ResultCache:
         removed = self._remove_temps(_RESULTS, None) + self._remove_temps(_PENDING, None)
         removed += [os.path.join(self.root, _lock.LOCKS_DIR, name)
                     for name in _lock.sweep(self.root)]
-        with _cachefs.folder(self.root, _RESULTS, create=False,
-                             action="open cache folder") as dir_fd:
-            if dir_fd is not None:  # the batch deletes of the pass, made durable at once
-                _cachefs.fsync_dir(dir_fd)
         return tuple(removed)
 
     # -- locks -----------------------------------------------------------------------------

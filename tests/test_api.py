@@ -1013,3 +1013,39 @@ def test_check_and_del_read_the_cache_entry_once(tmp_path: Path,
     loads.clear()
     cni.del_network_list(net, rt)
     assert loads == [("net1", "c1", "eth0")]
+
+
+def _os_calls(run: Callable[[], object], monkeypatch: pytest.MonkeyPatch,
+              names: tuple[str, ...]) -> dict[str, int]:
+    """How many times ``run()`` called each of the ``os`` functions ``names``."""
+    counts = dict.fromkeys(names, 0)
+    with monkeypatch.context() as patch:
+        for name in names:
+            real = getattr(os, name)
+
+            def counting(*a: Any, _name: str = name, _real: Any = real, **k: Any) -> Any:
+                counts[_name] += 1
+                return _real(*a, **k)
+
+            patch.setattr(os, name, counting)
+        run()
+    return counts
+
+
+def test_only_the_add_result_is_synced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/cache.md, "Which writes are synced, and why": ADD syncs its result entry (the
+    file, then the folder after the rename) and nothing else; its ADD-in-progress record,
+    CHECK, DEL and GC sync nothing."""
+    cni, _ = make(tmp_path)
+    net = chain("a", "b")
+    cni.add_network_list(net, RuntimeConf("warm", "/n", "eth0"))  # the folders are made once
+    rt = RuntimeConf("c1", "/n", "eth0")
+    verbs: list[tuple[str, Callable[[], object]]] = [
+        ("ADD", lambda: cni.add_network_list(net, rt)),
+        ("CHECK", lambda: cni.check_network_list(net, rt)),
+        ("DEL", lambda: cni.del_network_list(net, rt)),
+        ("GC", lambda: cni.gc_network_list(net, [])),
+    ]
+    synced = {verb: _os_calls(run, monkeypatch, ("fsync",))["fsync"] for verb, run in verbs}
+    assert synced == {"ADD": 2, "CHECK": 0, "DEL": 0, "GC": 0}
+    assert cni.get_cached_attachments() == ()
