@@ -25,7 +25,7 @@ from ._plans import chains, netops, steps
 from .protocol import Command, Completed, GCAttachment, InvocationRecord, RuntimeConf
 
 if TYPE_CHECKING:
-    from .cache import CacheEntry
+    from .cache import CacheEntry, ResultCache
     from .config import NetworkConfigList, PluginConfig
     from .invoke import AsyncExecutor
     from .types import Result
@@ -80,14 +80,14 @@ class AsyncCNIConfig(Engine):
     # --- the driver ---------------------------------------------------------------------------
 
     async def _perform(self, step: steps.Step, clock: Clock, network: str,
-                       held: contextlib.AsyncExitStack) -> object:
+                       held: contextlib.AsyncExitStack, cache: ResultCache) -> object:
         if isinstance(step, steps.Lock):
-            return await held.enter_async_context(self._alock(step, clock))
+            return await held.enter_async_context(self._alock(step, clock, cache))
         if isinstance(step, steps.SaveCache):
             # The one write that fsyncs (docs/cache.md): in a worker thread, so that one
             # attachment's wait for the disk never stalls the loop and every other attachment.
-            return await _to_thread_whole(self._perform_local, step)
-        inv, outcome = self._start(step, clock, network, self.executor.find)
+            return await _to_thread_whole(self._perform_local, step, cache)
+        inv, outcome = self._start(step, clock, network, self.executor.find, cache)
         if inv is None:
             return outcome
         got: Completed | Exception
@@ -106,11 +106,12 @@ class AsyncCNIConfig(Engine):
                 return stop.value  # type: ignore[no-any-return]
             clock = Clock(job.timeout, self.cleanup_timeout)
             async with contextlib.AsyncExitStack() as held:  # the plan's locks, until it ends
+                cache = held.enter_context(self.cache.operation())
                 while True:
                     thrown: BaseException | None = None
                     outcome: object = None
                     try:
-                        outcome = await self._perform(step, clock, job.network, held)
+                        outcome = await self._perform(step, clock, job.network, held, cache)
                     except BaseException as err:  # CancelledError too: the plan rolls back
                         thrown = err
                     try:
@@ -358,15 +359,17 @@ class AsyncCNIConfig(Engine):
         return await self._drive(job)  # type: ignore[arg-type]
 
 
-async def _to_thread_whole(fn: Callable[[steps.Step], object], step: steps.Step) -> object:
-    """``fn(step)`` in a worker thread; a cancellation waits for it to finish, then goes on.
+async def _to_thread_whole(fn: Callable[[steps.Step, ResultCache], object], step: steps.Step,
+                           cache: ResultCache) -> object:
+    """``fn(step, cache)`` in a worker thread; a cancellation waits for it to finish, then
+    goes on.
 
     The plan hears of the cancellation only once the write is whole or did not happen, so the
     rollback it decides on sees the cache as the write left it (docs/guarantees.md, G8).
     """
     import asyncio
 
-    work = asyncio.ensure_future(asyncio.to_thread(fn, step))
+    work = asyncio.ensure_future(asyncio.to_thread(fn, step, cache))
     cancelled = False
     while not work.done():
         try:

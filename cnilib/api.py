@@ -28,7 +28,7 @@ from ._plans import chains, netops, steps
 from .protocol import Command, Completed, GCAttachment, InvocationRecord, RuntimeConf
 
 if TYPE_CHECKING:
-    from .cache import CacheEntry
+    from .cache import CacheEntry, ResultCache
     from .config import NetworkConfigList, PluginConfig
     from .invoke import Executor
     from .types import Result
@@ -92,10 +92,10 @@ class CNIConfig(Engine):
     # --- the driver ---------------------------------------------------------------------------
 
     def _perform(self, step: steps.Step, clock: Clock, network: str,
-                 held: contextlib.ExitStack) -> object:
+                 held: contextlib.ExitStack, cache: ResultCache) -> object:
         if isinstance(step, steps.Lock):
-            return held.enter_context(self._lock(step, clock))
-        inv, outcome = self._start(step, clock, network, self.executor.find)
+            return held.enter_context(self._lock(step, clock, cache))
+        inv, outcome = self._start(step, clock, network, self.executor.find, cache)
         if inv is None:
             return outcome
         got: Completed | Exception
@@ -114,11 +114,12 @@ class CNIConfig(Engine):
                 return stop.value  # type: ignore[no-any-return]
             clock = Clock(job.timeout, self.cleanup_timeout)
             with contextlib.ExitStack() as held:  # the locks the plan took, until it ends
+                cache = held.enter_context(self.cache.operation())
                 while True:
                     thrown: BaseException | None = None
                     outcome: object = None
                     try:
-                        outcome = self._perform(step, clock, job.network, held)
+                        outcome = self._perform(step, clock, job.network, held, cache)
                     except BaseException as err:  # handed to the plan (it may roll back)
                         thrown = err
                     try:

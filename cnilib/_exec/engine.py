@@ -24,7 +24,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 import attrs
 
@@ -316,10 +316,12 @@ class Engine:
     # --- steps ----------------------------------------------------------------------------
 
     def _start(self, step: steps.Step, clock: Clock, network: str,
-               finder: Callable[[str, Sequence[str]], str]) -> tuple[Invocation | None, object]:
+               finder: Callable[[str, Sequence[str]], str],
+               cache: ResultCache) -> tuple[Invocation | None, object]:
         """Perform ``step`` up to what only a driver can do (both drivers call it).
 
         A :class:`~cnilib._plans.steps.Lock` is the driver's own business and never comes here.
+        ``cache`` is the job's view of the cache (:meth:`~cnilib.cache.ResultCache.operation`).
 
         Returns:
             ``(invocation, None)`` when the driver must now run that invocation (and hand
@@ -328,7 +330,7 @@ class Engine:
         if isinstance(step, steps.Find):
             return None, self._find(finder, step)
         if not isinstance(step, steps.Run):
-            return None, self._perform_local(step)
+            return None, self._perform_local(step, cache)
         prepared = self._prepare(step, clock)
         if isinstance(prepared, steps.NotStarted):
             self._record(step.invocation, prepared, network, step.rollback)
@@ -409,7 +411,7 @@ class Engine:
             except Exception:
                 LOGGER.exception("the on_invocation hook failed")
 
-    def _perform_local(self, step: steps.Step) -> object:
+    def _perform_local(self, step: steps.Step, cache: ResultCache) -> object:
         """Perform every step but ``Find`` and ``Run``: cache requests and warnings.
 
         Raises:
@@ -419,58 +421,73 @@ class Engine:
             LOGGER.warning("%s", step.message)
             return None
         try:
-            return self._cache_step(step)
+            return self._cache_step(step, cache)
         except CNIError:
             raise
         except Exception as err:
             msg = f"result cache failure: {err}"
             raise CacheError(msg) from err
 
-    def _lock(self, step: steps.Lock,
-              clock: Clock) -> contextlib.AbstractContextManager[int | None]:
+    @staticmethod
+    def _lock(step: steps.Lock, clock: Clock, cache: ResultCache,
+              ) -> contextlib.AbstractContextManager[int | None]:
         """The lock a :class:`~cnilib._plans.steps.Lock` step asks for (sync driver)."""
         if step.gc:
-            return self.cache.gc_lock(timeout=clock.remaining())
-        return self.cache.lock(step.network, step.container_id, step.ifname,
-                               timeout=clock.remaining())
+            return cache.gc_lock(timeout=clock.remaining())
+        return cache.lock(*_key(step), timeout=clock.remaining())
 
-    def _alock(self, step: steps.Lock,
-               clock: Clock) -> contextlib.AbstractAsyncContextManager[int | None]:
+    @staticmethod
+    def _alock(step: steps.Lock, clock: Clock, cache: ResultCache,
+               ) -> contextlib.AbstractAsyncContextManager[int | None]:
         """The lock a :class:`~cnilib._plans.steps.Lock` step asks for (asyncio driver)."""
         if step.gc:
-            return self.cache.agc_lock(timeout=clock.remaining())
-        return self.cache.alock(step.network, step.container_id, step.ifname,
-                                timeout=clock.remaining())
+            return cache.agc_lock(timeout=clock.remaining())
+        return cache.alock(*_key(step), timeout=clock.remaining())
 
-    def _cache_step(self, step: steps.Step) -> object:
+    @staticmethod
+    def _cache_step(step: steps.Step, cache: ResultCache) -> object:
         if isinstance(step, steps.LoadCache):
-            return self.cache.load(step.network, step.container_id, step.ifname)
+            return cache.load(*_key(step))
         if isinstance(step, steps.SaveCache):
-            self.cache.save(_entry(step, step.result))
+            cache.save(_entry(step, step.result))
             return None
         if isinstance(step, steps.DeleteCache):
-            self.cache.delete(step.network, step.container_id, step.ifname, batch=step.batch)
+            cache.delete(*_key(step), batch=step.batch)
             return None
         if isinstance(step, steps.ListCache):
-            return self.cache.attachments(step.container_id)
+            return cache.attachments(step.container_id)
         if isinstance(step, steps.LoadPending):
-            return self.cache.pending(step.network, step.container_id, step.ifname)
+            return cache.pending(*_key(step))
         if isinstance(step, steps.SavePending):
-            self.cache.begin(_entry(step, None))
+            cache.begin(_entry(step, None))
             return None
         if isinstance(step, steps.DeletePending):
-            self.cache.finish(step.network, step.container_id, step.ifname)
+            cache.finish(*_key(step))
             return None
         if isinstance(step, steps.IsLocked):
-            return self.cache.is_locked(step.network, step.container_id, step.ifname)
+            return cache.is_locked(*_key(step))
         if isinstance(step, steps.SweepCache):
-            return self.cache.sweep()
+            return cache.sweep()
         msg = f"unknown step {step!r}"  # pragma: no cover - the plans yield only the above
         raise CacheError(msg)
 
 
 def _error_of(outcome: Completed | steps.NotStarted) -> CNIError | None:
     return outcome.error if isinstance(outcome, steps.NotStarted) else None
+
+
+class _Keyed(Protocol):
+    @property
+    def network(self) -> str: ...
+    @property
+    def container_id(self) -> str: ...
+    @property
+    def ifname(self) -> str: ...
+
+
+def _key(step: _Keyed) -> tuple[str, str, str]:
+    """The attachment a cache or lock step is about."""
+    return step.network, step.container_id, step.ifname
 
 
 def _entry(step: steps.SaveCache | steps.SavePending, result: JSONObject | None) -> CacheEntry:

@@ -1,0 +1,139 @@
+"""What the runtime API itself costs per verb, with no process: CPU time and system calls.
+
+Not a test (the suite never times anything); no root, no plugins::
+
+    .venv/bin/python tests/benchmarks/bench_cache_ops.py [--cycles N] [--rounds N]
+        [--tree DIR ...]
+
+The chain is three plugins run by :class:`cnilib.testing.FakeExecutor` (Python functions), so
+what is measured is the engine, the cache and the locks: per ADD, CHECK and DEL the median CPU
+time of this process over ``--rounds`` rounds of ``--cycles`` cycles (real ``fsync``), and the
+calls it makes to the ``os`` and ``fcntl`` functions that are system calls. ``--tree DIR``
+adds the cnilib of another checkout as a side (each side runs in its own interpreter, the
+sides alternate every round): how a change is shown A/B, e.g. ``mkdir -p /tmp/old && git
+archive HEAD~1 cnilib schemas | tar -x -C /tmp/old`` then ``--tree /tmp/old --tree .``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent.parent
+RESULT = (b'{"cniVersion":"1.0.0","ips":[{"address":"10.99.0.2/24","gateway":"10.99.0.1"}],'
+          b'"dns":{}}')
+VERBS = ("add", "check", "del")
+#: The functions counted: each is one system call (``listdir`` a few).
+COUNTED = (("os", "open"), ("os", "close"), ("os", "stat"), ("os", "fstat"),
+           ("os", "unlink"), ("os", "rename"), ("os", "fsync"), ("os", "listdir"),
+           ("os", "mkdir"), ("fcntl", "flock"))
+
+
+def _side(cycles: int, rounds: int) -> dict[str, Any]:
+    """Run in the side's interpreter: the CPU per verb (ms) and the calls per verb."""
+    import fcntl
+
+    from cnilib import CNIConfig, RuntimeConf, conflist_from_bytes
+    from cnilib.protocol import Command, Completed
+    from cnilib.testing import FakeExecutor
+
+    def handler(inv: Any) -> Completed:
+        return Completed(0, RESULT if inv.command == Command.ADD else b"", b"", 0.0)
+
+    doc = {"cniVersion": "1.0.0", "name": "bench-noop",
+           "plugins": [{"type": t} for t in ("noop-a", "noop-b", "noop-c")]}
+    net = conflist_from_bytes(json.dumps(doc).encode())
+    work = tempfile.mkdtemp(prefix="cnilib-bench-cache-")
+    cni = CNIConfig(["/nonexistent"], cache_dir=work, executor=FakeExecutor(handler))
+
+    def verb(name: str, rt: RuntimeConf) -> Callable[[], object]:
+        method = getattr(cni, f"{name}_network_list")
+        return lambda: method(net, rt)
+
+    cpu: dict[str, list[float]] = {v: [] for v in VERBS}
+    for r in range(rounds + 1):  # round 0 warms up (imports, the folders' creation)
+        spent = dict.fromkeys(VERBS, 0.0)
+        for i in range(cycles):
+            rt = RuntimeConf(container_id=f"r{r}-{i}", netns="/n", ifname="eth0")
+            for v in VERBS:
+                start = time.process_time()
+                verb(v, rt)()
+                spent[v] += time.process_time() - start
+        if r:
+            for v in VERBS:
+                cpu[v].append(spent[v] / cycles * 1e3)
+    modules = {"os": os, "fcntl": fcntl}
+    calls: dict[str, dict[str, int]] = {}
+    rt = RuntimeConf(container_id="counted", netns="/n", ifname="eth0")
+    for v in VERBS:
+        counts = {name: 0 for _, name in COUNTED}
+        saved = {}
+        for mod, name in COUNTED:
+            real = getattr(modules[mod], name)
+            saved[mod, name] = real
+
+            def call(*a: Any, _n: str = name, _r: Any = real, _c: dict[str, int] = counts,
+                     **k: Any) -> Any:
+                _c[_n] += 1
+                return _r(*a, **k)
+
+            setattr(modules[mod], name, call)
+        try:
+            verb(v, rt)()
+        finally:
+            for (mod, name), real in saved.items():
+                setattr(modules[mod], name, real)
+        calls[v] = counts
+    left = sorted(os.listdir(os.path.join(work, "locks")))
+    return {"cpu": {v: statistics.median(t) for v, t in cpu.items()}, "calls": calls,
+            "lock_files_left": len(left) - ("gc" in left)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cycles", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--tree", action="append", default=[])
+    ap.add_argument("--side", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.side:
+        print(json.dumps(_side(args.cycles, 1)))
+        return
+    trees = [os.path.abspath(t) for t in args.tree] or [str(REPO)]
+    cpu: dict[str, dict[str, list[float]]] = {t: {v: [] for v in VERBS} for t in trees}
+    calls: dict[str, Any] = {}
+    load = os.getloadavg()
+    for r in range(args.rounds):
+        for tree in trees[r % len(trees):] + trees[:r % len(trees)]:
+            env = dict(os.environ, PYTHONPATH=tree)
+            out = subprocess.run([sys.executable, __file__, "--side", "--cycles",
+                                  str(args.cycles)], env=env, check=True,
+                                 capture_output=True, text=True, cwd=tree).stdout
+            got = json.loads(out)
+            for v in VERBS:
+                cpu[tree][v].append(got["cpu"][v])
+            calls[tree] = got
+    print(f"-- engine, no process, {args.cycles} cycles x {args.rounds} rounds, load "
+          f"{load[0]:.2f} -> {os.getloadavg()[0]:.2f}; CPU ms per verb (median of rounds)")
+    for tree in trees:
+        per = {v: statistics.median(t) for v, t in cpu[tree].items()}
+        print(f"{tree}: " + ", ".join(f"{v.upper()} {t:.3f}" for v, t in per.items())
+              + f", cycle {sum(per.values()):.3f} ms; lock files left after the cycles: "
+              f"{calls[tree]['lock_files_left']}")
+        for v in VERBS:
+            counts = calls[tree]["calls"][v]
+            print(f"  {v.upper():5s} " + ", ".join(f"{k} {n}" for k, n in counts.items() if n)
+                  + f" (total {sum(counts.values())})")
+
+
+if __name__ == "__main__":
+    main()
