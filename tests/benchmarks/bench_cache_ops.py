@@ -7,7 +7,8 @@ Not a test (the suite never times anything); no root, no plugins::
 
 The chain is three plugins run by :class:`cnilib.testing.FakeExecutor` (Python functions), so
 what is measured is the engine, the cache and the locks: per ADD, CHECK and DEL the median CPU
-time of this process over ``--rounds`` rounds of ``--cycles`` cycles (real ``fsync``), and the
+time of this process over ``--rounds`` rounds of ``--cycles`` cycles (real ``fsync``; per
+cycle also split into user, Python, and system, the kernel's side of the calls), and the
 calls it makes to the ``os`` and ``fcntl`` functions that are system calls. ``--tree DIR``
 adds the cnilib of another checkout as a side (each side runs in its own interpreter, the
 sides alternate every round): how a change is shown A/B, e.g. ``mkdir -p /tmp/old && git
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -59,18 +61,22 @@ def _side(cycles: int, rounds: int) -> dict[str, Any]:
         method = getattr(cni, f"{name}_network_list")
         return lambda: method(net, rt)
 
-    cpu: dict[str, list[float]] = {v: [] for v in VERBS}
+    cpu: dict[str, list[float]] = {key: [] for key in (*VERBS, "user", "sys")}
     for r in range(rounds + 1):  # round 0 warms up (imports, the folders' creation)
         spent = dict.fromkeys(VERBS, 0.0)
+        before = resource.getrusage(resource.RUSAGE_SELF)
         for i in range(cycles):
             rt = RuntimeConf(container_id=f"r{r}-{i}", netns="/n", ifname="eth0")
             for v in VERBS:
                 start = time.process_time()
                 verb(v, rt)()
                 spent[v] += time.process_time() - start
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        spent["user"] = after.ru_utime - before.ru_utime
+        spent["sys"] = after.ru_stime - before.ru_stime
         if r:
-            for v in VERBS:
-                cpu[v].append(spent[v] / cycles * 1e3)
+            for key, t in spent.items():
+                cpu[key].append(t / cycles * 1e3)
     modules = {"os": os, "fcntl": fcntl}
     calls: dict[str, dict[str, int]] = {}
     rt = RuntimeConf(container_id="counted", netns="/n", ifname="eth0")
@@ -109,7 +115,8 @@ def main() -> None:
         print(json.dumps(_side(args.cycles, 1)))
         return
     trees = [os.path.abspath(t) for t in args.tree] or [str(REPO)]
-    cpu: dict[str, dict[str, list[float]]] = {t: {v: [] for v in VERBS} for t in trees}
+    keys = [*VERBS, "user", "sys"]
+    cpu: dict[str, dict[str, list[float]]] = {t: {k: [] for k in keys} for t in trees}
     calls: dict[str, Any] = {}
     load = os.getloadavg()
     for r in range(args.rounds):
@@ -119,15 +126,17 @@ def main() -> None:
                                   str(args.cycles)], env=env, check=True,
                                  capture_output=True, text=True, cwd=tree).stdout
             got = json.loads(out)
-            for v in VERBS:
-                cpu[tree][v].append(got["cpu"][v])
+            for key in keys:
+                cpu[tree][key].append(got["cpu"][key])
             calls[tree] = got
     print(f"-- engine, no process, {args.cycles} cycles x {args.rounds} rounds, load "
-          f"{load[0]:.2f} -> {os.getloadavg()[0]:.2f}; CPU ms per verb (median of rounds)")
+          f"{load[0]:.2f} -> {os.getloadavg()[0]:.2f}; CPU ms per verb (medians "
+          "of the rounds)")
     for tree in trees:
-        per = {v: statistics.median(t) for v, t in cpu[tree].items()}
-        print(f"{tree}: " + ", ".join(f"{v.upper()} {t:.3f}" for v, t in per.items())
-              + f", cycle {sum(per.values()):.3f} ms; lock files left after the cycles: "
+        per = {k: statistics.median(t) for k, t in cpu[tree].items()}
+        print(f"{tree}: " + ", ".join(f"{v.upper()} {per[v]:.3f}" for v in VERBS)
+              + f"; cycle {sum(per[v] for v in VERBS):.3f} ms (user {per['user']:.3f}, system "
+              f"{per['sys']:.3f}); lock files left after the cycles: "
               f"{calls[tree]['lock_files_left']}")
         for v in VERBS:
             counts = calls[tree]["calls"][v]
