@@ -16,13 +16,12 @@ Rules of this file:
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
-from ._exec.engine import CLEANUP_TIMEOUT, Clock, Engine, Job
+from ._exec.engine import Clock, Engine, Job
 from ._plans import chains, netops, steps
-from .protocol import Command, Completed, GCAttachment, InvocationRecord, RuntimeConf
+from .protocol import Completed, GCAttachment, RuntimeConf
 
 if TYPE_CHECKING:
     from .cache import CacheEntry, ResultCache
@@ -36,7 +35,7 @@ __all__ = ["AsyncCNIConfig"]
 T = TypeVar("T")
 
 
-class AsyncCNIConfig(Engine):
+class AsyncCNIConfig(Engine["AsyncExecutor"]):
     """Run CNI plugin chains from asyncio code; every method of
     :class:`~cnilib.api.CNIConfig`, as a coroutine.
 
@@ -57,32 +56,19 @@ class AsyncCNIConfig(Engine):
         ConfigError: an option is out of range.
     """
 
-    def __init__(
-        self,
-        path: str | Sequence[str] | None = None,
-        cache_dir: str | os.PathLike[str] = "/var/lib/cni",
-        *,
-        executor: AsyncExecutor | None = None,
-        timeouts: Mapping[Command | str, float | None] | None = None,
-        cleanup_timeout: float | None = CLEANUP_TIMEOUT,
-        rollback: bool = True,
-        strict: bool = True,
-        on_invocation: Callable[[InvocationRecord], None] | None = None,
-    ) -> None:
-        super().__init__(path, cache_dir, timeouts=timeouts, cleanup_timeout=cleanup_timeout,
-                         rollback=rollback, strict=strict, on_invocation=on_invocation)
-        if executor is None:
-            from .invoke import AsyncSubprocessExecutor
+    def _default_executor(self) -> AsyncExecutor:
+        from .invoke import AsyncSubprocessExecutor
 
-            executor = AsyncSubprocessExecutor()
-        self.executor: AsyncExecutor = executor
+        return AsyncSubprocessExecutor()
 
     # --- the driver ---------------------------------------------------------------------------
 
     async def _perform(self, step: steps.Step, clock: Clock, network: str,
                        held: contextlib.AsyncExitStack, cache: ResultCache) -> object:
         if isinstance(step, steps.Lock):
-            return await held.enter_async_context(self._alock(step, clock, cache))
+            key, wait = self._lock_request(step, clock)
+            return await held.enter_async_context(cache.agc_lock(timeout=wait) if key is None
+                                                  else cache.alock(*key, timeout=wait))
         if isinstance(step, steps.SaveCache):
             # The one write that fsyncs (docs/cache.md): in a worker thread, so that one
             # attachment's wait for the disk never stalls the loop and every other attachment.

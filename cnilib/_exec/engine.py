@@ -18,13 +18,12 @@ Rules of this file:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeAlias, TypeVar
 
 import attrs
 
@@ -166,13 +165,20 @@ def _paths(path: str | Sequence[str] | None) -> tuple[str, ...]:
     return tuple(out)
 
 
-class Engine:
+#: The executor a driver runs plugins with (:class:`~cnilib.invoke.Executor` or
+#: :class:`~cnilib.invoke.AsyncExecutor`).
+X = TypeVar("X")
+
+
+class Engine(Generic[X]):
     """The state and the step logic both :class:`~cnilib.api.CNIConfig` drivers share.
 
     Args:
         path: Plugin directories; ``None`` means ``CNI_PATH`` from the environment, else
             ``/opt/cni/bin`` and ``/usr/lib/cni``. A string is split on ``:``.
         cache_dir: The result cache root (libcni's ``/var/lib/cni``).
+        executor: How plugins are found and run; ``None``: the driver's
+            :meth:`_default_executor`.
         timeouts: Per-verb chain budgets in seconds, merged over :data:`DEFAULT_TIMEOUTS`
             (``None``: no limit).
         cleanup_timeout: Budget of an ADD rollback (fresh, after the failure).
@@ -187,14 +193,15 @@ class Engine:
 
     def __init__(
         self,
-        path: str | Sequence[str] | None,
-        cache_dir: str | os.PathLike[str],
+        path: str | Sequence[str] | None = None,
+        cache_dir: str | os.PathLike[str] = "/var/lib/cni",
         *,
-        timeouts: Mapping[Command | str, float | None] | None,
-        cleanup_timeout: float | None,
-        rollback: bool,
-        strict: bool,
-        on_invocation: Hook | None,
+        executor: X | None = None,
+        timeouts: Mapping[Command | str, float | None] | None = None,
+        cleanup_timeout: float | None = CLEANUP_TIMEOUT,
+        rollback: bool = True,
+        strict: bool = True,
+        on_invocation: Hook | None = None,
     ) -> None:
         from cnilib.cache import ResultCache
 
@@ -213,6 +220,11 @@ class Engine:
         self.rollback = bool(rollback)
         self.strict = bool(strict)
         self.on_invocation = on_invocation
+        self.executor: X = self._default_executor() if executor is None else executor
+
+    def _default_executor(self) -> X:
+        """The executor when the caller gives none (each driver's subprocess executor)."""
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(path={list(self.path)!r}, cache_dir={self.cache_dir!r})"
@@ -429,20 +441,11 @@ class Engine:
             raise CacheError(msg) from err
 
     @staticmethod
-    def _lock(step: steps.Lock, clock: Clock, cache: ResultCache,
-              ) -> contextlib.AbstractContextManager[int | None]:
-        """The lock a :class:`~cnilib._plans.steps.Lock` step asks for (sync driver)."""
-        if step.gc:
-            return cache.gc_lock(timeout=clock.remaining())
-        return cache.lock(*_key(step), timeout=clock.remaining())
-
-    @staticmethod
-    def _alock(step: steps.Lock, clock: Clock, cache: ResultCache,
-               ) -> contextlib.AbstractAsyncContextManager[int | None]:
-        """The lock a :class:`~cnilib._plans.steps.Lock` step asks for (asyncio driver)."""
-        if step.gc:
-            return cache.agc_lock(timeout=clock.remaining())
-        return cache.alock(*_key(step), timeout=clock.remaining())
+    def _lock_request(step: steps.Lock,
+                      clock: Clock) -> tuple[tuple[str, str, str] | None, float | None]:
+        """What a :class:`~cnilib._plans.steps.Lock` step asks a driver to hold: the attachment
+        (``None``: the whole cache, for GC), and how long it may wait for it."""
+        return (None if step.gc else _key(step)), clock.remaining()
 
     @staticmethod
     def _cache_step(step: steps.Step, cache: ResultCache) -> object:
@@ -476,13 +479,8 @@ def _error_of(outcome: Completed | steps.NotStarted) -> CNIError | None:
     return outcome.error if isinstance(outcome, steps.NotStarted) else None
 
 
-class _Keyed(Protocol):
-    @property
-    def network(self) -> str: ...
-    @property
-    def container_id(self) -> str: ...
-    @property
-    def ifname(self) -> str: ...
+_Keyed: TypeAlias = (steps.Lock | steps.LoadCache | steps.DeleteCache | steps.LoadPending
+                    | steps.DeletePending | steps.IsLocked)
 
 
 def _key(step: _Keyed) -> tuple[str, str, str]:
