@@ -235,14 +235,15 @@ def remove(dir_fd: int, name: str, path: str) -> bool:
     return True
 
 
-def names(dir_fd: int, path: str) -> list[str]:
-    """The names in a folder, sorted.
+def names(dir_fd: int, path: str, prefix: str = "") -> list[str]:
+    """The names in a folder (those that start with ``prefix``), sorted.
 
     Raises:
         CacheError: The folder cannot be listed.
     """
     try:
-        return sorted(os.listdir(dir_fd))  # CPython lists a duplicate of the descriptor
+        listed = os.listdir(dir_fd)  # CPython lists a duplicate of the descriptor
+        return sorted([n for n in listed if n.startswith(prefix)] if prefix else listed)
     except OSError as err:
         raise io_error("list cache folder", path, err) from err
 

@@ -3,7 +3,7 @@
 Not a test (the suite never times anything); no root, no plugins::
 
     .venv/bin/python tests/benchmarks/bench_cache_ops.py [--cycles N] [--rounds N]
-        [--tree DIR ...] [--what-if]
+        [--tree DIR ...] [--what-if] [--entries N]
 
 The chain is three plugins run by :class:`cnilib.testing.FakeExecutor` (Python functions), so
 what is measured is the engine, the cache and the locks: per ADD, CHECK and DEL the median CPU
@@ -16,6 +16,7 @@ sides alternate every round): how a change is shown A/B, e.g. ``mkdir -p /tmp/ol
 archive HEAD~1 cnilib schemas | tar -x -C /tmp/old`` then ``--tree /tmp/old --tree .``.
 ``--what-if`` adds the first tree twice more, with ``fsync`` made a no-op (``#nofsync``) and
 then also without the cache's locks (``#nolock``): what the durable cache and the locks cost.
+``--entries N`` first adds N other attachments, so that what grows with the cache shows.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ COUNTED = (("os", "open"), ("os", "close"), ("os", "stat"), ("os", "fstat"),
            ("os", "mkdir"), ("fcntl", "flock"))
 
 
-def _side(cycles: int, rounds: int, mode: str) -> dict[str, Any]:
+def _side(cycles: int, rounds: int, mode: str, entries: int) -> dict[str, Any]:
     """Run in the side's interpreter: the CPU per verb (ms) and the calls per verb.
 
     ``mode``: ``real``; ``nofsync`` (``os.fsync`` a no-op); ``nolock`` (that, and no
@@ -77,6 +78,9 @@ def _side(cycles: int, rounds: int, mode: str) -> dict[str, Any]:
         method = getattr(cni, f"{name}_network_list")
         return lambda: method(net, rt)
 
+    for i in range(entries):  # other attachments: what a listing of the folders costs
+        cni.add_network_list(net, RuntimeConf(container_id=f"other{i}", netns="/n",
+                                              ifname="eth0"))
     cpu: dict[str, list[float]] = {key: [] for key in (*VERBS, "user", "sys", "wall")}
     for r in range(rounds + 1):  # round 0 warms up (imports, the folders' creation)
         spent = dict.fromkeys(VERBS, 0.0)
@@ -131,10 +135,12 @@ def main() -> None:
     ap.add_argument("--tree", action="append", default=[])
     ap.add_argument("--what-if", action="store_true",
                     help="also the first tree with fsync a no-op, then also without locks")
+    ap.add_argument("--entries", type=int, default=0,
+                    help="other attachments in the cache during the cycles")
     ap.add_argument("--side", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.side:
-        print(json.dumps(_side(args.cycles, 1, args.side)))
+        print(json.dumps(_side(args.cycles, 1, args.side, args.entries)))
         return
     trees = [os.path.abspath(t) for t in args.tree] or [str(REPO)]
     if args.what_if:
@@ -148,7 +154,8 @@ def main() -> None:
             where, _, mode = tree.partition("#")
             env = dict(os.environ, PYTHONPATH=where)
             out = subprocess.run([sys.executable, __file__, "--side", mode or "real",
-                                  "--cycles", str(args.cycles)], env=env, check=True,
+                                  "--cycles", str(args.cycles), "--entries", str(args.entries)],
+                                 env=env, check=True,
                                  capture_output=True, text=True, cwd=where).stdout
             got = json.loads(out)
             for key in keys:
