@@ -96,9 +96,7 @@ class CacheEntry:
     in_progress: bool = False
 
     def __attrs_post_init__(self) -> None:
-        check_network_name(self.network_name)
-        check_container_id(self.container_id)
-        check_interface_name(self.ifname)
+        _names(self.network_name, self.container_id, self.ifname)  # checks each identifier
         checks: tuple[tuple[str, object, type | tuple[type, ...]], ...] = (
             ("config", self.config, bytes),
             ("netns", self.netns, str),
