@@ -16,16 +16,15 @@ Rules of this file:
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
-from ._exec.engine import CLEANUP_TIMEOUT, Clock, Engine, Job
+from ._exec.engine import Clock, Engine, Job
 from ._plans import chains, netops, steps
-from .protocol import Command, Completed, GCAttachment, InvocationRecord, RuntimeConf
+from .protocol import Completed, GCAttachment, RuntimeConf
 
 if TYPE_CHECKING:
-    from .cache import CacheEntry
+    from .cache import CacheEntry, ResultCache
     from .config import NetworkConfigList, PluginConfig
     from .invoke import AsyncExecutor
     from .types import Result
@@ -36,7 +35,7 @@ __all__ = ["AsyncCNIConfig"]
 T = TypeVar("T")
 
 
-class AsyncCNIConfig(Engine):
+class AsyncCNIConfig(Engine["AsyncExecutor"]):
     """Run CNI plugin chains from asyncio code; every method of
     :class:`~cnilib.api.CNIConfig`, as a coroutine.
 
@@ -57,37 +56,24 @@ class AsyncCNIConfig(Engine):
         ConfigError: an option is out of range.
     """
 
-    def __init__(
-        self,
-        path: str | Sequence[str] | None = None,
-        cache_dir: str | os.PathLike[str] = "/var/lib/cni",
-        *,
-        executor: AsyncExecutor | None = None,
-        timeouts: Mapping[Command | str, float | None] | None = None,
-        cleanup_timeout: float | None = CLEANUP_TIMEOUT,
-        rollback: bool = True,
-        strict: bool = True,
-        on_invocation: Callable[[InvocationRecord], None] | None = None,
-    ) -> None:
-        super().__init__(path, cache_dir, timeouts=timeouts, cleanup_timeout=cleanup_timeout,
-                         rollback=rollback, strict=strict, on_invocation=on_invocation)
-        if executor is None:
-            from .invoke import AsyncSubprocessExecutor
+    def _default_executor(self) -> AsyncExecutor:
+        from .invoke import AsyncSubprocessExecutor
 
-            executor = AsyncSubprocessExecutor()
-        self.executor: AsyncExecutor = executor
+        return AsyncSubprocessExecutor()
 
     # --- the driver ---------------------------------------------------------------------------
 
     async def _perform(self, step: steps.Step, clock: Clock, network: str,
-                       held: contextlib.AsyncExitStack) -> object:
+                       held: contextlib.AsyncExitStack, cache: ResultCache) -> object:
         if isinstance(step, steps.Lock):
-            return await held.enter_async_context(self._alock(step, clock))
-        if isinstance(step, steps.SaveCache | steps.DeleteCache):
-            # The two writes that fsync (docs/cache.md): in a worker thread, so that one
+            key, wait = self._lock_request(step, clock)
+            return await held.enter_async_context(cache.agc_lock(timeout=wait) if key is None
+                                                  else cache.alock(*key, timeout=wait))
+        if isinstance(step, steps.SaveCache):
+            # The one write that fsyncs (docs/cache.md): in a worker thread, so that one
             # attachment's wait for the disk never stalls the loop and every other attachment.
-            return await _to_thread_whole(self._perform_local, step)
-        inv, outcome = self._start(step, clock, network, self.executor.find)
+            return await _to_thread_whole(self._perform_local, step, cache)
+        inv, outcome = self._start(step, clock, network, self.executor.find, cache)
         if inv is None:
             return outcome
         got: Completed | Exception
@@ -106,11 +92,12 @@ class AsyncCNIConfig(Engine):
                 return stop.value  # type: ignore[no-any-return]
             clock = Clock(job.timeout, self.cleanup_timeout)
             async with contextlib.AsyncExitStack() as held:  # the plan's locks, until it ends
+                cache = held.enter_context(self.cache.operation())
                 while True:
                     thrown: BaseException | None = None
                     outcome: object = None
                     try:
-                        outcome = await self._perform(step, clock, job.network, held)
+                        outcome = await self._perform(step, clock, job.network, held, cache)
                     except BaseException as err:  # CancelledError too: the plan rolls back
                         thrown = err
                     try:
@@ -358,15 +345,17 @@ class AsyncCNIConfig(Engine):
         return await self._drive(job)  # type: ignore[arg-type]
 
 
-async def _to_thread_whole(fn: Callable[[steps.Step], object], step: steps.Step) -> object:
-    """``fn(step)`` in a worker thread; a cancellation waits for it to finish, then goes on.
+async def _to_thread_whole(fn: Callable[[steps.Step, ResultCache], object], step: steps.Step,
+                           cache: ResultCache) -> object:
+    """``fn(step, cache)`` in a worker thread; a cancellation waits for it to finish, then
+    goes on.
 
     The plan hears of the cancellation only once the write is whole or did not happen, so the
     rollback it decides on sees the cache as the write left it (docs/guarantees.md, G8).
     """
     import asyncio
 
-    work = asyncio.ensure_future(asyncio.to_thread(fn, step))
+    work = asyncio.ensure_future(asyncio.to_thread(fn, step, cache))
     cancelled = False
     while not work.done():
         try:

@@ -19,16 +19,15 @@ Rules of this file:
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
-from ._exec.engine import CLEANUP_TIMEOUT, Clock, Engine, Job
+from ._exec.engine import Clock, Engine, Job
 from ._plans import chains, netops, steps
-from .protocol import Command, Completed, GCAttachment, InvocationRecord, RuntimeConf
+from .protocol import Completed, GCAttachment, RuntimeConf
 
 if TYPE_CHECKING:
-    from .cache import CacheEntry
+    from .cache import CacheEntry, ResultCache
     from .config import NetworkConfigList, PluginConfig
     from .invoke import Executor
     from .types import Result
@@ -39,7 +38,7 @@ __all__ = ["CNIConfig"]
 T = TypeVar("T")
 
 
-class CNIConfig(Engine):
+class CNIConfig(Engine["Executor"]):
     """Run CNI plugin chains for a runtime (libcni ``CNIConfig``).
 
     Args:
@@ -69,33 +68,20 @@ class CNIConfig(Engine):
         ConfigError: an option is out of range.
     """
 
-    def __init__(
-        self,
-        path: str | Sequence[str] | None = None,
-        cache_dir: str | os.PathLike[str] = "/var/lib/cni",
-        *,
-        executor: Executor | None = None,
-        timeouts: Mapping[Command | str, float | None] | None = None,
-        cleanup_timeout: float | None = CLEANUP_TIMEOUT,
-        rollback: bool = True,
-        strict: bool = True,
-        on_invocation: Callable[[InvocationRecord], None] | None = None,
-    ) -> None:
-        super().__init__(path, cache_dir, timeouts=timeouts, cleanup_timeout=cleanup_timeout,
-                         rollback=rollback, strict=strict, on_invocation=on_invocation)
-        if executor is None:
-            from .invoke import SubprocessExecutor
+    def _default_executor(self) -> Executor:
+        from .invoke import SubprocessExecutor
 
-            executor = SubprocessExecutor()
-        self.executor: Executor = executor
+        return SubprocessExecutor()
 
     # --- the driver ---------------------------------------------------------------------------
 
     def _perform(self, step: steps.Step, clock: Clock, network: str,
-                 held: contextlib.ExitStack) -> object:
+                 held: contextlib.ExitStack, cache: ResultCache) -> object:
         if isinstance(step, steps.Lock):
-            return held.enter_context(self._lock(step, clock))
-        inv, outcome = self._start(step, clock, network, self.executor.find)
+            key, wait = self._lock_request(step, clock)
+            return held.enter_context(cache.gc_lock(timeout=wait) if key is None
+                                      else cache.lock(*key, timeout=wait))
+        inv, outcome = self._start(step, clock, network, self.executor.find, cache)
         if inv is None:
             return outcome
         got: Completed | Exception
@@ -114,11 +100,12 @@ class CNIConfig(Engine):
                 return stop.value  # type: ignore[no-any-return]
             clock = Clock(job.timeout, self.cleanup_timeout)
             with contextlib.ExitStack() as held:  # the locks the plan took, until it ends
+                cache = held.enter_context(self.cache.operation())
                 while True:
                     thrown: BaseException | None = None
                     outcome: object = None
                     try:
-                        outcome = self._perform(step, clock, job.network, held)
+                        outcome = self._perform(step, clock, job.network, held, cache)
                     except BaseException as err:  # handed to the plan (it may roll back)
                         thrown = err
                     try:

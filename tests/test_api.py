@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import logging
 import math
 import os
@@ -1013,3 +1014,87 @@ def test_check_and_del_read_the_cache_entry_once(tmp_path: Path,
     loads.clear()
     cni.del_network_list(net, rt)
     assert loads == [("net1", "c1", "eth0")]
+
+
+def _os_calls(run: Callable[[], object], monkeypatch: pytest.MonkeyPatch,
+              names: tuple[str, ...]) -> dict[str, int]:
+    """How many times ``run()`` called each of the ``os`` functions ``names``."""
+    counts = dict.fromkeys(names, 0)
+    with monkeypatch.context() as patch:
+        for name in names:
+            real = getattr(os, name)
+
+            def counting(*a: Any, _name: str = name, _real: Any = real, **k: Any) -> Any:
+                counts[_name] += 1
+                return _real(*a, **k)
+
+            patch.setattr(os, name, counting)
+        run()
+    return counts
+
+
+def test_only_the_add_result_is_synced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/cache.md, "Which writes are synced, and why": ADD syncs its result entry (the
+    file, then the folder after the rename) and nothing else; its ADD-in-progress record,
+    CHECK, DEL and GC sync nothing."""
+    cni, _ = make(tmp_path)
+    net = chain("a", "b")
+    cni.add_network_list(net, RuntimeConf("warm", "/n", "eth0"))  # the folders are made once
+    rt = RuntimeConf("c1", "/n", "eth0")
+    verbs: list[tuple[str, Callable[[], object]]] = [
+        ("ADD", lambda: cni.add_network_list(net, rt)),
+        ("CHECK", lambda: cni.check_network_list(net, rt)),
+        ("DEL", lambda: cni.del_network_list(net, rt)),
+        ("GC", lambda: cni.gc_network_list(net, [])),
+    ]
+    synced = {verb: _os_calls(run, monkeypatch, ("fsync",))["fsync"] for verb, run in verbs}
+    assert synced == {"ADD": 2, "CHECK": 0, "DEL": 0, "GC": 0}
+    assert cni.get_cached_attachments() == ()
+
+
+def test_an_attachment_lock_file_lives_as_long_as_the_attachment(tmp_path: Path) -> None:
+    """docs/cache.md, "Locks": ADD makes the lock file and CHECK keeps it (no file made and
+    removed per operation); the DEL that removes the entry removes it, and so does an ADD that
+    failed and was rolled back (neither an entry nor a record is left)."""
+    from cnilib._cache.locks import attachment_lock_name
+
+    def handler(inv: Invocation) -> Any:
+        if inv.command is Command.ADD and inv.plugin_type == "b":
+            return error_reply(11, "busy", "try later")
+        return default_handler(inv)
+
+    cni, _ = make(tmp_path, {"a": default_handler, "b": handler})
+    locks = tmp_path / "cache" / "locks"
+    rt = RuntimeConf("c1", "/n", "eth0")
+    kept = locks / attachment_lock_name("net1", "c1", "eth0")
+    cni.add_network_list(chain("a"), rt)
+    assert kept.exists()
+    inode = kept.stat().st_ino
+    cni.check_network_list(chain("a"), rt)
+    assert kept.stat().st_ino == inode
+    cni.del_network_list(chain("a"), rt)
+    assert not kept.exists()
+    with pytest.raises(AddError):
+        cni.add_network_list(chain("a", "b"), rt)
+    assert sorted(os.listdir(locks)) == ["gc"]
+
+
+def test_system_calls_per_verb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each operation opens the cache root and its folders once (not once per step) and
+    keeps its attachment's lock file: per verb, at most these opens (25, 9 and 20 before),
+    no stat, and one lock file made and removed per attachment rather than per operation."""
+    cni, _ = make(tmp_path)
+    net = chain("a", "b", "c")
+    cni.add_network_list(net, RuntimeConf("warm", "/n", "eth0"))  # the folders are made once
+    rt = RuntimeConf("c1", "/n", "eth0")
+    names = ("open", "stat", "unlink", "fsync")
+    got = {verb: _os_calls(functools.partial(getattr(cni, f"{verb.lower()}_network_list"),
+                                             net, rt), monkeypatch, names)
+           for verb in ("ADD", "CHECK", "DEL")}
+    assert got == {
+        # lock folder, GC lock, lock file, root, results/ and inprogress/ once each; the entry
+        # and the record looked up, then each written (a read of its owner and a temp file)
+        "ADD": {"open": 12, "stat": 0, "unlink": 1, "fsync": 2},  # unlink: the record
+        "CHECK": {"open": 6, "stat": 0, "unlink": 0, "fsync": 0},
+        "DEL": {"open": 8, "stat": 0, "unlink": 2, "fsync": 0},  # the entry, the lock file
+    }

@@ -302,3 +302,42 @@ def test_polling_plan_backs_off_and_closes_when_abandoned(cache: ResultCache) ->
     assert list(_pauses(attempt, None)) == []
     assert attempt.fd is not None
     attempt.release()
+
+
+def _descriptors_on(path: str) -> int:
+    """How many descriptors of this process are open on ``path``."""
+    out = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            out += os.readlink(f"/proc/self/fd/{fd}") == path
+        except OSError:
+            continue
+    return out
+
+
+def test_a_waiter_whose_lock_file_was_removed_locks_the_new_one(cache: ResultCache) -> None:
+    """A waiter opens the lock file, then its holder removes it at release: the waiter must
+    not hold the removed file (a later taker would create and lock another one beside it)."""
+    path = os.path.join(cache.root, "locks", attachment_lock_name("n1", "c1", "eth0"))
+    had, leave = threading.Event(), threading.Event()
+
+    def wait_for_it() -> None:
+        with cache.lock("n1", "c1", "eth0", timeout=30):
+            had.set()
+            leave.wait(30)
+
+    with cache.lock("n1", "c1", "eth0"):  # removes its file at release (outside an operation)
+        thread = threading.Thread(target=wait_for_it)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while _descriptors_on(path) < 2 and time.monotonic() < deadline:
+            time.sleep(0.001)  # until the waiter has opened the file we hold
+        assert _descriptors_on(path) == 2
+    try:
+        assert had.wait(30)
+        assert os.path.exists(path)
+        with pytest.raises(LockTimeoutError), cache.lock("n1", "c1", "eth0", timeout=0.2):
+            pass
+    finally:
+        leave.set()
+        thread.join()

@@ -31,6 +31,7 @@ from cnilib.errors import CacheError, ErrorCode
 
 __all__ = [
     "io_error",
+    "open_root",
     "open_folder",
     "folder",
     "read_file",
@@ -58,38 +59,57 @@ def io_error(action: str, path: str, err: OSError) -> CacheError:
     return out
 
 
+def open_root(root: str, *, create: bool, action: str, shown: str = "") -> int | None:
+    """A descriptor on the cache root (which may be a link); ``None`` if missing and not
+    ``create``, else made (0700).
+
+    Raises:
+        CacheError: The root cannot be opened or made.
+    """
+    try:
+        try:
+            return os.open(root, _DIR_FLAGS)
+        except FileNotFoundError:
+            if not create:
+                return None
+            os.makedirs(root, mode=0o700, exist_ok=True)
+            return os.open(root, _DIR_FLAGS)
+    except OSError as err:
+        raise io_error(action, shown or root, err) from err
+
+
 def open_folder(root: str, name: str, *, create: bool, action: str,
-                shown: str = "") -> int | None:
+                shown: str = "", root_fd: int | None = None) -> int | None:
     """A descriptor on ``<root>/<name>`` (never a link); ``None`` if missing and not ``create``.
 
     The root is made (0700) when ``create`` and it is missing; ``name`` is made 0700. Errors
     say ``failed to <action> <shown>`` (``shown`` is the folder's path unless given).
+    ``root_fd``: the root, already open (:func:`open_root`; the caller closes it).
 
     Raises:
         CacheError: ``name`` is a symbolic link or not a folder, or cannot be opened or made.
     """
     path = os.path.join(root, name)
+    own = root_fd is None
+    if own:
+        root_fd = open_root(root, create=create, action=action, shown=shown or path)
+        if root_fd is None:
+            return None
+    assert root_fd is not None
     try:
         try:
-            root_fd = os.open(root, _DIR_FLAGS)
+            return os.open(name, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=root_fd)
         except FileNotFoundError:
             if not create:
                 return None
-            os.makedirs(root, mode=0o700, exist_ok=True)
-            root_fd = os.open(root, _DIR_FLAGS)
-        try:
-            try:
-                return os.open(name, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=root_fd)
-            except FileNotFoundError:
-                if not create:
-                    return None
-                with contextlib.suppress(FileExistsError):
-                    os.mkdir(name, 0o700, dir_fd=root_fd)
-                    with contextlib.suppress(OSError):
-                        os.fsync(root_fd)  # the new folder survives a power loss
-                return os.open(name, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=root_fd)
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(name, 0o700, dir_fd=root_fd)
+                with contextlib.suppress(OSError):
+                    os.fsync(root_fd)  # the new folder survives a power loss
+            return os.open(name, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=root_fd)
         finally:
-            os.close(root_fd)
+            if own:
+                os.close(root_fd)
     except OSError as err:
         if err.errno == errno.ENOTDIR and os.path.islink(path):
             err = OSError(errno.ELOOP, os.strerror(errno.ELOOP))
@@ -215,14 +235,15 @@ def remove(dir_fd: int, name: str, path: str) -> bool:
     return True
 
 
-def names(dir_fd: int, path: str) -> list[str]:
-    """The names in a folder, sorted.
+def names(dir_fd: int, path: str, prefix: str = "") -> list[str]:
+    """The names in a folder (those that start with ``prefix``), sorted.
 
     Raises:
         CacheError: The folder cannot be listed.
     """
     try:
-        return sorted(os.listdir(dir_fd))  # CPython lists a duplicate of the descriptor
+        listed = os.listdir(dir_fd)  # CPython lists a duplicate of the descriptor
+        return sorted([n for n in listed if n.startswith(prefix)] if prefix else listed)
     except OSError as err:
         raise io_error("list cache folder", path, err) from err
 

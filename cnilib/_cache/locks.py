@@ -13,10 +13,14 @@ Rules of this file:
   takes them in the other order, so there is no deadlock between cnilib users.
 * Waiting is bounded: polls with ``LOCK_NB`` and a growing sleep until the deadline, then
   :class:`~cnilib.errors.LockTimeoutError`. Locks are not re-entrant.
-* An attachment's lock file is removed by its holder on release (nothing piles up); an
-  acquirer checks that the file it locked is still the one at the path, else tries again.
-  A holder killed before its release leaves the file; GC removes it (:func:`sweep`) when
-  nobody holds it.
+* A lock file that holders may remove (``transient``: an attachment's, a sandbox's) is
+  checked once locked: if a holder removed it meanwhile (its link count is 0) the acquirer
+  locks the file now at the path instead. Who removes it is the caller's choice (``remove``):
+  the runtime API keeps an attachment's file for the attachment's life and removes it when
+  neither its entry nor its ADD-in-progress record is left (docs/cache.md). A holder killed
+  before its release leaves the file; GC removes it (:func:`sweep`) when nobody holds it.
+* A caller that holds the folder's descriptor (one operation of the runtime API) passes it
+  (``dir_fd``), so that no acquisition opens the folder again.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ import fcntl
 import hashlib
 import os
 import time
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from typing import TypedDict
 
 from cnilib.errors import CacheError, LockTimeoutError
 
@@ -35,6 +40,7 @@ from . import fs as _cachefs
 
 __all__ = [
     "GC_LOCK",
+    "Hold",
     "LOCKS_DIR",
     "attachment_lock_name",
     "container_lock_name",
@@ -51,6 +57,16 @@ GC_LOCK = "gc"
 
 _FIRST_SLEEP = 0.001
 _MAX_SLEEP = 0.05
+
+
+class Hold(TypedDict):
+    """What :func:`hold` and :func:`ahold` are asked to take (all but the folder)."""
+
+    path: str
+    exclusive: bool
+    transient: bool
+    deadline: float | None
+    remove: Callable[[], bool] | None
 
 
 def attachment_lock_name(network_name: str, container_id: str, ifname: str) -> str:
@@ -74,21 +90,24 @@ def container_lock_name(container_id: str) -> str:
 class _Attempt:
     """One acquisition: an fd on the lock file and non-blocking tries to lock it."""
 
-    def __init__(self, path: str, *, exclusive: bool, transient: bool) -> None:
-        # <root>/<folder>/<name>: the folder is opened without following a link.
-        folder = os.path.dirname(path)
-        self.root, self.folder = os.path.dirname(folder), os.path.basename(folder)
-        self.name = os.path.basename(path)
+    def __init__(self, path: str, *, exclusive: bool, transient: bool,
+                 dir_fd: int | None = None, remove: Callable[[], bool] | None = None) -> None:
+        # <root>/<folder>/<name>: the folder is opened without following a link, unless the
+        # caller holds it open already (``dir_fd``, then not ours to close).
         self.path = path
+        self.name = os.path.basename(path)
         self.op = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
         self.transient = transient
-        self.dir_fd: int | None = None
+        self.remove = remove
+        self.dir_fd = dir_fd
+        self.own_dir = dir_fd is None
         self.fd: int | None = None
 
     def _open(self) -> int:
         if self.dir_fd is None:
-            self.dir_fd = _cachefs.open_folder(self.root, self.folder, create=True,
-                                               action="open lock folder")
+            folder = os.path.dirname(self.path)
+            self.dir_fd = _cachefs.open_folder(os.path.dirname(folder), os.path.basename(folder),
+                                               create=True, action="open lock folder")
             assert self.dir_fd is not None
         flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
         try:
@@ -108,22 +127,11 @@ class _Attempt:
                     return False
                 msg = f"cannot lock {self.path}: {err.strerror or err}"
                 raise CacheError(msg) from err
-            if not self.transient or self._still_linked():
+            # Nobody links a lock file anywhere else, so a link count of 0 means that the
+            # previous holder removed it after we opened it: lock the file now at the path.
+            if not self.transient or os.fstat(self.fd).st_nlink:
                 return True
-            # The previous holder removed the file after we opened it: lock the new one.
             self._close_file()
-
-    def _still_linked(self) -> bool:
-        assert self.fd is not None
-        try:
-            on_disk = os.stat(self.name, dir_fd=self.dir_fd, follow_symlinks=False)
-        except FileNotFoundError:
-            return False
-        except OSError as err:
-            msg = f"cannot stat lock file {self.path}: {err.strerror or err}"
-            raise CacheError(msg) from err
-        held = os.fstat(self.fd)
-        return (on_disk.st_dev, on_disk.st_ino) == (held.st_dev, held.st_ino)
 
     @contextlib.contextmanager
     def held(self) -> Iterator[int]:
@@ -135,8 +143,8 @@ class _Attempt:
             self.release()
 
     def release(self) -> None:
-        """Drop the lock (removing a transient lock file first, while still holding it)."""
-        if self.fd is not None and self.transient:
+        """Drop the lock (removing a transient lock file first if asked, while still holding it)."""
+        if self.fd is not None and self.transient and (self.remove is None or self.remove()):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.name, dir_fd=self.dir_fd)
         self.close()
@@ -148,7 +156,7 @@ class _Attempt:
 
     def close(self) -> None:
         self._close_file()
-        if self.dir_fd is not None:
+        if self.own_dir and self.dir_fd is not None:
             os.close(self.dir_fd)
             self.dir_fd = None
 
@@ -192,7 +200,8 @@ def is_held(root: str, name: str) -> bool:
 
 
 def sweep(root: str) -> list[str]:
-    """Remove the attachment lock files nobody holds (left by a killed holder).
+    """Remove the attachment lock files nobody holds (left by a killed holder, or kept for the
+    life of an attachment).
 
     Each is removed while locked, so a waiter that had opened it notices (its inode is gone
     from the path) and locks a new file, as after a normal release. The GC lock file stays.
@@ -256,7 +265,8 @@ def _pauses(attempt: _Attempt, deadline: float | None) -> Generator[float, None,
 
 @contextlib.contextmanager
 def hold(
-    path: str, *, exclusive: bool, transient: bool, deadline: float | None
+    path: str, *, exclusive: bool, transient: bool, deadline: float | None,
+    dir_fd: int | None = None, remove: Callable[[], bool] | None = None,
 ) -> Iterator[int]:
     """Hold the lock on ``path`` for the ``with`` body; wait until ``deadline``.
 
@@ -264,13 +274,21 @@ def hold(
 
     Yields the descriptor that holds it (a plugin that inherits it keeps the lock held).
 
-    ``deadline`` is a :func:`time.monotonic` value (``None``: no limit).
+    Args:
+        path: The lock file.
+        exclusive: Exclusive (else shared).
+        transient: Holders may remove the file: check that the file locked is still linked.
+        deadline: A :func:`time.monotonic` value (``None``: no limit).
+        dir_fd: The folder, already open (the caller closes it); ``None``: opened here.
+        remove: For a transient lock, asked at release whether to remove the file (``None``:
+            always).
 
     Raises:
         LockTimeoutError: Not had by the deadline.
         CacheError: The lock file cannot be created or locked.
     """
-    attempt = _Attempt(path, exclusive=exclusive, transient=transient)
+    attempt = _Attempt(path, exclusive=exclusive, transient=transient, dir_fd=dir_fd,
+                       remove=remove)
     with contextlib.closing(_pauses(attempt, deadline)) as pauses:
         for pause in pauses:
             time.sleep(pause)
@@ -280,7 +298,8 @@ def hold(
 
 @contextlib.asynccontextmanager
 async def ahold(
-    path: str, *, exclusive: bool, transient: bool, deadline: float | None
+    path: str, *, exclusive: bool, transient: bool, deadline: float | None,
+    dir_fd: int | None = None, remove: Callable[[], bool] | None = None,
 ) -> AsyncIterator[int]:
     """:func:`hold` for asyncio: the waiting is ``asyncio.sleep``, never a blocked loop.
 
@@ -290,7 +309,8 @@ async def ahold(
     """
     import asyncio  # only asyncio users pay for importing it
 
-    attempt = _Attempt(path, exclusive=exclusive, transient=transient)
+    attempt = _Attempt(path, exclusive=exclusive, transient=transient, dir_fd=dir_fd,
+                       remove=remove)
     with contextlib.closing(_pauses(attempt, deadline)) as pauses:
         for pause in pauses:
             await asyncio.sleep(pause)

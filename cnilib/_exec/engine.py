@@ -18,13 +18,12 @@ Rules of this file:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeAlias, TypeVar
 
 import attrs
 
@@ -166,13 +165,20 @@ def _paths(path: str | Sequence[str] | None) -> tuple[str, ...]:
     return tuple(out)
 
 
-class Engine:
+#: The executor a driver runs plugins with (:class:`~cnilib.invoke.Executor` or
+#: :class:`~cnilib.invoke.AsyncExecutor`).
+X = TypeVar("X")
+
+
+class Engine(Generic[X]):
     """The state and the step logic both :class:`~cnilib.api.CNIConfig` drivers share.
 
     Args:
         path: Plugin directories; ``None`` means ``CNI_PATH`` from the environment, else
             ``/opt/cni/bin`` and ``/usr/lib/cni``. A string is split on ``:``.
         cache_dir: The result cache root (libcni's ``/var/lib/cni``).
+        executor: How plugins are found and run; ``None``: the driver's
+            :meth:`_default_executor`.
         timeouts: Per-verb chain budgets in seconds, merged over :data:`DEFAULT_TIMEOUTS`
             (``None``: no limit).
         cleanup_timeout: Budget of an ADD rollback (fresh, after the failure).
@@ -187,14 +193,15 @@ class Engine:
 
     def __init__(
         self,
-        path: str | Sequence[str] | None,
-        cache_dir: str | os.PathLike[str],
+        path: str | Sequence[str] | None = None,
+        cache_dir: str | os.PathLike[str] = "/var/lib/cni",
         *,
-        timeouts: Mapping[Command | str, float | None] | None,
-        cleanup_timeout: float | None,
-        rollback: bool,
-        strict: bool,
-        on_invocation: Hook | None,
+        executor: X | None = None,
+        timeouts: Mapping[Command | str, float | None] | None = None,
+        cleanup_timeout: float | None = CLEANUP_TIMEOUT,
+        rollback: bool = True,
+        strict: bool = True,
+        on_invocation: Hook | None = None,
     ) -> None:
         from cnilib.cache import ResultCache
 
@@ -213,6 +220,11 @@ class Engine:
         self.rollback = bool(rollback)
         self.strict = bool(strict)
         self.on_invocation = on_invocation
+        self.executor: X = self._default_executor() if executor is None else executor
+
+    def _default_executor(self) -> X:
+        """The executor when the caller gives none (each driver's subprocess executor)."""
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(path={list(self.path)!r}, cache_dir={self.cache_dir!r})"
@@ -316,10 +328,12 @@ class Engine:
     # --- steps ----------------------------------------------------------------------------
 
     def _start(self, step: steps.Step, clock: Clock, network: str,
-               finder: Callable[[str, Sequence[str]], str]) -> tuple[Invocation | None, object]:
+               finder: Callable[[str, Sequence[str]], str],
+               cache: ResultCache) -> tuple[Invocation | None, object]:
         """Perform ``step`` up to what only a driver can do (both drivers call it).
 
         A :class:`~cnilib._plans.steps.Lock` is the driver's own business and never comes here.
+        ``cache`` is the job's view of the cache (:meth:`~cnilib.cache.ResultCache.operation`).
 
         Returns:
             ``(invocation, None)`` when the driver must now run that invocation (and hand
@@ -328,7 +342,7 @@ class Engine:
         if isinstance(step, steps.Find):
             return None, self._find(finder, step)
         if not isinstance(step, steps.Run):
-            return None, self._perform_local(step)
+            return None, self._perform_local(step, cache)
         prepared = self._prepare(step, clock)
         if isinstance(prepared, steps.NotStarted):
             self._record(step.invocation, prepared, network, step.rollback)
@@ -409,7 +423,7 @@ class Engine:
             except Exception:
                 LOGGER.exception("the on_invocation hook failed")
 
-    def _perform_local(self, step: steps.Step) -> object:
+    def _perform_local(self, step: steps.Step, cache: ResultCache) -> object:
         """Perform every step but ``Find`` and ``Run``: cache requests and warnings.
 
         Raises:
@@ -419,58 +433,59 @@ class Engine:
             LOGGER.warning("%s", step.message)
             return None
         try:
-            return self._cache_step(step)
+            return self._cache_step(step, cache)
         except CNIError:
             raise
         except Exception as err:
             msg = f"result cache failure: {err}"
             raise CacheError(msg) from err
 
-    def _lock(self, step: steps.Lock,
-              clock: Clock) -> contextlib.AbstractContextManager[int | None]:
-        """The lock a :class:`~cnilib._plans.steps.Lock` step asks for (sync driver)."""
-        if step.gc:
-            return self.cache.gc_lock(timeout=clock.remaining())
-        return self.cache.lock(step.network, step.container_id, step.ifname,
-                               timeout=clock.remaining())
+    @staticmethod
+    def _lock_request(step: steps.Lock,
+                      clock: Clock) -> tuple[tuple[str, str, str] | None, float | None]:
+        """What a :class:`~cnilib._plans.steps.Lock` step asks a driver to hold: the attachment
+        (``None``: the whole cache, for GC), and how long it may wait for it."""
+        return (None if step.gc else _key(step)), clock.remaining()
 
-    def _alock(self, step: steps.Lock,
-               clock: Clock) -> contextlib.AbstractAsyncContextManager[int | None]:
-        """The lock a :class:`~cnilib._plans.steps.Lock` step asks for (asyncio driver)."""
-        if step.gc:
-            return self.cache.agc_lock(timeout=clock.remaining())
-        return self.cache.alock(step.network, step.container_id, step.ifname,
-                                timeout=clock.remaining())
-
-    def _cache_step(self, step: steps.Step) -> object:
+    @staticmethod
+    def _cache_step(step: steps.Step, cache: ResultCache) -> object:
         if isinstance(step, steps.LoadCache):
-            return self.cache.load(step.network, step.container_id, step.ifname)
+            return cache.load(*_key(step))
         if isinstance(step, steps.SaveCache):
-            self.cache.save(_entry(step, step.result))
+            cache.save(_entry(step, step.result))
             return None
         if isinstance(step, steps.DeleteCache):
-            self.cache.delete(step.network, step.container_id, step.ifname, batch=step.batch)
+            cache.delete(*_key(step), batch=step.batch)
             return None
         if isinstance(step, steps.ListCache):
-            return self.cache.attachments(step.container_id)
+            return cache.attachments(step.container_id)
         if isinstance(step, steps.LoadPending):
-            return self.cache.pending(step.network, step.container_id, step.ifname)
+            return cache.pending(*_key(step))
         if isinstance(step, steps.SavePending):
-            self.cache.begin(_entry(step, None))
+            cache.begin(_entry(step, None))
             return None
         if isinstance(step, steps.DeletePending):
-            self.cache.finish(step.network, step.container_id, step.ifname)
+            cache.finish(*_key(step))
             return None
         if isinstance(step, steps.IsLocked):
-            return self.cache.is_locked(step.network, step.container_id, step.ifname)
+            return cache.is_locked(*_key(step))
         if isinstance(step, steps.SweepCache):
-            return self.cache.sweep()
+            return cache.sweep()
         msg = f"unknown step {step!r}"  # pragma: no cover - the plans yield only the above
         raise CacheError(msg)
 
 
 def _error_of(outcome: Completed | steps.NotStarted) -> CNIError | None:
     return outcome.error if isinstance(outcome, steps.NotStarted) else None
+
+
+_Keyed: TypeAlias = (steps.Lock | steps.LoadCache | steps.DeleteCache | steps.LoadPending
+                    | steps.DeletePending | steps.IsLocked)
+
+
+def _key(step: _Keyed) -> tuple[str, str, str]:
+    """The attachment a cache or lock step is about."""
+    return step.network, step.container_id, step.ifname
 
 
 def _entry(step: steps.SaveCache | steps.SavePending, result: JSONObject | None) -> CacheEntry:
