@@ -502,7 +502,7 @@ def test_compiler_refuses_enums_it_has_no_test_for(values: list[Any]) -> None:
     """The compiler serves cnilib's own schemas: an enum or const it has no exact test for
     (not all strings, not all numbers, not one boolean) is a bad schema, not compiled by a
     general path."""
-    from cnilib._schemac import Compiler
+    from cnilib._schema.compiler import Compiler
 
     for keyword, value in (("enum", values), ("const", values[0])):
         if keyword == "const" and len(values) > 1:

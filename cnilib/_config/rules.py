@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Final, TypeAlias
 
 from cnilib._json import JSON, JSONObject, json_type
-from cnilib._locate import locate
+from cnilib._schema.locate import locate
 from cnilib.errors import (
     MAX_PROBLEMS,
     CNIError,

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from .errors import MAX_PROBLEMS, ConfigError
+from cnilib.errors import MAX_PROBLEMS, ConfigError
 
 __all__ = ["ASSERTIONS", "APPLICATORS", "ANNOTATIONS", "RawError", "RawErrors", "Node", "Graph",
            "bad_schema"]

@@ -2,7 +2,7 @@
 
 Rules of this file:
 
-* It supports exactly the keywords cnilib's schemas use (``cnilib._schemanode``); a schema
+* It supports exactly the keywords cnilib's schemas use (``cnilib._schema.graph``); a schema
   with any other keyword is refused at compile time.
 * Verdicts equal ``jsonschema.Draft202012Validator``'s, keyword by keyword: the same
   ``(instance path, keyword)`` failures (tests/test_schema_differential.py proves it).
@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from ._schemaexpr import GUARDS, KEYWORD_KIND, ORDER, Expressions, known_after
-from ._schemanode import ASSERTIONS, Node, RawError, RawErrors
+from .conditions import GUARDS, KEYWORD_KIND, ORDER, Expressions, known_after
+from .graph import ASSERTIONS, Node, RawError, RawErrors
 
 __all__ = ["Compiler", "RawError", "Node"]
 
@@ -43,7 +43,7 @@ class Compiler(Expressions):
         """Compile the schema resource ``uri``; return ``(is_valid, errors)``.
 
         ``errors(instance)`` returns every :data:`RawError`, in schema order, as a
-        :class:`~cnilib._schemanode.RawErrors` (which keeps a bounded number of them).
+        :class:`~cnilib._schema.graph.RawErrors` (which keeps a bounded number of them).
 
         Raises:
             ConfigError: the schema uses something this compiler does not support.

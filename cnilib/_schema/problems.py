@@ -24,9 +24,10 @@ import json
 from collections.abc import Sequence
 from typing import Any, Final
 
-from ._locate import locate
-from ._schemanode import Node, RawError
-from .errors import MAX_PROBLEMS, Problem, Severity
+from cnilib.errors import MAX_PROBLEMS, Problem, Severity
+
+from .graph import Node, RawError
+from .locate import locate
 
 __all__ = ["build", "describe", "pointer"]
 

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
-from ._schemanode import ASSERTIONS, Graph, Node, bad_schema
+from .graph import ASSERTIONS, Graph, Node, bad_schema
 
 __all__ = ["GUARDS", "KEYWORD_KIND", "ORDER", "Expressions", "join", "known_after"]
 

@@ -12,7 +12,9 @@ Rules of this file:
   into Go structs and ignore unknown keys, so a typo such as ``isGatway`` silently does
   nothing); a documented key of the wrong type or form is an ERROR (the plugin refuses it).
   A subschema may say ``"x-severity": "warning"`` and ``"x-message"``, as in ``schemas/``.
-* It is pure apart from reading schema files.
+* It is pure apart from reading schema files, which :mod:`cnilib.schema` does for it: the
+  one import that reaches up from ``cnilib._schema``, made inside the functions that need it
+  (cnilib.schema itself compiles with this package).
 """
 
 from __future__ import annotations
@@ -24,11 +26,11 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from ._json import JSON, JSONObject, json_type
-from ._locate import locate
-from ._problems import describe, pointer
-from .errors import ConfigError, Problem, Severity
-from .schema import plugin_schema, plugin_schema_types, schema_registry
+from cnilib._json import JSON, JSONObject, json_type
+from cnilib.errors import ConfigError, Problem, Severity
+
+from .locate import locate
+from .problems import describe, pointer
 
 __all__ = ["SchemaSet", "load_schema_file"]
 
@@ -116,9 +118,13 @@ class SchemaSet:
 
     def types(self) -> frozenset[str]:
         """Every plugin type with a schema."""
+        from cnilib.schema import plugin_schema_types
+
         return frozenset(plugin_schema_types()) | frozenset(self._extra)
 
     def _schema(self, plugin_type: str) -> JSONObject | None:
+        from cnilib.schema import plugin_schema
+
         return self._extra.get(plugin_type) or plugin_schema(plugin_type)
 
     def _validator(self, plugin_type: str) -> Any:
@@ -139,6 +145,8 @@ class SchemaSet:
             raise ConfigError(msg) from err
         # The bundled building blocks (ip, cidr, routes, dns) are shared with the spec's
         # schemas: one definition of "an IP address as Go reads it".
+        from cnilib.schema import schema_registry
+
         validator = cls(schema, registry=schema_registry())
         self._validators[plugin_type] = validator
         return validator
