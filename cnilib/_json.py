@@ -17,13 +17,14 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from itertools import accumulate
 from typing import Any, TypeAlias
 
 from .errors import InvalidJSONError
 
-__all__ = ["JSON", "JSONObject", "loads", "dumps", "MAX_DEPTH", "json_type"]
+__all__ = ["JSON", "JSONObject", "loads", "dumps", "MAX_DEPTH", "json_type", "escape_token",
+           "unescape_token", "json_pointer", "pointer_tokens", "line_column"]
 
 #: Any JSON value, as :func:`json.loads` returns it.
 JSON: TypeAlias = "dict[str, JSON] | list[JSON] | str | int | float | bool | None"
@@ -75,10 +76,34 @@ def _depth_ok(text: str) -> bool:
     return max(accumulate(map(_STEP.__getitem__, brackets)), default=0) <= MAX_DEPTH
 
 
-def _position(text: str, index: int) -> tuple[int, int]:
+def line_column(text: str, index: int) -> tuple[int, int]:
+    """The 1-based ``(line, column)`` of ``text[index]``; columns count characters."""
     line = text.count("\n", 0, index) + 1
-    col = index - (text.rfind("\n", 0, index) + 1) + 1
-    return line, col
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    return line, column
+
+
+def escape_token(token: str | int) -> str:
+    """One RFC 6901 reference token: ``~`` written ``~0`` and ``/`` written ``~1``."""
+    text = str(token)
+    if "~" in text or "/" in text:
+        return text.replace("~", "~0").replace("/", "~1")
+    return text
+
+
+def unescape_token(token: str) -> str:
+    """The key an RFC 6901 reference token names (:func:`escape_token` undone)."""
+    return token.replace("~1", "/").replace("~0", "~") if "~" in token else token
+
+
+def json_pointer(path: Iterable[str | int]) -> str:
+    """The RFC 6901 JSON pointer of a path of keys and indexes (``""`` for the document)."""
+    return "".join("/" + escape_token(token) for token in path)
+
+
+def pointer_tokens(pointer: str) -> tuple[str, ...]:
+    """The unescaped tokens of a JSON pointer (``()`` for ``""``)."""
+    return tuple(unescape_token(t) for t in pointer.split("/")[1:]) if pointer else ()
 
 
 def loads(data: bytes | bytearray | memoryview | str, *, source: str | None = None) -> JSON:
@@ -99,7 +124,7 @@ def loads(data: bytes | bytearray | memoryview | str, *, source: str | None = No
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as err:
-            line, col = _position(raw[: err.start].decode("utf-8", "replace"), err.start)
+            line, col = line_column(raw[: err.start].decode("utf-8", "replace"), err.start)
             msg = f"invalid UTF-8 at byte {err.start}"
             raise InvalidJSONError(msg, file=source, line=line, column=col) from None
     elif isinstance(data, str):

@@ -612,3 +612,43 @@ def test_ip_pattern_is_go_parse_ip(address: str) -> None:
     problems = schema.validate({"ips": [{"address": "10.0.0.1/8", "gateway": address}]},
                                "result", "1.1.0")
     assert go_parses_ip(address) == (not errors(problems))
+
+
+def test_compiler_source_shows_both_generated_functions() -> None:
+    """``Compiler.source`` (docs/schema-compiler.md) prints the checks it runs: a ``v`` and
+    an ``e`` function per schema, children written in place, always-false ones folded."""
+    from cnilib._schema.compiler import Compiler
+
+    doc = {"$id": "urn:test", "type": "object",
+           "properties": {"a": {"type": "string"}, "b": {"not": {}}}}
+    compiler = Compiler(lambda _uri: doc)
+    source = compiler.source("urn:test")
+    assert source.startswith("def v0(x):")
+    assert "def e0(x, p, out, w):" in source
+    assert "isinstance(y1, str)" in source  # property "a", in place: no call
+    assert ".isdisjoint(x)" in source  # "b" may not be present at all
+    valid, errors = compiler.compile("urn:test")
+    assert valid({"a": "s"})
+    assert not valid({"b": 1})
+    assert not valid({"a": 1})
+    assert [(e[0], e[1]) for e in errors({"a": 1, "b": 1})] == [(("a",), "type"), (("b",), "not")]
+
+
+def test_recursive_schemas_call_their_own_function() -> None:
+    """A ``$ref`` cycle is compiled as a function calling itself, below the inlined levels."""
+    from cnilib._schema.compiler import INLINE_DEPTH, Compiler
+
+    doc = {"$id": "urn:test", "type": "object", "properties": {"a": {"$ref": "#"}},
+           "additionalProperties": False}
+    valid, errors = Compiler(lambda _uri: doc).compile("urn:test")
+    deep: dict[str, Any] = {}
+    for _ in range(3 * INLINE_DEPTH):
+        deep = {"a": deep}
+    assert valid(deep)
+    inner = deep
+    for _ in range(2 * INLINE_DEPTH):
+        inner = inner["a"]
+    inner["x"] = 1
+    assert not valid(deep)
+    [(path, keyword, _, _, arg)] = errors(deep)
+    assert (path, keyword, arg) == (("a",) * (2 * INLINE_DEPTH), "additionalProperties", ("x",))
