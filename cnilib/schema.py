@@ -291,14 +291,8 @@ def _version_problem(instance: JSON, version: str, resolved: str, note: str) -> 
     return None
 
 
-def validate(
-    instance: JSON,
-    kind: Kind,
-    version: str,
-    *,
-    source: str | None = None,
-    text: str | bytes | None = None,
-) -> tuple[Problem, ...]:
+def validate(instance: JSON, kind: Kind, version: str, *, source: str | None = None,
+             text: str | bytes | None = None) -> tuple[Problem, ...]:
     """Every problem of ``instance`` as a ``kind`` document of spec ``version``.
 
     Args:
@@ -336,14 +330,8 @@ def validate(
     return _build()(raw, _compiler().nodes, resolved, extra=extra, source=source, text=text)
 
 
-def check(
-    instance: JSON,
-    kind: Kind,
-    version: str,
-    *,
-    source: str | None = None,
-    text: str | bytes | None = None,
-) -> tuple[Problem, ...]:
+def check(instance: JSON, kind: Kind, version: str, *, source: str | None = None,
+          text: str | bytes | None = None) -> tuple[Problem, ...]:
     """Like :func:`validate`, but refuse a document that has any ERROR.
 
     Returns:

@@ -652,3 +652,31 @@ def test_recursive_schemas_call_their_own_function() -> None:
     assert not valid(deep)
     [(path, keyword, _, _, arg)] = errors(deep)
     assert (path, keyword, arg) == (("a",) * (2 * INLINE_DEPTH), "additionalProperties", ("x",))
+
+
+def test_problems_are_worded_and_located_only_when_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A problem nobody reads costs no wording and no walk of the text; reading one field
+    works out that field once, and the problem then equals its plain twin."""
+    from cnilib._schema import problems
+
+    worded: list[str] = []
+    located: list[int] = []
+    real_message, real_locate = problems._message, problems.locate
+    monkeypatch.setattr(problems, "_message",
+                        lambda *a: worded.append(a[0]) or real_message(*a))
+    monkeypatch.setattr(problems, "locate",
+                        lambda *a: located.append(1) or real_locate(*a))
+    doc = conflist("0.3.1", disableGC=True)
+    [warning] = schema.validate(doc, "netconflist", "0.3.1", text=json.dumps(doc, indent=1))
+    assert (worded, located) == ([], [])
+    assert warning.severity is Severity.WARNING
+    assert warning.pointer == "/disableGC"
+    assert (worded, located) == ([], [])
+    assert "1.1.0" in warning.message
+    assert warning.message == warning.message
+    assert (worded, located) == (["not"], [])
+    assert (warning.line, warning.column) == (9, 2)
+    assert located == [1]
+    assert type(warning) is not Problem
+    assert warning == Problem("/disableGC", warning.message, severity=Severity.WARNING, line=9,
+                              column=2, rule="not")

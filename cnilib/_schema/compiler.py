@@ -36,6 +36,13 @@ __all__ = ["Compiler", "RawError", "Node", "INLINE_DEPTH"]
 INLINE_DEPTH: Final = 8
 
 
+def _in_order(schema: dict[str, Any]) -> list[tuple[str, Any, str | None]]:
+    """``(keyword, value, the JSON type it applies to)`` for each keyword of ``schema`` that
+    generates code, in the order checks are written (:data:`ORDER`)."""
+    return [(key, schema[key], KEYWORD_KIND.get(key)) for key in ORDER
+            if key in schema and not (key == "additionalProperties" and schema[key] is True)]
+
+
 class Compiler:
     """Compiles schemas on demand into one shared namespace of generated functions.
 
@@ -150,11 +157,7 @@ class Compiler:
         node = self.nodes[node_id]
         schema = self.graph.keywords(node)
         body: list[str] = []
-        for key in ORDER:
-            if key not in schema or (key == "additionalProperties" and schema[key] is True):
-                continue
-            value = schema[key]
-            kind = KEYWORD_KIND.get(key)
+        for key, value, kind in _in_order(schema):
             guarded = kind is not None and kind != known
             at = ind + "    " if guarded else ind
             chunk: list[str] = []
@@ -283,11 +286,7 @@ class Compiler:
             return f"{at}out.append(({where}, {keyword!r}, {node_id}, {w}, {arg}))"
 
         body: list[str] = []
-        for key in ORDER:
-            if key not in schema or (key == "additionalProperties" and schema[key] is True):
-                continue
-            value = schema[key]
-            kind = KEYWORD_KIND.get(key)
+        for key, value, kind in _in_order(schema):
             at = ind + "    " if kind is not None else ind
             chunk: list[str] = []
             if key == "required":

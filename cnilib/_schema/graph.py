@@ -22,7 +22,7 @@ from cnilib._json import escape_token, pointer_tokens
 from cnilib.errors import MAX_PROBLEMS, ConfigError
 
 __all__ = ["ASSERTIONS", "APPLICATORS", "ANNOTATIONS", "RawError", "RawErrors", "Node", "Graph",
-           "bad_schema"]
+           "bad_schema", "x_message"]
 
 #: Keywords that test the instance itself.
 ASSERTIONS: Final = frozenset({
@@ -93,15 +93,16 @@ class Node:
 
     def message(self, keyword: str) -> str | None:
         """The ``x-message`` template for a failure of ``keyword`` here, if any."""
-        if not isinstance(self.schema, dict):
-            return None
-        found = self.schema.get("x-message")
-        if isinstance(found, str):
-            return found
-        if isinstance(found, dict):
-            text = found.get(keyword)
-            return text if isinstance(text, str) else None
-        return None
+        return x_message(self.schema, keyword)
+
+
+def x_message(schema: object, keyword: str) -> str | None:
+    """A subschema's ``x-message`` for a failure of ``keyword``: the string, or the entry of
+    an object keyed by keyword; ``None`` when it gives none."""
+    found = schema.get("x-message") if isinstance(schema, dict) else None
+    if isinstance(found, dict):
+        found = found.get(keyword)
+    return found if isinstance(found, str) else None
 
 
 def bad_schema(where: str, why: str) -> ConfigError:

@@ -21,17 +21,19 @@ Rules of this file:
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from cnilib._json import json_pointer, json_type, pointer_tokens
 from cnilib.errors import MAX_PROBLEMS, Problem, Severity
 
 from .graph import Node, RawError
 from .locate import locate
 
-__all__ = ["build", "describe", "pointer"]
+__all__ = ["DEFAULTS", "build", "describe", "short", "a_json_type", "word"]
 
-_DEFAULTS = {
+#: The message of each failing keyword, unless the schema's ``x-message`` says otherwise.
+DEFAULTS: Final = {
     "type": "{where} must be {expected}, not {kind}",
     "enum": "{where} is {value}; expected one of {choices}",
     "const": "{where} is {value}; it must be {choices}",
@@ -48,17 +50,14 @@ _DEFAULTS = {
     "not": "{where} is not allowed here",
     "false": "{where} is not allowed here",
 }
-_ARTICLE = {"object": "an object", "array": "an array", "string": "a string",
-            "boolean": "a boolean", "number": "a number", "integer": "an integer",
-            "null": "null"}
+_ARTICLE: Final = {"object": "an object", "array": "an array", "string": "a string",
+                   "boolean": "a boolean", "number": "a number", "integer": "an integer",
+                   "null": "null"}
 
 
-def pointer(path: Sequence[str | int]) -> str:
-    """The RFC 6901 JSON pointer of an instance path."""
-    tokens = [str(t) for t in path]
-    if any("/" in t or "~" in t for t in tokens):
-        tokens = [t.replace("~", "~0").replace("/", "~1") for t in tokens]
-    return "".join("/" + t for t in tokens)
+def a_json_type(name: object) -> str:
+    """A JSON Schema type name with its article, for messages: ``"an object"``, ``"null"``."""
+    return _ARTICLE.get(str(name)) or f"a {name}"
 
 
 def describe(path: Sequence[str | int]) -> str:
@@ -76,7 +75,8 @@ def describe(path: Sequence[str | int]) -> str:
     return out
 
 
-def _short(value: Any) -> str:
+def short(value: Any) -> str:
+    """A value as JSON, cut to 60 characters, for messages."""
     try:
         text = json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError):
@@ -84,24 +84,26 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return f"a {type(value).__name__}"
+class Fields(dict[str, str]):
+    """The fields of a message template; a field nobody gave is left as written."""
+
+    def __missing__(self, name: str) -> str:
+        return "{" + name + "}"
 
 
-class _Fields(dict[str, str]):
-    """Template fields, each computed only if the template uses it."""
+def word(template: object, keyword: str, fields: Mapping[str, str]) -> str:
+    """A message: ``template`` (an ``x-message``, or ``None``) filled from ``fields``, else
+    the default for ``keyword`` (:data:`DEFAULTS`)."""
+    default = DEFAULTS.get(keyword, "{where} is not valid")
+    try:
+        return (template if isinstance(template, str) else default).format_map(fields)
+    except (ValueError, IndexError, AttributeError):  # a template that does not format
+        return default.format_map(fields)
+
+
+class _SchemaFields(Fields):
+    """The fields of a compiled schema's failure, each worked out only if the template uses
+    it."""
 
     def __init__(self, node: Node, keyword: str, path: tuple[str | int, ...], arg: Any,
                  version: str) -> None:
@@ -113,43 +115,26 @@ class _Fields(dict[str, str]):
 
     def __missing__(self, name: str) -> str:
         arg = self.arg
-        schema = self.node.schema if isinstance(self.node.schema, dict) else {}
-        value = schema.get(self.keyword)
+        value = self.node.schema.get(self.keyword) if isinstance(self.node.schema, dict) else None
         if name == "where":
             return describe(self.path)
         if name == "key":
             return str(self.path[-1]) if self.path else ""
         if name == "value":
-            return _short(arg)
+            return short(arg)
         if name == "kind":
-            return _kind(arg)
+            return a_json_type(json_type(arg))
         if name == "arg":
-            return json.dumps(arg, ensure_ascii=False) if isinstance(arg, str) else _short(arg)
+            return json.dumps(arg, ensure_ascii=False) if isinstance(arg, str) else short(arg)
         if name == "expected":
             names = [value] if isinstance(value, str) else list(value or [])
-            return " or ".join(_ARTICLE.get(str(n), str(n)) for n in names)
+            return " or ".join(a_json_type(n) for n in names)
         if name == "choices":
             choices = value if self.keyword == "enum" else [value]
-            return ", ".join(_short(c) for c in choices or [])
+            return ", ".join(short(c) for c in choices or [])
         if name in ("pattern", "limit"):
             return str(value)
-        return "{" + name + "}"
-
-
-def _message(node: Node, keyword: str, path: tuple[str | int, ...], arg: Any,
-             version: str) -> str:
-    fields = _Fields(node, keyword, path, arg, version)
-    template = node.message(keyword) or _DEFAULTS.get(keyword, "{where} is not valid")
-    try:
-        text = template.format_map(fields)
-    except (ValueError, IndexError, AttributeError):
-        text = _DEFAULTS.get(keyword, "{where} is not valid").format_map(fields)
-    if keyword == "required" and not path:
-        text = text.replace(" in the document", "")
-    return text
-
-
-_SLOTS: Final = {name: getattr(Problem, name) for name in Problem.__slots__}
+        return super().__missing__(name)
 
 
 class _Document:
@@ -166,121 +151,78 @@ class _Document:
         if self.text is None:
             return None
         if self.positions is None:
-            # All of the document's problems at once: one walk of the text per pointer.
-            self.positions = locate(self.text, [pointer(p) for p in self.paths])
+            # All of the document's problems at once: one walk of the text per document.
+            self.positions = locate(self.text, [json_pointer(p) for p in self.paths])
         return self.positions.get(where)
 
 
+#: What a lazy problem is made of: ``(path, severity, file, rule, cause, document)``; the
+#: cause is a ready message, or ``(node, path, argument, version)`` to word one from.
+_Cause = tuple[tuple[str | int, ...], Severity, "str | None", str,
+               "tuple[Node, tuple[str | int, ...], Any, str] | str", _Document]
+
+
 class _LazyProblem(Problem):
-    """A :class:`~cnilib.errors.Problem` that works out its pointer, message, line and
-    column on first access.
+    """A :class:`~cnilib.errors.Problem` whose fields are worked out on first access.
 
     A document with only warnings is usually loaded and never printed, so the cost of wording
-    and locating its problems is only paid by whoever looks at them. Apart from that it is a
-    plain Problem: same attributes, equality, hash and immutability.
+    and locating its problems is only paid by whoever reads them. The fields are Problem's
+    own slots, left empty: reading an empty slot falls back to :meth:`__getattr__`, which
+    fills it. Nothing of Problem is overridden, so it is a plain Problem in every other way
+    (equality, hash, pickling as a Problem, immutability).
     """
 
-    __slots__ = ("_data",)
-    # (path, severity, file, rule, cause, document); cause is a ready message or
-    # (node, path, argument, version) to word one from.
-    _data: tuple[tuple[str | int, ...], Severity, str | None, str,
-                 tuple[Node, tuple[str | int, ...], Any, str] | str, _Document]
+    __slots__ = ("_cause",)
 
-    def __init__(self, data: tuple[tuple[str | int, ...], Severity, str | None, str,
-                                   tuple[Node, tuple[str | int, ...], Any, str] | str,
-                                   _Document]) -> None:
-        # Not Problem.__init__: its guarded __setattr__ costs more than the whole check.
-        _set_data(self, data)
+    def __init__(self, cause: _Cause) -> None:
+        # Not Problem.__init__: setting its seven fields costs more than the check itself.
+        _set_cause(self, cause)
 
-    def __setattr__(self, name: str, value: object) -> None:
-        msg = "Problem is immutable"
-        raise AttributeError(msg)
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        # Pickled (and copied) as the plain Problem it stands for, everything worked out.
-        return _plain, ((self.pointer, self.message, self.severity, self.file, self.line,
-                         self.column, self.rule),)
-
-    def _cached(self, name: str) -> Any:
-        try:
-            return _SLOTS[name].__get__(self, Problem)
-        except AttributeError:
-            return _UNSET
-
-    @property
-    def pointer(self) -> str:  # type: ignore[override]
-        """The RFC 6901 JSON pointer of the offending value."""
-        found = self._cached("pointer")
-        if found is _UNSET:
-            found = pointer(self._data[0])
-            _SLOTS["pointer"].__set__(self, found)
-        return str(found)
-
-    @property
-    def severity(self) -> Severity:  # type: ignore[override]
-        """:class:`~cnilib.errors.Severity`."""
-        return self._data[1]
-
-    @property
-    def file(self) -> str | None:  # type: ignore[override]
-        """The file the input came from, if any."""
-        return self._data[2]
-
-    @property
-    def rule(self) -> str:  # type: ignore[override]
-        """The schema keyword that failed."""
-        return self._data[3]
-
-    @property
-    def message(self) -> str:  # type: ignore[override]
-        """What is wrong, in words a person can act on."""
-        found = self._cached("message")
-        if found is _UNSET:
-            cause = self._data[4]
-            if isinstance(cause, str):
-                found = cause
-            else:
-                node, path, arg, version = cause
-                found = _message(node, self._data[3], path, arg, version)
-            _SLOTS["message"].__set__(self, found)
-        return str(found)
-
-    def _located(self) -> tuple[int, int] | None:
-        return self._data[5].position(self.pointer)
-
-    @property
-    def line(self) -> int | None:  # type: ignore[override]
-        """1-based line of the offending value, when the text was given."""
-        where = self._located()
-        return where[0] if where else None
-
-    @property
-    def column(self) -> int | None:  # type: ignore[override]
-        """1-based column of the offending value, when the text was given."""
-        where = self._located()
-        return where[1] if where else None
+    def __getattr__(self, name: str) -> Any:
+        if name not in _FIELDS:
+            msg = f"{type(self).__name__!r} object has no attribute {name!r}"
+            raise AttributeError(msg)
+        path, severity, file, rule, cause, document = self._cause
+        fill = object.__setattr__  # Problem's own way of setting its frozen fields
+        if name in ("line", "column"):
+            found = document.position(self.pointer)
+            fill(self, "line", found[0] if found else None)
+            fill(self, "column", found[1] if found else None)
+        elif name == "message":
+            fill(self, "message", cause if isinstance(cause, str) else _message(rule, *cause))
+        else:
+            fill(self, "pointer", json_pointer(path))
+            fill(self, "severity", severity)
+            fill(self, "file", file)
+            fill(self, "rule", rule)
+        return object.__getattribute__(self, name)
 
 
-def _plain(fields: tuple[str, str, Severity, str | None, int | None, int | None, str]
-           ) -> Problem:
-    pointer, message, severity, file, line, column, rule = fields
-    return Problem(pointer, message, severity=severity, file=file, line=line, column=column,
-                   rule=rule)
+_FIELDS: Final = frozenset(Problem.__slots__)
+_set_cause = _LazyProblem.__dict__["_cause"].__set__
 
 
-_UNSET: Final = object()
-_set_data = _LazyProblem.__dict__["_data"].__set__
+def _message(keyword: str, node: Node, path: tuple[str | int, ...], arg: Any,
+             version: str) -> str:
+    text = word(node.message(keyword), keyword, _SchemaFields(node, keyword, path, arg, version))
+    if keyword == "required" and not path:
+        text = text.replace(" in the document", "")
+    return text
 
 
-def _capped(problems: list[Problem], more: int, severity: Severity, source: str | None,
-            document: _Document) -> list[Problem]:
+_Found = list[tuple[tuple[str | int, ...], Problem]]
+
+
+def _capped(problems: _Found, more: int, severity: Severity, source: str | None,
+            document: _Document) -> _Found:
     more += max(0, len(problems) - MAX_PROBLEMS)
     if not more:
         return problems
     kind = "errors" if severity is Severity.ERROR else "warnings"
     note = (f"{more} more {kind} not listed (at most {MAX_PROBLEMS} {kind} are reported for "
             "one document)")
-    return [*problems[:MAX_PROBLEMS], _LazyProblem(((), severity, source, "more", note, document))]
+    return [*problems[:MAX_PROBLEMS],
+            ((), _LazyProblem(((), severity, source, "more", note, document)))]
 
 
 def build(
@@ -305,21 +247,19 @@ def build(
         text: The document as written, to compute lines and columns.
     """
     document = _Document(text)
-    errors: list[Problem] = []
-    warnings: list[Problem] = []
+    # (path, problem) of each severity: the path is what duplicates are found by.
+    found: tuple[_Found, _Found] = ([], [])
     if extra is not None:
-        tokens = tuple(t.replace("~1", "/").replace("~0", "~")
-                       for t in extra.pointer.split("/")[1:])
-        lazy = _LazyProblem((tokens, extra.severity, source, extra.rule, extra.message,
-                             document))
-        (warnings if extra.severity is Severity.WARNING else errors).append(lazy)
+        tokens = pointer_tokens(extra.pointer)
+        found[extra.severity is Severity.WARNING].append((tokens, _LazyProblem(
+            (tokens, extra.severity, source, extra.rule, extra.message, document))))
     seen: set[tuple[object, ...]] = set()
     # [errors, warnings] found but not listed; the raw failures may have been capped already.
     more = list(getattr(raw, "more", (0, 0)))
     for path, keyword, node_id, warn, arg in raw:
         keys = arg if keyword == "additionalProperties" else (None,)
         for key in keys:
-            if len(warnings if warn else errors) >= 2 * MAX_PROBLEMS:
+            if len(found[warn]) >= 2 * MAX_PROBLEMS:
                 more[warn] += 1  # (some would be duplicates: the count is an upper bound)
                 continue
             where = path if key is None else (*path, key)
@@ -328,15 +268,16 @@ def build(
                 continue
             seen.add(ident)
             cause = (nodes[node_id], path, arg if key is None else key, version)
-            problem = _LazyProblem((where, Severity.WARNING if warn else Severity.ERROR,
-                                    source, keyword, cause, document))
-            (warnings if warn else errors).append(problem)
+            found[warn].append((where, _LazyProblem(
+                (where, Severity.WARNING if warn else Severity.ERROR, source, keyword, cause,
+                 document))))
+    errors, warnings = found
     if errors and warnings:
         # A warning at the very place of an error adds nothing: the error says what to fix.
-        wrong = {e._data[0] for e in errors}  # type: ignore[attr-defined]
-        warnings = [w for w in warnings if w._data[0] not in wrong]  # type: ignore[attr-defined]
-    found = (*_capped(errors, more[0], Severity.ERROR, source, document),
-             *_capped(warnings, more[1], Severity.WARNING, source, document))
+        wrong = {where for where, _ in errors}
+        warnings = [w for w in warnings if w[0] not in wrong]
+    listed = (*_capped(errors, more[0], Severity.ERROR, source, document),
+              *_capped(warnings, more[1], Severity.WARNING, source, document))
     if text is not None:
-        document.paths = [p._data[0] for p in found]  # type: ignore[attr-defined]
-    return found
+        document.paths = [where for where, _ in listed]
+    return tuple(problem for _, problem in listed)
