@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from itertools import accumulate
 from typing import Any, TypeAlias
@@ -24,7 +25,8 @@ from typing import Any, TypeAlias
 from .errors import InvalidJSONError
 
 __all__ = ["JSON", "JSONObject", "loads", "dumps", "MAX_DEPTH", "json_type", "escape_token",
-           "unescape_token", "json_pointer", "pointer_tokens", "line_column"]
+           "unescape_token", "json_pointer", "pointer_tokens", "line_column",
+           "line_columns"]
 
 #: Any JSON value, as :func:`json.loads` returns it.
 JSON: TypeAlias = "dict[str, JSON] | list[JSON] | str | int | float | bool | None"
@@ -53,9 +55,11 @@ def _parse_float(text: str) -> float:
 
 
 _DECODER = json.JSONDecoder(parse_constant=_parse_constant, parse_float=_parse_float)
-# JSONDecoder.decode is this scanner between two whitespace regexes; calling it directly on a
-# document that starts with its value spares a third of the decoding of a small document.
-_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+# JSONDecoder.decode is its (undocumented) ``scan_once`` between two whitespace regexes;
+# calling the scanner directly on a document that starts with its value saves 0.35 to 0.5 us
+# of the 4 us a corpus document takes, 9 to 12% (tests/benchmarks/bench_json_internals.py).
+# Without the attribute, decode() is used (tests/test_json.py forces that path and compares).
+_SCAN: Callable[[str, int], tuple[Any, int]] | None = getattr(_DECODER, "scan_once", None)
 _JSON_SPACE = " \t\n\r"
 
 
@@ -76,11 +80,27 @@ def _depth_ok(text: str) -> bool:
     return max(accumulate(map(_STEP.__getitem__, brackets)), default=0) <= MAX_DEPTH
 
 
+_NEWLINE = re.compile("\n")
+
+
+def line_columns(text: str, indexes: Iterable[int]) -> list[tuple[int, int]]:
+    """The 1-based ``(line, column)`` of ``text[index]`` for each index; columns count
+    characters. One pass over the text's line breaks (up to the last index), then a
+    bisection per index: linear however many indexes there are."""
+    indexes = list(indexes)
+    if not indexes:
+        return []
+    starts = [m.end() for m in _NEWLINE.finditer(text, 0, max(indexes))]
+    out = []
+    for index in indexes:
+        line = bisect_right(starts, index)
+        out.append((line + 1, index - (starts[line - 1] if line else 0) + 1))
+    return out
+
+
 def line_column(text: str, index: int) -> tuple[int, int]:
-    """The 1-based ``(line, column)`` of ``text[index]``; columns count characters."""
-    line = text.count("\n", 0, index) + 1
-    column = index - (text.rfind("\n", 0, index) + 1) + 1
-    return line, column
+    """The 1-based ``(line, column)`` of ``text[index]`` (:func:`line_columns` of one)."""
+    return line_columns(text, (index,))[0]
 
 
 def escape_token(token: str | int) -> str:
@@ -158,7 +178,7 @@ def loads(data: bytes | bytearray | memoryview | str, *, source: str | None = No
 def _decode(text: str) -> JSON:
     # _DECODER.decode(text), the same value or the same exception: anything but a document
     # that starts with its value and ends with it or with JSON whitespace goes through it.
-    if text and text[0] not in _JSON_SPACE:
+    if _SCAN is not None and text and text[0] not in _JSON_SPACE:
         try:
             found = _SCAN(text, 0)
         except Exception:  # redone below, for decode()'s own exception

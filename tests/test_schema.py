@@ -657,15 +657,22 @@ def test_recursive_schemas_call_their_own_function() -> None:
 def test_problems_are_worded_and_located_only_when_read(monkeypatch: pytest.MonkeyPatch) -> None:
     """A problem nobody reads costs no wording and no walk of the text; reading one field
     works out that field once, and the problem then equals its plain twin."""
-    from cnilib._schema import problems
+    from cnilib._schema import locate, problems
 
     worded: list[str] = []
     located: list[int] = []
-    real_message, real_locate = problems._message, problems.locate
-    monkeypatch.setattr(problems, "_message",
-                        lambda *a: worded.append(a[0]) or real_message(*a))
-    monkeypatch.setattr(problems, "locate",
-                        lambda *a: located.append(1) or real_locate(*a))
+    real_message = problems._message
+
+    def message(*args: Any) -> str:
+        worded.append(args[0])
+        return real_message(*args)
+
+    def counted(*args: Any) -> dict[str, tuple[int, int] | None]:
+        located.append(1)
+        return locate.locate(*args)
+
+    monkeypatch.setattr(problems, "_message", message)
+    monkeypatch.setattr(problems, "locate", counted)
     doc = conflist("0.3.1", disableGC=True)
     [warning] = schema.validate(doc, "netconflist", "0.3.1", text=json.dumps(doc, indent=1))
     assert (worded, located) == ([], [])

@@ -33,9 +33,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 
-from paths import CORPUS
+from tests.paths import CORPUS
 
 
 def _documents() -> list[tuple[object, str, str, bytes]]:
@@ -92,10 +92,10 @@ def main() -> None:
         for _ in range(args.repeat):
             for doc, kind, version, _text in valid:
                 schema.check(doc, kind, version)  # type: ignore[arg-type]
-        return args.repeat * len(valid)
+        return int(args.repeat) * len(valid)
 
     def run_invalid() -> int:
-        n = max(1, args.repeat // 20)
+        n: int = max(1, args.repeat // 20)
         for _ in range(n):
             for doc, kind, version, text in broken:
                 for problem in schema.validate(doc, kind, version, text=text):  # type: ignore[arg-type]
@@ -106,7 +106,7 @@ def main() -> None:
         for _ in range(args.repeat // 4):
             for doc, kind in odd:
                 schema.validate(doc, kind, "0.9.9")  # type: ignore[arg-type]
-        return args.repeat // 4 * len(odd)
+        return int(args.repeat) // 4 * len(odd)
 
     run_valid()
     run_invalid()
