@@ -26,7 +26,7 @@ import json
 import re
 from collections.abc import Iterable
 
-from cnilib._json import line_column, line_columns
+from cnilib._json import line_column, line_columns, unescape_token
 
 __all__ = ["locate", "line_column", "STEPS"]
 
@@ -64,7 +64,7 @@ def _tree(pointers: Iterable[str]) -> tuple[_Node, dict[str, _Node]]:
             if pointer[0] != "/":
                 continue  # not a pointer: left out, hence None
             for raw in pointer[1:].split("/"):
-                token = raw.replace("~1", "/").replace("~0", "~")
+                token = unescape_token(raw)
                 child = node.children.get(token)
                 if child is None:
                     child = node.children[token] = _Node()
