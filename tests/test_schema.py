@@ -687,3 +687,21 @@ def test_problems_are_worded_and_located_only_when_read(monkeypatch: pytest.Monk
     assert type(warning) is not Problem
     assert warning == Problem("/disableGC", warning.message, severity=Severity.WARNING, line=9,
                               column=2, rule="not")
+
+
+def test_tracebacks_show_the_generated_lines() -> None:
+    """The generated code is registered with linecache: a failure inside it (here a pattern
+    that only fails to compile on first use) shows the generated line in its traceback."""
+    import traceback
+
+    from cnilib._schema.compiler import Compiler
+
+    doc = {"$id": "urn:test", "properties": {"a": {"type": "string", "pattern": "("}}}
+    valid, _ = Compiler(lambda _uri: doc).compile("urn:test")
+    with pytest.raises(ConfigError, match="bad pattern") as caught:
+        valid({"a": "x"})
+    frames = [f for f in traceback.extract_tb(caught.value.__traceback__)
+              if f.filename.startswith("<cnilib-schema")]
+    assert frames
+    assert frames[0].line is not None
+    assert "(y1)" in frames[0].line

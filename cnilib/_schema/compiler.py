@@ -23,6 +23,7 @@ Rules of this file:
 
 from __future__ import annotations
 
+import linecache
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -129,8 +130,12 @@ class Compiler:
             lines += source
         if lines:
             # The source is generated from cnilib's own schema files, never from input data:
-            # instance values only ever reach the generated functions as arguments.
-            exec(compile("\n".join(lines) + "\n", "<cnilib-schema>", "exec"), self._ns.globals)
+            # instance values only ever reach the generated functions as arguments. It is
+            # registered with linecache, so that tracebacks and pdb show the generated lines.
+            text = "\n".join(lines) + "\n"
+            filename = f"<cnilib-schema {len(self._sources)}>"
+            linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+            exec(compile(text, filename, "exec"), self._ns.globals)
 
     def _check(self, node_id: int, var: str) -> str:
         """A condition that ``var`` is valid under node ``node_id``."""
@@ -310,25 +315,26 @@ class Compiler:
                 [(test, _)] = self._key_rules(node, schema, key, k)
                 chunk = [f"{at}{x} = tuple({k} for {k} in {var} if {test})", f"{at}if {x}:",
                          fail(at + "    ", key, x)]
-            elif key in ("patternProperties", "additionalProperties", "items"):
+            elif key == "items":
+                i, y = self._var(), self._var()
+                inner = self._emit_e(self.graph.child(node, key), y, (*path, i), at + "    ",
+                                     w=w, depth=depth + 1)
+                chunk = [f"{at}for {i}, {y} in enumerate({var}):", *inner] if inner else []
+            elif key in ("patternProperties", "additionalProperties"):
                 k, y = self._var(), self._var()
-                if key == "items":
-                    rules = [("", self.graph.child(node, key))]
-                    loop = f"{at}for {k}, {y} in enumerate({var}):"
-                else:
-                    rules = self._key_rules(node, schema, key, k)
-                    loop = f"{at}for {k}, {y} in {var}.items():"
-                for test, child in rules:
+                for test, child in self._key_rules(node, schema, key, k):
                     inner = self._emit_e(child, y, (*path, k), at + "        ", w=w,
                                          depth=depth + 1)
                     if inner:
-                        chunk += [loop, f"{at}    if {test or 'True'}:", *inner]
+                        chunk += [f"{at}for {k}, {y} in {var}.items():", f"{at}    if {test}:",
+                                  *inner]
             elif key in ("$ref", "allOf"):
                 for child in self._subschemas(node, key, value):
                     chunk += self._emit_e(child, var, path, at, w=w, depth=depth + 1)
             elif key in ("anyOf", "not"):
-                chunk = [f"{at}if {self._combined(node, key, value, var)}:",
-                         fail(at + "    ", key, var)]
+                failed = self._combined(node, key, value, var)
+                chunk = ([fail(at, key, var)] if failed == "True" else
+                         [f"{at}if {failed}:", fail(at + "    ", key, var)])
             elif key == "if":
                 chunk = self._emit_if_e(node, schema, var, path, at, w=w, depth=depth)
             if chunk and kind is not None:
