@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from cnilib._json import JSON, JSONObject, json_pointer, json_type
+from cnilib._json import JSON, JSONObject, json_pointer, json_type, loads
 from cnilib.errors import ConfigError, Problem, Severity
 
 from .graph import x_message
@@ -43,11 +43,13 @@ def load_schema_file(path: str | os.PathLike[str]) -> JSONObject:
         ConfigError: the file cannot be read, is not JSON, or is not a JSON object.
     """
     try:
-        with open(path, encoding="utf-8") as f:
-            schema = json.load(f)
-    except (OSError, ValueError) as err:
-        msg = f"cannot read the schema {os.fspath(path)}: {getattr(err, 'strerror', None) or err}"
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as err:
+        msg = f"cannot read the schema {os.fspath(path)}: {err.strerror or err}"
         raise ConfigError(msg) from err
+    # InvalidJSONError (a ConfigError) says where the text stops being JSON.
+    schema = loads(data, source=os.fspath(path))
     if not isinstance(schema, dict):
         msg = f"the schema {os.fspath(path)} is not a JSON object"
         raise ConfigError(msg)
