@@ -173,6 +173,7 @@ class _LazyProblem(Problem):
     """
 
     __slots__ = ("_cause",)
+    _cause: _Cause
 
     def __init__(self, cause: _Cause) -> None:
         # Not Problem.__init__: setting its seven fields costs more than the check itself.
@@ -210,19 +211,15 @@ def _message(keyword: str, node: Node, path: tuple[str | int, ...], arg: Any,
     return text
 
 
-_Found = list[tuple[tuple[str | int, ...], Problem]]
-
-
-def _capped(problems: _Found, more: int, severity: Severity, source: str | None,
-            document: _Document) -> _Found:
+def _capped(problems: list[_LazyProblem], more: int, severity: Severity, source: str | None,
+            document: _Document) -> list[_LazyProblem]:
     more += max(0, len(problems) - MAX_PROBLEMS)
     if not more:
         return problems
     kind = "errors" if severity is Severity.ERROR else "warnings"
     note = (f"{more} more {kind} not listed (at most {MAX_PROBLEMS} {kind} are reported for "
             "one document)")
-    return [*problems[:MAX_PROBLEMS],
-            ((), _LazyProblem(((), severity, source, "more", note, document)))]
+    return [*problems[:MAX_PROBLEMS], _LazyProblem(((), severity, source, "more", note, document))]
 
 
 def build(
@@ -247,12 +244,11 @@ def build(
         text: The document as written, to compute lines and columns.
     """
     document = _Document(text)
-    # (path, problem) of each severity: the path is what duplicates are found by.
-    found: tuple[_Found, _Found] = ([], [])
+    found: tuple[list[_LazyProblem], list[_LazyProblem]] = ([], [])  # errors, warnings
     if extra is not None:
-        tokens = pointer_tokens(extra.pointer)
-        found[extra.severity is Severity.WARNING].append((tokens, _LazyProblem(
-            (tokens, extra.severity, source, extra.rule, extra.message, document))))
+        found[extra.severity is Severity.WARNING].append(_LazyProblem(
+            (pointer_tokens(extra.pointer), extra.severity, source, extra.rule, extra.message,
+             document)))
     seen: set[tuple[object, ...]] = set()
     # [errors, warnings] found but not listed; the raw failures may have been capped already.
     more = list(getattr(raw, "more", (0, 0)))
@@ -268,16 +264,16 @@ def build(
                 continue
             seen.add(ident)
             cause = (nodes[node_id], path, arg if key is None else key, version)
-            found[warn].append((where, _LazyProblem(
+            found[warn].append(_LazyProblem(
                 (where, Severity.WARNING if warn else Severity.ERROR, source, keyword, cause,
-                 document))))
+                 document)))
     errors, warnings = found
     if errors and warnings:
         # A warning at the very place of an error adds nothing: the error says what to fix.
-        wrong = {where for where, _ in errors}
-        warnings = [w for w in warnings if w[0] not in wrong]
+        wrong = {e._cause[0] for e in errors}
+        warnings = [w for w in warnings if w._cause[0] not in wrong]
     listed = (*_capped(errors, more[0], Severity.ERROR, source, document),
               *_capped(warnings, more[1], Severity.WARNING, source, document))
     if text is not None:
-        document.paths = [where for where, _ in listed]
-    return tuple(problem for _, problem in listed)
+        document.paths = [p._cause[0] for p in listed]
+    return listed
