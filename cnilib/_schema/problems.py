@@ -176,7 +176,7 @@ class _LazyProblem(Problem):
     _cause: _Cause
 
     def __init__(self, cause: _Cause) -> None:
-        # Not Problem.__init__: setting its seven fields costs more than the check itself.
+        # Not Problem.__init__, which sets every field: here they stay empty until read.
         _set_cause(self, cause)
 
     def __getattr__(self, name: str) -> Any:
