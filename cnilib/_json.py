@@ -17,13 +17,16 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
+from bisect import bisect_right
+from collections.abc import Callable, Iterable
 from itertools import accumulate
 from typing import Any, TypeAlias
 
 from .errors import InvalidJSONError
 
-__all__ = ["JSON", "JSONObject", "loads", "dumps", "MAX_DEPTH", "json_type"]
+__all__ = ["JSON", "JSONObject", "loads", "dumps", "MAX_DEPTH", "json_type", "escape_token",
+           "unescape_token", "json_pointer", "pointer_tokens", "line_column",
+           "line_columns"]
 
 #: Any JSON value, as :func:`json.loads` returns it.
 JSON: TypeAlias = "dict[str, JSON] | list[JSON] | str | int | float | bool | None"
@@ -52,9 +55,11 @@ def _parse_float(text: str) -> float:
 
 
 _DECODER = json.JSONDecoder(parse_constant=_parse_constant, parse_float=_parse_float)
-# JSONDecoder.decode is this scanner between two whitespace regexes; calling it directly on a
-# document that starts with its value spares a third of the decoding of a small document.
-_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+# JSONDecoder.decode is its (undocumented) ``scan_once`` between two whitespace regexes;
+# calling the scanner directly on a document that starts with its value saves 0.35 to 0.5 us
+# of the 4 us a corpus document takes, 9 to 12% (tests/benchmarks/bench_json_internals.py).
+# Without the attribute, decode() is used (tests/test_json.py forces that path and compares).
+_SCAN: Callable[[str, int], tuple[Any, int]] | None = getattr(_DECODER, "scan_once", None)
 _JSON_SPACE = " \t\n\r"
 
 
@@ -75,10 +80,50 @@ def _depth_ok(text: str) -> bool:
     return max(accumulate(map(_STEP.__getitem__, brackets)), default=0) <= MAX_DEPTH
 
 
-def _position(text: str, index: int) -> tuple[int, int]:
-    line = text.count("\n", 0, index) + 1
-    col = index - (text.rfind("\n", 0, index) + 1) + 1
-    return line, col
+_NEWLINE = re.compile("\n")
+
+
+def line_columns(text: str, indexes: Iterable[int]) -> list[tuple[int, int]]:
+    """The 1-based ``(line, column)`` of ``text[index]`` for each index; columns count
+    characters. One pass over the text's line breaks (up to the last index), then a
+    bisection per index: linear however many indexes there are."""
+    indexes = list(indexes)
+    if not indexes:
+        return []
+    starts = [m.end() for m in _NEWLINE.finditer(text, 0, max(indexes))]
+    out = []
+    for index in indexes:
+        line = bisect_right(starts, index)
+        out.append((line + 1, index - (starts[line - 1] if line else 0) + 1))
+    return out
+
+
+def line_column(text: str, index: int) -> tuple[int, int]:
+    """The 1-based ``(line, column)`` of ``text[index]`` (:func:`line_columns` of one)."""
+    return line_columns(text, (index,))[0]
+
+
+def escape_token(token: str | int) -> str:
+    """One RFC 6901 reference token: ``~`` written ``~0`` and ``/`` written ``~1``."""
+    text = str(token)
+    if "~" in text or "/" in text:
+        return text.replace("~", "~0").replace("/", "~1")
+    return text
+
+
+def unescape_token(token: str) -> str:
+    """The key an RFC 6901 reference token names (:func:`escape_token` undone)."""
+    return token.replace("~1", "/").replace("~0", "~") if "~" in token else token
+
+
+def json_pointer(path: Iterable[str | int]) -> str:
+    """The RFC 6901 JSON pointer of a path of keys and indexes (``""`` for the document)."""
+    return "".join("/" + escape_token(token) for token in path)
+
+
+def pointer_tokens(pointer: str) -> tuple[str, ...]:
+    """The unescaped tokens of a JSON pointer (``()`` for ``""``)."""
+    return tuple(unescape_token(t) for t in pointer.split("/")[1:]) if pointer else ()
 
 
 def loads(data: bytes | bytearray | memoryview | str, *, source: str | None = None) -> JSON:
@@ -99,7 +144,7 @@ def loads(data: bytes | bytearray | memoryview | str, *, source: str | None = No
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as err:
-            line, col = _position(raw[: err.start].decode("utf-8", "replace"), err.start)
+            line, col = line_column(raw[: err.start].decode("utf-8", "replace"), err.start)
             msg = f"invalid UTF-8 at byte {err.start}"
             raise InvalidJSONError(msg, file=source, line=line, column=col) from None
     elif isinstance(data, str):
@@ -133,7 +178,7 @@ def loads(data: bytes | bytearray | memoryview | str, *, source: str | None = No
 def _decode(text: str) -> JSON:
     # _DECODER.decode(text), the same value or the same exception: anything but a document
     # that starts with its value and ends with it or with JSON whitespace goes through it.
-    if text and text[0] not in _JSON_SPACE:
+    if _SCAN is not None and text and text[0] not in _JSON_SPACE:
         try:
             found = _SCAN(text, 0)
         except Exception:  # redone below, for decode()'s own exception

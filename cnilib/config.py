@@ -46,7 +46,7 @@ from ._config.files import (
 )
 from ._config.rules import Prob, Probs, check_list, check_plugin, failure, not_object
 from ._json import JSON, JSONObject, dumps, loads
-from ._locate import locate
+from ._schema.locate import locate
 from .errors import (
     ConfigError,
     InvalidIdentifierError,

@@ -8,7 +8,7 @@ Rules of this file:
 * It finds what loading finds (:mod:`cnilib.config`, :mod:`cnilib.schema`), plus what only a
   look at several files or at the plugins can find: two files of one directory naming one
   network, a ``.conf`` holding a ``plugins`` list, plugin keys the plugin does not know or
-  cannot use (:mod:`cnilib._pluginschema`), and, on request, plugins missing from the plugin
+  cannot use (:mod:`cnilib._schema.plugin`), and, on request, plugins missing from the plugin
   path or not speaking the network's version.
 * It reads files, and runs plugins' VERSION only when asked (``plugins=True``), through
   :class:`~cnilib.api.CNIConfig`: it starts no process itself.
@@ -21,8 +21,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
 from ._json import JSONObject, loads
-from ._locate import locate
-from ._pluginschema import SchemaSet, load_schema_file
+from ._schema.locate import locate
+from ._schema.plugin import SchemaSet, load_schema_file
 from .config import (
     NetworkConfigList,
     PluginConfig,

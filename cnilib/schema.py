@@ -5,14 +5,14 @@ Rules of this file:
 
 * It owns the ``schemas/`` folder: finding it (:func:`schema_dir`), reading each file once,
   and one compiled validator per ``(kind, version)``. Nothing else in cnilib reads a packaged
-  schema (``cnilib._pluginschema`` asks this module for the plugin schemas).
+  schema (``cnilib._schema.plugin`` asks this module for the plugin schemas).
 * Every problem is reported, located by JSON pointer (and by line and column when the text is
   given), with the severity the schema declares (``"x-severity": "warning"``): an ERROR
   means loading refuses, a WARNING means the spec frowns on it but libcni accepts it.
-* Validation is compiled Python (``cnilib._schemac``), not jsonschema: a valid document
+* Validation is compiled Python (``cnilib._schema.compiler``), not jsonschema: a valid document
   costs a few microseconds, against about 250 for jsonschema. jsonschema is imported only on
   request: :func:`standard_validator` and :func:`schema_registry` hand the packaged schemas
-  to it for callers who want a standard validator (and ``cnilib._pluginschema`` runs the
+  to it for callers who want a standard validator (and ``cnilib._schema.plugin`` runs the
   plugin schemas with it); ``tests/test_schema_differential.py`` proves the compiled
   validators agree with it.
 * It is pure apart from reading the packaged schemas.
@@ -240,7 +240,7 @@ def _validator(kind: str, version: str) -> Any:
 @functools.cache
 def _compiler() -> Any:
     # One compiler for every schema (they share its nodes); first called under _LOCK.
-    from ._schemac import Compiler
+    from ._schema.compiler import Compiler
 
     return Compiler(_load)
 
@@ -251,7 +251,7 @@ _VERSION_NOTES: dict[str, tuple[str, str]] = {}
 @functools.cache
 def _build() -> Callable[..., tuple[Problem, ...]]:
     # Lazily: a document with no problem never needs the wording machinery.
-    from ._problems import build
+    from ._schema.problems import build
 
     return build
 
@@ -291,14 +291,8 @@ def _version_problem(instance: JSON, version: str, resolved: str, note: str) -> 
     return None
 
 
-def validate(
-    instance: JSON,
-    kind: Kind,
-    version: str,
-    *,
-    source: str | None = None,
-    text: str | bytes | None = None,
-) -> tuple[Problem, ...]:
+def validate(instance: JSON, kind: Kind, version: str, *, source: str | None = None,
+             text: str | bytes | None = None) -> tuple[Problem, ...]:
     """Every problem of ``instance`` as a ``kind`` document of spec ``version``.
 
     Args:
@@ -336,14 +330,8 @@ def validate(
     return _build()(raw, _compiler().nodes, resolved, extra=extra, source=source, text=text)
 
 
-def check(
-    instance: JSON,
-    kind: Kind,
-    version: str,
-    *,
-    source: str | None = None,
-    text: str | bytes | None = None,
-) -> tuple[Problem, ...]:
+def check(instance: JSON, kind: Kind, version: str, *, source: str | None = None,
+          text: str | bytes | None = None) -> tuple[Problem, ...]:
     """Like :func:`validate`, but refuse a document that has any ERROR.
 
     Returns:

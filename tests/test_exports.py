@@ -120,17 +120,16 @@ LAYERED_BY_MODULE = frozenset({"_cli"})
 #: The import layers of docs/design.md, bottom first. A unit (a top-level module, a module of a
 #: public subpackage or of ``_cli``, or a whole private package) imports only units of lower
 #: layers; units of one layer are independent. Private helpers sit below the modules that use
-#: them. (``_schema`` will be a unit too: until it exists, the modules bound for it keep their
-#: own places.)
+#: them.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors",),
-    ("_json", "_locate", "_schemanode", "testing.errors", "testing.report"),
-    ("version", "identifiers", "_schemaexpr", "_cache", "capabilities", "testing._scratch"),
-    ("types.common", "_schemac"),
+    ("_json", "testing.errors", "testing.report"),
+    ("version", "identifiers", "_schema", "_cache", "capabilities", "testing._scratch"),
+    ("types.common",),
     ("types.v020", "types.v040", "types.v100"),
-    ("types", "_problems"),
+    ("types",),
     ("_results", "convert", "schema", "pod", "_config"),
-    ("config", "protocol", "_pluginschema"),
+    ("config", "protocol"),
     ("_plans", "skel", "testing._verdicts", "confdir"),
     ("invoke", "cache", "testing._fakes", "testing.plugins", "testing.plugins.record",
      "testing.plugins.sleep", "testing.plugins.debug", "testing.strategies"),
@@ -146,8 +145,11 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 #: The only imports that reach *up* the layers, all inside functions (so there is no cycle at
 #: import time), as ``(importing unit, imported unit)``: a result's methods delegate to the one
 #: codec and the one conversion table, which themselves import the result classes; skel loads
-#: its delegation helpers (which need the executors) only when a plugin delegates.
+#: its delegation helpers (which need the executors) only when a plugin delegates; the plugin
+#: schemas of ``_schema.plugin`` are read through :mod:`cnilib.schema`, which compiles with
+#: ``_schema``.
 LAZY_UPWARD = frozenset({
+    ("_schema", "schema"),
     ("skel", "_exec"),
     ("types", "_results"),
     ("types.common", "_results"),
@@ -168,9 +170,8 @@ REACH_IN = frozenset({
 #: Units and modules that decide rather than do: no processes, no event loop (docs/design.md,
 #: "Sans-IO core, thin edges"). A package named here is pure in every module.
 PURE = frozenset({
-    "errors", "_json", "_locate", "_schemanode", "version", "identifiers", "_schemaexpr",
-    "_schemac", "_cache.entry", "_config",
-    "types.common", "types.v020", "types.v040", "types.v100", "types", "_problems", "_results",
+    "errors", "_json", "_schema", "version", "identifiers", "_cache.entry", "_config",
+    "types.common", "types.v020", "types.v040", "types.v100", "types", "_results",
     "convert", "schema", "config", "protocol", "_plans", "skel", "testing.report",
     "testing._verdicts", "testing.strategies", "capabilities", "pod",
 })

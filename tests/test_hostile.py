@@ -2,8 +2,8 @@
 
 Nothing here is timed (speed is measured by ``tests/benchmarks/bench_hostile.py``). Work is
 counted instead: the characters the locator skips with the C decoder and the members it steps
-through (``cnilib._locate.STEPS``), which a walk per problem makes grow with the square of the
-size; memory is the peak that :mod:`tracemalloc` sees, compared with the input's size.
+through (``cnilib._schema.locate.STEPS``), which a walk per problem makes grow with the square
+of the size; memory is the peak that :mod:`tracemalloc` sees, compared with the input's size.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cnilib import _locate
+from cnilib._schema import locate as _locate
 from cnilib.config import MAX_CONFIG_SIZE, conflist_from_bytes
 from cnilib.errors import MAX_PROBLEMS, ConfigValidationError, Problem, Severity
 from tests.hostile_shapes import SHAPES, at_size

@@ -87,3 +87,53 @@ def test_messages_name_json_types(call: Callable[[], object], kind: str) -> None
     text = str(caught.value)
     assert kind in text
     assert _GO_OR_PYTHON_TYPE.search(text) is None
+
+
+def _outcome(data: bytes | str) -> object:
+    try:
+        return ("value", loads(data))
+    except InvalidJSONError as err:
+        return ("error", str(err), err.line, err.column)
+
+
+_EDGES = [b"", b" ", b"1", b" 1 ", b"1 x", b'{"a": 1} ', b'{"a": 1}\n\n', b'{"a": 1}}',
+          b"[1,]", b"\t[]", b"nul", b'"\\ud800"', b"1e400", b"NaN", "{\u00e9}", b"[1] [2]"]
+
+
+@pytest.mark.parametrize("data", _EDGES)
+def test_the_public_decoder_fallback_gives_the_same_outcome(
+        data: bytes | str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``loads`` calls the decoder's undocumented ``scan_once`` where it can; without it,
+    ``JSONDecoder.decode`` gives the same values and the same errors."""
+    import cnilib._json
+
+    assert cnilib._json._SCAN is not None  # CPython has it: the fast path is the one in use
+    fast = _outcome(data)
+    monkeypatch.setattr(cnilib._json, "_SCAN", None)
+    assert _outcome(data) == fast
+
+
+@given(st.one_of(json_values.map(lambda v: json.dumps(v, indent=1)), st.text(max_size=30),
+                 st.binary(max_size=30)))
+def test_the_fallback_agrees_on_anything(data: str | bytes) -> None:
+    import cnilib._json
+
+    scan = cnilib._json._SCAN
+    fast = _outcome(data)
+    cnilib._json._SCAN = None
+    try:
+        slow = _outcome(data)
+    finally:
+        cnilib._json._SCAN = scan
+    assert slow == fast
+
+
+def test_the_fallback_agrees_on_the_corpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cnilib._json
+    from tests.paths import corpus_files
+
+    files = [p.read_bytes() for folder in ("configs", "invalid", "results")
+             for p in corpus_files(folder)]
+    fast = [_outcome(data) for data in files]
+    monkeypatch.setattr(cnilib._json, "_SCAN", None)
+    assert [_outcome(data) for data in files] == fast

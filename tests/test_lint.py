@@ -108,7 +108,7 @@ def test_human_format_each_problem_once(tmp_path: Path) -> None:
 def test_plugin_schema_messages_name_json_types(mtu: JSON, kind: str) -> None:
     """A plugin schema's type errors name the value's JSON type, with JSON Schema's
     ``integer`` told apart from ``number``."""
-    from cnilib._pluginschema import SchemaSet
+    from cnilib._schema.plugin import SchemaSet
 
     (problem,) = SchemaSet().check({"type": "bridge", "mtu": mtu}, "bridge")
     assert problem.message == f"bridge: mtu must be an integer, not {kind}"

@@ -502,7 +502,7 @@ def test_compiler_refuses_enums_it_has_no_test_for(values: list[Any]) -> None:
     """The compiler serves cnilib's own schemas: an enum or const it has no exact test for
     (not all strings, not all numbers, not one boolean) is a bad schema, not compiled by a
     general path."""
-    from cnilib._schemac import Compiler
+    from cnilib._schema.compiler import Compiler
 
     for keyword, value in (("enum", values), ("const", values[0])):
         if keyword == "const" and len(values) > 1:
@@ -612,3 +612,96 @@ def test_ip_pattern_is_go_parse_ip(address: str) -> None:
     problems = schema.validate({"ips": [{"address": "10.0.0.1/8", "gateway": address}]},
                                "result", "1.1.0")
     assert go_parses_ip(address) == (not errors(problems))
+
+
+def test_compiler_source_shows_both_generated_functions() -> None:
+    """``Compiler.source`` (docs/schema-compiler.md) prints the checks it runs: a ``v`` and
+    an ``e`` function per schema, children written in place, always-false ones folded."""
+    from cnilib._schema.compiler import Compiler
+
+    doc = {"$id": "urn:test", "type": "object",
+           "properties": {"a": {"type": "string"}, "b": {"not": {}}}}
+    compiler = Compiler(lambda _uri: doc)
+    source = compiler.source("urn:test")
+    assert source.startswith("def v0(x):")
+    assert "def e0(x, p, out, w):" in source
+    assert "isinstance(y1, str)" in source  # property "a", in place: no call
+    assert ".isdisjoint(x)" in source  # "b" may not be present at all
+    valid, errors = compiler.compile("urn:test")
+    assert valid({"a": "s"})
+    assert not valid({"b": 1})
+    assert not valid({"a": 1})
+    assert [(e[0], e[1]) for e in errors({"a": 1, "b": 1})] == [(("a",), "type"), (("b",), "not")]
+
+
+def test_recursive_schemas_call_their_own_function() -> None:
+    """A ``$ref`` cycle is compiled as a function calling itself, below the inlined levels."""
+    from cnilib._schema.compiler import INLINE_DEPTH, Compiler
+
+    doc = {"$id": "urn:test", "type": "object", "properties": {"a": {"$ref": "#"}},
+           "additionalProperties": False}
+    valid, errors = Compiler(lambda _uri: doc).compile("urn:test")
+    deep: dict[str, Any] = {}
+    for _ in range(3 * INLINE_DEPTH):
+        deep = {"a": deep}
+    assert valid(deep)
+    inner = deep
+    for _ in range(2 * INLINE_DEPTH):
+        inner = inner["a"]
+    inner["x"] = 1
+    assert not valid(deep)
+    [(path, keyword, _, _, arg)] = errors(deep)
+    assert (path, keyword, arg) == (("a",) * (2 * INLINE_DEPTH), "additionalProperties", ("x",))
+
+
+def test_problems_are_worded_and_located_only_when_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A problem nobody reads costs no wording and no walk of the text; reading one field
+    works out that field once, and the problem then equals its plain twin."""
+    from cnilib._schema import locate, problems
+
+    worded: list[str] = []
+    located: list[int] = []
+    real_message = problems._message
+
+    def message(*args: Any) -> str:
+        worded.append(args[0])
+        return real_message(*args)
+
+    def counted(*args: Any) -> dict[str, tuple[int, int] | None]:
+        located.append(1)
+        return locate.locate(*args)
+
+    monkeypatch.setattr(problems, "_message", message)
+    monkeypatch.setattr(problems, "locate", counted)
+    doc = conflist("0.3.1", disableGC=True)
+    [warning] = schema.validate(doc, "netconflist", "0.3.1", text=json.dumps(doc, indent=1))
+    assert (worded, located) == ([], [])
+    assert warning.severity is Severity.WARNING
+    assert warning.pointer == "/disableGC"
+    assert (worded, located) == ([], [])
+    assert "1.1.0" in warning.message
+    assert warning.message == warning.message
+    assert (worded, located) == (["not"], [])
+    assert (warning.line, warning.column) == (9, 2)
+    assert located == [1]
+    assert type(warning) is not Problem
+    assert warning == Problem("/disableGC", warning.message, severity=Severity.WARNING, line=9,
+                              column=2, rule="not")
+
+
+def test_tracebacks_show_the_generated_lines() -> None:
+    """The generated code is registered with linecache: a failure inside it (here a pattern
+    that only fails to compile on first use) shows the generated line in its traceback."""
+    import traceback
+
+    from cnilib._schema.compiler import Compiler
+
+    doc = {"$id": "urn:test", "properties": {"a": {"type": "string", "pattern": "("}}}
+    valid, _ = Compiler(lambda _uri: doc).compile("urn:test")
+    with pytest.raises(ConfigError, match="bad pattern") as caught:
+        valid({"a": "x"})
+    frames = [f for f in traceback.extract_tb(caught.value.__traceback__)
+              if f.filename.startswith("<cnilib-schema")]
+    assert frames
+    assert frames[0].line is not None
+    assert "(y1)" in frames[0].line

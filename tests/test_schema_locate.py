@@ -1,4 +1,4 @@
-"""cnilib._locate: JSON pointers to lines and columns, for located problems."""
+"""cnilib._schema.locate: JSON pointers to lines and columns, for located problems."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cnilib._locate import line_column, locate
+from cnilib._schema.locate import line_column, locate
 
 documents = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5),

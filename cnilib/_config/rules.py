@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Final, TypeAlias
 
-from cnilib._json import JSON, JSONObject, json_type
-from cnilib._locate import locate
+from cnilib._json import JSON, JSONObject, escape_token, json_type
+from cnilib._schema.locate import locate
 from cnilib.errors import (
     MAX_PROBLEMS,
     CNIError,
@@ -87,10 +87,6 @@ def failure(probs: list[Prob], prefix: str, source: str | None,
 
 # -- one plugin object (libcni/conf.go, pkg/types/types.go) -------------------------------
 
-def _esc(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")
-
-
 def _is_strs(value: JSON) -> bool:
     return value is None or (isinstance(value, list) and all(isinstance(v, str) for v in value))
 
@@ -115,7 +111,7 @@ def _check_caps(value: JSON) -> Prob | None:
         return _not("an object", value)
     for cap, on in (value or {}).items():
         if on is not None and not isinstance(on, bool):
-            return (f"/{_esc(cap)}", f"capability {cap!r} must be true or false", "libcni")
+            return (f"/{escape_token(cap)}", f"capability {cap!r} must be true or false", "libcni")
     return None
 
 
@@ -207,7 +203,7 @@ def check_plugin(obj: JSONObject) -> list[Prob]:
         if found is not None:
             sub, msg, rule = found
             where = key + sub.replace("/", ".") if sub else key
-            probs.append((f"/{_esc(key)}{sub}", f"'{where}' {msg}" if msg.startswith("must")
+            probs.append((f"/{escape_token(key)}{sub}", f"'{where}' {msg}" if msg.startswith("must")
                           else msg, rule))
     return probs
 

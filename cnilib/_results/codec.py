@@ -31,7 +31,7 @@ import cattrs
 from cattrs import ClassValidationError, IterableValidationError, IterableValidationNote
 from cattrs.gen import make_dict_structure_fn
 
-from cnilib._json import json_type
+from cnilib._json import json_pointer, json_type
 from cnilib.errors import CNIError, Problem, ResultError
 from cnilib.types.common import DNS, IPAddress, IPInterface, Route, _parse_cidr, _parse_ip
 from cnilib.types.v020 import IPConfig020
@@ -206,10 +206,6 @@ def _json_key(cl: type, name: str) -> str:
     return name
 
 
-def _escape(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
-
-
 def _message(err: BaseException, name: str | None) -> str:
     if isinstance(err, KeyError):
         return "required field is missing"
@@ -239,8 +235,7 @@ def _walk(err: BaseException, path: tuple[str, ...], name: str | None,
         for sub in rest:
             _walk(sub, path, None, out)
     else:
-        pointer = "".join(f"/{_escape(p)}" for p in path)
-        out.append(Problem(pointer, _message(err, name), rule="type"))
+        out.append(Problem(json_pointer(path), _message(err, name), rule="type"))
 
 
 def problems_of(err: BaseException, prefix: str = "") -> tuple[Problem, ...]:

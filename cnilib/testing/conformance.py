@@ -213,7 +213,7 @@ def _config_rows(net: NetworkConfigList) -> list[Check]:
     schema, and no IPAM plugin with one, is skipped. Problems of the network itself (not of
     one plugin) get a row of their own.
     """
-    from cnilib._pluginschema import SchemaSet
+    from cnilib._schema.plugin import SchemaSet
     from cnilib.lint import lint_network
 
     problems = lint_network(net)

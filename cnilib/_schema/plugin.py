@@ -12,7 +12,9 @@ Rules of this file:
   into Go structs and ignore unknown keys, so a typo such as ``isGatway`` silently does
   nothing); a documented key of the wrong type or form is an ERROR (the plugin refuses it).
   A subschema may say ``"x-severity": "warning"`` and ``"x-message"``, as in ``schemas/``.
-* It is pure apart from reading schema files.
+* It is pure apart from reading schema files, which :mod:`cnilib.schema` does for it: the
+  one import that reaches up from ``cnilib._schema``, made inside the functions that need it
+  (cnilib.schema itself compiles with this package).
 """
 
 from __future__ import annotations
@@ -22,50 +24,16 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from typing import Any
 
-from ._json import JSON, JSONObject, json_type
-from ._locate import locate
-from ._problems import describe, pointer
-from .errors import ConfigError, Problem, Severity
-from .schema import plugin_schema, plugin_schema_types, schema_registry
+from cnilib._json import JSON, JSONObject, json_pointer, json_type, loads
+from cnilib.errors import ConfigError, Problem, Severity
+
+from .graph import x_message
+from .locate import locate
+from .problems import DEFAULTS, Fields, a_json_type, describe, short, word
 
 __all__ = ["SchemaSet", "load_schema_file"]
-
-_ARTICLE: Final = {"object": "an object", "array": "an array", "string": "a string",
-                   "boolean": "a boolean", "number": "a number", "integer": "an integer",
-                   "null": "null"}
-
-
-def _kind(value: Any) -> str:
-    # JSON's type names (cnilib._json.json_type), with JSON Schema's "integer" beside
-    # "number": a plugin schema may ask for either.
-    name = "integer" if type(value) is int else json_type(value)
-    return _ARTICLE.get(name, name)
-
-
-def _short(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-_DEFAULTS: Final = {
-    "type": "{where} must be {expected}, not {kind}",
-    "enum": "{where} is {value}; expected one of {choices}",
-    "const": "{where} is {value}; it must be {choices}",
-    "pattern": "{where} is {value}, which does not match the pattern {limit}",
-    "minimum": "{where} is {value}; the minimum is {limit}",
-    "maximum": "{where} is {value}; the maximum is {limit}",
-    "minItems": "{where} must have at least {limit} item(s)",
-    "maxItems": "{where} must have at most {limit} item(s)",
-    "minLength": "{where} must be at least {limit} characters long",
-    "required": "missing required key {value} in {where}",
-}
-
-
-class _Fields(dict[str, str]):
-    def __missing__(self, name: str) -> str:
-        return "{" + name + "}"
 
 
 def load_schema_file(path: str | os.PathLike[str]) -> JSONObject:
@@ -75,11 +43,13 @@ def load_schema_file(path: str | os.PathLike[str]) -> JSONObject:
         ConfigError: the file cannot be read, is not JSON, or is not a JSON object.
     """
     try:
-        with open(path, encoding="utf-8") as f:
-            schema = json.load(f)
-    except (OSError, ValueError) as err:
-        msg = f"cannot read the schema {os.fspath(path)}: {getattr(err, 'strerror', None) or err}"
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as err:
+        msg = f"cannot read the schema {os.fspath(path)}: {err.strerror or err}"
         raise ConfigError(msg) from err
+    # InvalidJSONError (a ConfigError) says where the text stops being JSON.
+    schema = loads(data, source=os.fspath(path))
     if not isinstance(schema, dict):
         msg = f"the schema {os.fspath(path)} is not a JSON object"
         raise ConfigError(msg)
@@ -116,9 +86,13 @@ class SchemaSet:
 
     def types(self) -> frozenset[str]:
         """Every plugin type with a schema."""
+        from cnilib.schema import plugin_schema_types
+
         return frozenset(plugin_schema_types()) | frozenset(self._extra)
 
     def _schema(self, plugin_type: str) -> JSONObject | None:
+        from cnilib.schema import plugin_schema
+
         return self._extra.get(plugin_type) or plugin_schema(plugin_type)
 
     def _validator(self, plugin_type: str) -> Any:
@@ -139,6 +113,8 @@ class SchemaSet:
             raise ConfigError(msg) from err
         # The bundled building blocks (ip, cidr, routes, dns) are shared with the spec's
         # schemas: one definition of "an IP address as Go reads it".
+        from cnilib.schema import schema_registry
+
         validator = cls(schema, registry=schema_registry())
         self._validators[plugin_type] = validator
         return validator
@@ -162,10 +138,11 @@ class SchemaSet:
         found: list[_Found] = []
         for error in validator.iter_errors(obj):
             found.extend(_explain(error, plugin_type, at))
-        where = locate(text, (pointer(p) for p, _, _, _ in found)) if text is not None else {}
+        where = (locate(text, (json_pointer(p) for p, _, _, _ in found)) if text is not None
+                 else {})
         problems = []
         for path, message, severity, rule in found:
-            ptr = pointer(path)
+            ptr = json_pointer(path)
             line, column = where.get(ptr) or (None, None)
             problems.append(Problem(ptr, message, severity=severity, file=source, line=line,
                                     column=column, rule=rule))
@@ -194,21 +171,21 @@ def _explain(error: Any, plugin_type: str, at: tuple[str | int, ...]) -> Iterabl
                        f"the plugin ignores it{hint}")
             yield (*path, key), message, Severity.WARNING, "plugin-unknown-key"
         return
-    fields = _Fields(where=describe(path), value=_short(error.instance),
-                     kind=_kind(error.instance), limit=str(error.validator_value))
+    value = error.validator_value
+    # JSON's type names (cnilib._json.json_type), with JSON Schema's "integer" beside
+    # "number": a plugin schema may ask for either.
+    kind = "integer" if type(error.instance) is int else json_type(error.instance)
+    fields = Fields(where=describe(path), value=short(error.instance), kind=a_json_type(kind),
+                    limit=str(value), pattern=str(value))
     if keyword == "type":
-        names = error.validator_value if isinstance(error.validator_value, list) else [
-            error.validator_value]
-        fields["expected"] = " or ".join(_ARTICLE.get(str(n), str(n)) for n in names)
+        fields["expected"] = " or ".join(a_json_type(n) for n in
+                                         (value if isinstance(value, list) else [value]))
     if keyword in ("enum", "const"):
-        values = error.validator_value if keyword == "enum" else [error.validator_value]
-        fields["choices"] = ", ".join(_short(v) for v in values)
+        fields["choices"] = ", ".join(short(v) for v in (value if keyword == "enum" else [value]))
     if keyword == "required":
-        missing = [k for k in error.validator_value if k not in (error.instance or {})]
-        fields["value"] = ", ".join(json.dumps(k) for k in missing)
-    custom = schema.get("x-message")
-    template = custom.get(keyword) if isinstance(custom, dict) else custom
-    if not isinstance(template, str):
-        template = _DEFAULTS.get(keyword)
-    message = template.format_map(fields) if template else f"{describe(path)}: {error.message}"
+        missing = [k for k in value if k not in (error.instance or {})]
+        fields["arg"] = ", ".join(json.dumps(k) for k in missing)
+    custom = x_message(schema, keyword)
+    message = (f"{describe(path)}: {error.message}" if custom is None and keyword not in DEFAULTS
+               else word(custom, keyword, fields))
     yield path, f"{plugin_type}: {message}", severity, f"plugin-schema/{keyword}"

@@ -8,8 +8,9 @@ Rules of this file:
   along that tree only. A value no pointer goes into is skipped with the C decoder, and so is
   the rest of an array after the last element a pointer names (skipping that array whole). A
   character is read by the walk and by at most one skip per array above it that a pointer
-  goes into (in CNI documents, one or two). Lines come from one index of line starts,
-  searched by bisection.
+  goes into (in CNI documents, one or two). Lines and columns come from
+  :func:`cnilib._json.line_columns` (one index of line starts,
+  searched by bisection).
 * An object member is located at its key (where an editor should put the cursor); an array
   element, or the document itself, at its first character. With duplicate keys the last one
   wins, as in :func:`json.loads`, also for pointers below the key.
@@ -23,15 +24,15 @@ from __future__ import annotations
 
 import json
 import re
-from bisect import bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+
+from cnilib._json import line_column, line_columns, unescape_token
 
 __all__ = ["locate", "line_column", "STEPS"]
 
 _WS = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
-# The C string scanner json itself uses; typeshed does not declare it.
-_scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
+
 
 #: What :func:`locate` has read, in total: ``[members and elements stepped through,
 #: characters skipped with the C decoder]``; the tests read it to prove the walk linear
@@ -63,7 +64,7 @@ def _tree(pointers: Iterable[str]) -> tuple[_Node, dict[str, _Node]]:
             if pointer[0] != "/":
                 continue  # not a pointer: left out, hence None
             for raw in pointer[1:].split("/"):
-                token = raw.replace("~1", "/").replace("~0", "~")
+                token = unescape_token(raw)
                 child = node.children.get(token)
                 if child is None:
                     child = node.children[token] = _Node()
@@ -120,7 +121,10 @@ def _walk(text: str, root: _Node) -> None:
                 if text[i] != '"':
                     raise ValueError
                 at = i
-                key, i = _scanstring(text, i + 1)
+                # The public decoder reads the key: json.decoder.scanstring (undocumented)
+                # would save about 60 ns a key, 1 to 4% of a walk that reads every key of a
+                # corpus document (tests/benchmarks/bench_json_internals.py).
+                key, i = skip(text, i)
                 i = ws(text, i).end()  # type: ignore[union-attr]
                 if text[i] != ":":
                     raise ValueError
@@ -171,13 +175,6 @@ def _found(root: _Node, ends: dict[str, _Node]) -> set[int]:
     return good
 
 
-def line_column(text: str, index: int) -> tuple[int, int]:
-    """The 1-based ``(line, column)`` of ``text[index]``."""
-    line = text.count("\n", 0, index) + 1
-    column = index - (text.rfind("\n", 0, index) + 1) + 1
-    return line, column
-
-
 def locate(text: str | bytes, pointers: Iterable[str]) -> dict[str, tuple[int, int] | None]:
     """Map each RFC 6901 pointer to the ``(line, column)`` where it starts in ``text``.
 
@@ -198,15 +195,7 @@ def locate(text: str | bytes, pointers: Iterable[str]) -> dict[str, tuple[int, i
         good = _found(root, ends)
     except (ValueError, IndexError, RecursionError):
         good = {id(root)} if root.at >= 0 else set()
-    starts: list[int] | None = None
-    result: dict[str, tuple[int, int] | None] = {}
-    for pointer in pointers:
-        node = ends.get(pointer)
-        if node is None or id(node) not in good:
-            result[pointer] = None
-            continue
-        if starts is None:  # where each line after the first starts: one pass, only if needed
-            starts = [m.end() for m in re.finditer("\n", text)]
-        line = bisect_right(starts, node.at)
-        result[pointer] = (line + 1, node.at - (starts[line - 1] if line else 0) + 1)
+    found = [p for p in pointers if p in ends and id(ends[p]) in good]
+    result: dict[str, tuple[int, int] | None] = dict.fromkeys(pointers)
+    result.update(zip(found, line_columns(text, [ends[p].at for p in found]), strict=True))
     return result
