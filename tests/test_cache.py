@@ -105,6 +105,17 @@ def test_empty_optional_fields_are_omitted() -> None:
     )
 
 
+def test_an_empty_result_map_reads_as_no_result() -> None:
+    """omitempty makes ``"result": {}`` and no result one thing on disk: both read as None, so
+    an entry read from either text reads back equal to itself after a write (a case the cache
+    fuzzer found: ``{}`` used to read as ``{}`` and, once written, back as None)."""
+    head = '{"kind":"cniCacheV1","containerId":"c","config":"","ifName":"eth0","networkName":"n1"'
+    for text in (head + ',"result":{}}', head + "}", head + ',"result":null}'):
+        e = CacheEntry.from_bytes(text.encode())
+        assert e.result is None
+        assert CacheEntry.from_bytes(e.to_bytes()) == e
+
+
 def test_strings_are_escaped_as_go_does() -> None:
     """Go's json.Marshal escapes <, >, & and U+2028/9; other non-ASCII stays UTF-8."""
     e = entry(netns="/a<b>&c", result={"msg": "é\u2028\u2029\n\"\\\x01"})

@@ -242,7 +242,9 @@ def fields_of(obj: JSONObject) -> Fields:
     # Each pair is checked by CacheEntry's converter, the one CNI_ARGS pair check
     # (cnilib.identifiers); CacheEntry.from_bytes makes a refusal a corrupt entry.
     pairs = cast("list[list[str]]", _get(obj, "cniArgs", list, []))
-    result = None if obj.get("result") is None else _get(obj, "result", dict)
+    # omitempty: an empty map is written as no result at all, so it reads as none too (the
+    # entry then reads back equal to itself after a write).
+    result = None if obj.get("result") is None else (_get(obj, "result", dict) or None)
     return Fields(
         container_id=cast("str", _get(obj, "containerId", str)),
         config=config,
