@@ -48,7 +48,8 @@ class AsyncCNIConfig(Engine["AsyncExecutor"]):
         timeouts: Per-verb chain budgets (see :class:`~cnilib.api.CNIConfig`).
         cleanup_timeout: Budget of the rollback DEL after a failed or cancelled ADD.
         rollback: Undo a failed or cancelled ADD.
-        strict: Derive requests as SPEC §3 says (``False``: as libcni).
+        strict: Derive requests as SPEC.md, Section 3: Execution of Network Configurations says
+            (``False``: as libcni).
         on_invocation: Called after every plugin run with an
             :class:`~cnilib.protocol.InvocationRecord`.
 

@@ -53,8 +53,9 @@ class CNIConfig(Engine["Executor"]):
         cleanup_timeout: Budget of the rollback DEL after a failed ADD (a fresh deadline).
         rollback: Undo a failed ADD with DEL over the plugins that ran (``False``: libcni's
             behaviour, the caller must DEL). Each call may override it.
-        strict: Derive requests as SPEC §3 says; ``False`` sends what libcni sends (the
-            plugin's ``capabilities`` and static reserved keys). See ``docs/running.md``.
+        strict: Derive requests as SPEC.md, Section 3: Execution of Network Configurations says;
+            ``False`` sends what libcni sends (the plugin's ``capabilities`` and static reserved
+            keys). See ``docs/running.md``.
         on_invocation: Called after every plugin run with an
             :class:`~cnilib.protocol.InvocationRecord` (metrics, tracing); its exceptions are
             logged and ignored.
@@ -126,7 +127,8 @@ class CNIConfig(Engine["Executor"]):
         rollback: bool | None = None,
         trace_context: Mapping[str, str] | None = None,
     ) -> Result:
-        """ADD an attachment: every plugin in order, chaining results (SPEC §3 "Adding").
+        """ADD an attachment: every plugin in order, chaining results (SPEC.md, section "Adding an
+        attachment").
 
         The final result is cached (libcni's ``cniCacheV1`` format) and returned in the
         network's version. If any step fails, the plugins that ran are rolled back with DEL
@@ -162,7 +164,8 @@ class CNIConfig(Engine["Executor"]):
         timeout: float | None = None,
         trace_context: Mapping[str, str] | None = None,
     ) -> None:
-        """CHECK an attachment with the cached ADD result (SPEC §3 "Checking").
+        """CHECK an attachment with the cached ADD result (SPEC.md, section "Checking an
+        attachment").
 
         Nothing runs when the network sets ``disableCheck``. An unusable cache entry is
         logged and the plugins are checked without prevResult.
@@ -188,7 +191,8 @@ class CNIConfig(Engine["Executor"]):
         timeout: float | None = None,
         trace_context: Mapping[str, str] | None = None,
     ) -> None:
-        """DEL an attachment: plugins in reverse order with the cached result (SPEC §3).
+        """DEL an attachment: plugins in reverse order with the cached result (SPEC.md, Section 3:
+        Execution of Network Configurations).
 
         An unusable cache entry is deleted and the DEL goes on without prevResult. On
         success the entry is deleted; on failure it is kept so that the DEL can be retried. An
@@ -216,7 +220,7 @@ class CNIConfig(Engine["Executor"]):
         timeout: float | None = None,
         trace_context: Mapping[str, str] | None = None,
     ) -> None:
-        """Garbage-collect a network (SPEC §2 "GC"), exclusive of every ADD, CHECK and DEL.
+        """Garbage-collect a network (SPEC.md, section "GC"), exclusive of every ADD, CHECK and DEL.
 
         Cached attachments of this network not in ``valid_attachments`` are deleted (DEL);
         then, from 1.1.0, every plugin gets GC with ``cni.dev/valid-attachments``. With
@@ -243,7 +247,7 @@ class CNIConfig(Engine["Executor"]):
         timeout: float | None = None,
         trace_context: Mapping[str, str] | None = None,
     ) -> None:
-        """Ask every plugin whether it is ready for ADD (SPEC §2 "STATUS"); from 1.1.0.
+        """Ask every plugin whether it is ready for ADD (SPEC.md, section "STATUS"); from 1.1.0.
 
         Args:
             net: The network configuration list.
@@ -251,7 +255,8 @@ class CNIConfig(Engine["Executor"]):
             trace_context: W3C trace context for the plugins.
 
         Raises:
-            PluginError: the first plugin that is not ready (codes 50 and 51, SPEC §2).
+            PluginError: the first plugin that is not ready (codes 50 and 51, SPEC.md, Section 2:
+                Execution Protocol).
         """
         self._drive(self._job_status(net, timeout, trace_context))
 
@@ -285,7 +290,7 @@ class CNIConfig(Engine["Executor"]):
         timeout: float | None = None,
         trace_context: Mapping[str, str] | None = None,
     ) -> PluginInfo:
-        """Ask a plugin which spec versions it supports (SPEC §2 "VERSION").
+        """Ask a plugin which spec versions it supports (SPEC.md, section "VERSION").
 
         Args:
             plugin_type: The plugin ``type``.

@@ -1,4 +1,5 @@
-"""Network configurations: parsing, version selection, drop-in plugins, lookup by name (SPEC §1).
+"""Network configurations: parsing, version selection, drop-in plugins, lookup by name (SPEC.md,
+Section 1: Network configuration format).
 
 Rules of this file:
 
@@ -83,7 +84,8 @@ _StrPath: TypeAlias = "str | os.PathLike[str]"
 
 @attrs.frozen(kw_only=True, eq=False)
 class PluginConfig:
-    """One plugin configuration object (SPEC §1; libcni ``PluginConfig``).
+    """One plugin configuration object (SPEC.md, Section 1: Network configuration format; libcni
+    ``PluginConfig``).
 
     Equality and hashing use ``type``, ``name``, ``cni_version``, ``bytes`` and ``source``:
     every other field is derived from ``bytes``. Treat ``raw`` as read-only; change a
@@ -93,7 +95,7 @@ class PluginConfig:
         type: The plugin executable's name (checked against an allowlist at load).
         name: The ``name`` key, ``""`` when absent (inlined plugins usually have none).
         cni_version: The ``cniVersion`` key, ``""`` when absent.
-        capabilities: The ``capabilities`` map (SPEC §3 "Deriving runtimeConfig").
+        capabilities: The ``capabilities`` map (SPEC.md, section "Deriving runtimeConfig").
         ipam: The ``ipam`` object, if any.
         dns: The ``dns`` object, if any.
         raw: The parsed object, every key kept.
@@ -133,7 +135,8 @@ class PluginConfig:
 
 @attrs.frozen(kw_only=True)
 class NetworkConfigList:
-    """A network configuration: a named list of plugins (SPEC §1; libcni ``NetworkConfigList``).
+    """A network configuration: a named list of plugins (SPEC.md, Section 1: Network configuration
+    format; libcni ``NetworkConfigList``).
 
     ``disable_check``, ``disable_gc`` and ``load_only_inlined_plugins`` may be overridden
     with :func:`attrs.evolve`, as libcni callers assign them.
@@ -141,10 +144,11 @@ class NetworkConfigList:
     Attributes:
         name: The network name.
         cni_version: The version selected from ``cniVersion`` and ``cniVersions``
-            (SPEC §1 "Version considerations").
+            (SPEC.md, section "Version considerations").
         cni_versions: The ``cniVersions`` array as written (empty when absent).
-        disable_check: Runtimes must not call CHECK (SPEC §1).
-        disable_gc: Runtimes must not call GC (SPEC §1).
+        disable_check: Runtimes must not call CHECK (SPEC.md, Section 1: Network configuration
+            format).
+        disable_gc: Runtimes must not call GC (SPEC.md, Section 1: Network configuration format).
         load_only_inlined_plugins: Drop-in plugins from ``<dir>/<name>/`` are ignored.
         plugins: The inlined plugins, then the drop-ins.
         raw: The parsed object.
@@ -319,8 +323,9 @@ def conflist_from_bytes(data: builtins.bytes | bytearray | memoryview | str, *,
                         source: str | None = None, validate: bool = True) -> NetworkConfigList:
     """Parse a network configuration list (libcni ``ConfListFromBytes``).
 
-    Selects the version (SPEC §1: "the highest supported version" of ``cniVersion`` and
-    ``cniVersions``). Drop-in plugins are a property of files: see :func:`conflist_from_file`.
+    Selects the version (SPEC.md, Section 1: Network configuration format: "the highest supported
+    version" of ``cniVersion`` and ``cniVersions``). Drop-in plugins are a property of files: see
+    :func:`conflist_from_file`.
 
     Args:
         data: The JSON document.
@@ -372,7 +377,8 @@ def conflist_from_file(path: _StrPath, *, validate: bool = True) -> NetworkConfi
     """Read a ``.conflist`` and its drop-in plugins (libcni ``ConfListFromFile``).
 
     Unless ``loadOnlyInlinedPlugins`` is true, the ``.conf`` files of ``<dir>/<name>/`` are
-    appended after the inlined plugins, sorted by file name (SPEC §1). The name is checked
+    appended after the inlined plugins, sorted by file name (SPEC.md, Section 1: Network
+    configuration format). The name is checked
     first: a name that is not a valid network name loads no drop-ins (a warning says so).
 
     Args:

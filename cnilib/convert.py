@@ -188,7 +188,8 @@ def _100_to_040(result: Result100, to_version: str) -> Result040:
     )
 
 
-#: SPEC §5 conversion, every pair of families; the whole matrix on one screen.
+#: SPEC.md, Section 5: Result Types conversion, every pair of families; the whole matrix on one
+#: screen.
 _CONVERTERS: Final[Mapping[tuple[str, str], Callable[[Any, str], Result]]] = MappingProxyType({
     ("020", "020"): _020_to_020,
     ("020", "040"): _020_to_040,
@@ -220,7 +221,8 @@ def convert(result: Result, to_version: str) -> Result: ...
 
 
 def convert(result: Result, to_version: str) -> Result:
-    """``result`` in the spec version ``to_version`` (SPEC §5; libcni ``Convert``).
+    """``result`` in the spec version ``to_version`` (SPEC.md, Section 5: Result Types; libcni
+    ``Convert``).
 
     ``""`` means 0.1.0. The same version returns ``result`` itself (it is frozen). Versions
     are matched by exact string, as libcni does: ``"1.0"`` is not a version to convert to.

@@ -4,7 +4,7 @@ Rules of this file:
 
 * It imports nothing from cnilib: every other module imports it.
 * Every failure that leaves a public cnilib function is an instance of :class:`CNIError`,
-  which carries the spec's ``code``, ``msg`` and ``details`` (SPEC §5 "Error").
+  which carries the spec's ``code``, ``msg`` and ``details`` (SPEC.md, section "Error").
 * Each class also derives from the builtin that fits it (``ValueError``, ``LookupError``,
   ``FileNotFoundError``, ``TimeoutError``), so ``except ValueError`` keeps working.
 * Messages are built in a variable and raised with ``from`` the cause.
@@ -81,7 +81,7 @@ __all__ = [
 
 
 class ErrorCode(enum.IntEnum):
-    """The well-known error codes of SPEC §5 "Error" (0-99 are reserved by the spec).
+    """The well-known error codes of SPEC.md, section "Error" (0-99 are reserved by the spec).
 
     ``UNKNOWN`` (0), ``INVALID_NETNS`` (8) and ``INTERNAL`` (999) are not in the spec's table but
     are what libcni and its skel use, so plugins in the wild send them.
@@ -103,7 +103,8 @@ class ErrorCode(enum.IntEnum):
 
 
 def _code(value: int) -> ErrorCode | int:
-    # Plugin-specific codes (>= 100) are legal (SPEC §5); keep them as plain ints.
+    # Plugin-specific codes (>= 100) are legal (SPEC.md, Section 5: Result Types); keep them as
+    # plain ints.
     try:
         return ErrorCode(value)
     except ValueError:
@@ -221,9 +222,9 @@ class CNIError(Exception):
     """Root of every cnilib error; carries the spec's error triple.
 
     Args:
-        msg: The message (SPEC §5 ``msg``).
+        msg: The message (SPEC.md, Section 5: Result Types ``msg``).
         code: The spec code; :attr:`ErrorCode.UNKNOWN` unless a subclass says otherwise.
-        details: Longer detail (SPEC §5 ``details``).
+        details: Longer detail (SPEC.md, Section 5: Result Types ``details``).
 
     ``str(err)`` is ``msg`` or ``msg; details``, as libcni's ``types.Error`` prints.
     """
@@ -240,7 +241,7 @@ class CNIError(Exception):
         return f"{self.msg}; {self.details}" if self.details else self.msg
 
     def to_dict(self, cni_version: str | None = None) -> dict[str, Any]:
-        """The error as the spec's error JSON object (SPEC §5 "Error")."""
+        """The error as the spec's error JSON object (SPEC.md, section "Error")."""
         out: dict[str, Any] = {}
         if cni_version is not None:
             out["cniVersion"] = cni_version
@@ -252,7 +253,7 @@ class CNIError(Exception):
 
 
 class ConfigError(CNIError, ValueError):
-    """A network configuration cannot be used (SPEC §1)."""
+    """A network configuration cannot be used (SPEC.md, Section 1: Network configuration format)."""
 
     default_code = ErrorCode.INVALID_NETWORK_CONFIG
 
@@ -347,13 +348,14 @@ class IncompatibleVersionError(CNIError, ValueError):
 
 
 class ResultError(CNIError, ValueError):
-    """A plugin result, error object or VERSION reply that does not parse (SPEC §5)."""
+    """A plugin result, error object or VERSION reply that does not parse (SPEC.md, Section 5:
+    Result Types)."""
 
     default_code = ErrorCode.DECODING_FAILURE
 
 
 class ConversionError(CNIError, ValueError):
-    """A result cannot be expressed in the requested version (SPEC §5 "Version")."""
+    """A result cannot be expressed in the requested version (SPEC.md, section "Version")."""
 
     default_code = ErrorCode.INCOMPATIBLE_CNI_VERSION
 
@@ -374,7 +376,7 @@ class PluginNotFoundError(CNIError, FileNotFoundError):
 
 
 class PluginError(CNIError):
-    """A plugin ran and reported failure (SPEC §5 "Error").
+    """A plugin ran and reported failure (SPEC.md, section "Error").
 
     ``code``, ``msg`` and ``details`` are the plugin's own. The runtime context is attached at
     the boundary: :attr:`plugin` (the ``type``), :attr:`command` (``ADD``, ``DEL``...),
@@ -400,7 +402,8 @@ class PluginError(CNIError):
 
     @property
     def retryable(self) -> bool:
-        """True for ``TRY_AGAIN_LATER`` (SPEC §5: "the runtime should retry")."""
+        """True for ``TRY_AGAIN_LATER`` (SPEC.md, Section 5: Result Types: "the runtime should
+        retry")."""
         return self.code == ErrorCode.TRY_AGAIN_LATER
 
     def __str__(self) -> str:
@@ -504,7 +507,8 @@ class AddError(CNIError):
 
 
 class MultipleErrors(ExceptionGroup[CNIError], CNIError):  # noqa: N818 (a group, not one error)
-    """Several failures where the spec says to continue and return all errors (SPEC §2 GC)."""
+    """Several failures where the spec says to continue and return all errors (SPEC.md, Section 2:
+    Execution Protocol GC)."""
 
     def __new__(cls, msg: str, errors: list[CNIError] | tuple[CNIError, ...]) -> MultipleErrors:
         return super().__new__(cls, msg, list(errors))

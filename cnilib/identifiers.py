@@ -2,9 +2,9 @@
 
 Rules of this file:
 
-* It owns every rule about the short strings a runtime passes to plugins (SPEC §2
-  "Parameters", SPEC §3 "Attachment Parameters") and the plugin ``type`` that names an
-  executable (SPEC §1, CVE-2021-20206).
+* It owns every rule about the short strings a runtime passes to plugins (SPEC.md, sections
+  "Parameters" and "Attachment Parameters") and the plugin ``type``
+  that names an executable (SPEC.md, Section 1: Network configuration format, CVE-2021-20206).
 * Failures are :class:`~cnilib.errors.InvalidIdentifierError` with libcni's codes and messages
   (``pkg/utils/utils.go``), or :class:`~cnilib.errors.InvalidPluginNameError` for a plugin ``type``.
 * ``CNI_ARGS`` is ``K=V;K2=V2`` with no escaping, so ``;``, ``=`` and NUL inside a key or value
@@ -33,8 +33,9 @@ __all__ = [
 #: Linux's IFNAMSIZ minus the terminating NUL; libcni counts bytes, not characters.
 MAX_INTERFACE_NAME_LENGTH: Final = 15
 
-# libcni pkg/utils: ^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$ (SPEC §1 "name", SPEC §2 CNI_CONTAINERID).
-# fullmatch, because Python's "$" also matches before a trailing newline.
+# libcni pkg/utils: ^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$ (SPEC.md, section "name", SPEC.md, Section 2:
+# Execution Protocol CNI_CONTAINERID). fullmatch, because Python's "$" also matches before a
+# trailing newline.
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.\-]*")
 
 # An allowlist (G1), not libcni's denylist of the path separator: an ASCII file name that
@@ -62,10 +63,12 @@ def _check_name(value: object, invalid: str, invalid_code: ErrorCode, missing: s
 
 
 def check_container_id(container_id: str) -> None:
-    """Check a container ID (SPEC §2 ``CNI_CONTAINERID``; libcni ``ValidateContainerID``).
+    """Check a container ID (SPEC.md, Section 2: Execution Protocol ``CNI_CONTAINERID``; libcni
+    ``ValidateContainerID``).
 
-    SPEC §3: "Must not be empty. Must start with an alphanumeric character, optionally followed
-    by any combination of one or more alphanumeric characters, underscore, dot or hyphen."
+    SPEC.md, Section 3: Execution of Network Configurations: "Must not be empty. Must start with an
+    alphanumeric character, optionally followed by any combination of one or more alphanumeric
+    characters, underscore, dot or hyphen."
 
     Args:
         container_id: The ID to check.
@@ -80,7 +83,8 @@ def check_container_id(container_id: str) -> None:
 
 
 def check_network_name(name: str) -> None:
-    """Check a network name (SPEC §1 ``name``; libcni ``ValidateNetworkName``).
+    """Check a network name (SPEC.md, Section 1: Network configuration format ``name``; libcni
+    ``ValidateNetworkName``).
 
     The same pattern as container IDs; a valid name therefore never holds a path separator,
     which is what makes ``<dir>/<name>/`` safe to build (libcni's ``libcni/conf.go``
@@ -100,7 +104,8 @@ def check_network_name(name: str) -> None:
 
 
 def check_interface_name(ifname: str) -> None:
-    """Check a container interface name (SPEC §2 ``CNI_IFNAME``; libcni ``ValidateInterfaceName``).
+    """Check a container interface name (SPEC.md, Section 2: Execution Protocol ``CNI_IFNAME``;
+    libcni ``ValidateInterfaceName``).
 
     The rules are Linux's ``dev_valid_name``: 1 to 15 bytes, not ``.`` or ``..``, no ``/``,
     ``:`` or whitespace. cnilib also refuses NUL and strings that are not UTF-8 (they could not
@@ -140,13 +145,14 @@ def check_interface_name(ifname: str) -> None:
 
 
 def check_plugin_type(plugin_type: str) -> None:
-    """Check that a plugin ``type`` is a safe executable file name (SPEC §1, G1).
+    """Check that a plugin ``type`` is a safe executable file name (SPEC.md, Section 1: Network
+    configuration format, G1).
 
-    SPEC §1: ``type`` "Must not contain characters disallowed in file paths for the system
-    (e.g. / or \\)". libcni only refuses the path separator (its fix for CVE-2021-20206);
-    cnilib allows only ASCII letters, digits and ``_ . + -``, not starting with ``.``, ``+`` or
-    ``-``, at most 255 bytes, so that ``..``, NUL, ``\\`` and option-like names cannot reach
-    the executor.
+    SPEC.md, Section 1: Network configuration format: ``type`` "Must not contain characters
+    disallowed in file paths for the system (e.g. / or \\)". libcni only refuses the path separator
+    (its fix for CVE-2021-20206); cnilib allows only ASCII letters, digits and ``_ . + -``, not
+    starting with ``.``, ``+`` or ``-``, at most 255 bytes, so that ``..``, NUL, ``\\`` and
+    option-like names cannot reach the executor.
 
     Args:
         plugin_type: The ``type`` value.
@@ -217,9 +223,9 @@ def format_cni_args(
 ) -> str:
     """Build the ``CNI_ARGS`` value: ``K=V`` pairs joined by ``;``, in order.
 
-    SPEC §2: "Alphanumeric key-value pairs separated by semicolons; for example,
-    ``FOO=BAR;ABC=123``". The format has no escaping, so a ``;``, ``=`` or NUL inside a key or
-    value would change the meaning (G10: ``foo;IP=10.0.0.5`` asks host-local for an
+    SPEC.md, Section 2: Execution Protocol: "Alphanumeric key-value pairs separated by semicolons;
+    for example, ``FOO=BAR;ABC=123``". The format has no escaping, so a ``;``, ``=`` or NUL inside a
+    key or value would change the meaning (G10: ``foo;IP=10.0.0.5`` asks host-local for an
     address); cnilib refuses them, where libcni joins them blindly.
 
     Args:

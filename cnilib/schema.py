@@ -132,9 +132,9 @@ def _check_kind(kind: str) -> None:
 def schema_version(version: str) -> str:
     """The released spec version whose schemas validate a document declaring ``version``.
 
-    ``""`` is 0.1.0 (SPEC §1, libcni). A version that parses is mapped to the newest released
-    version not above it (``"1.2.3"`` to 1.1.0, ``"0.1"`` to 0.1.0); one that does not parse
-    to the newest, :data:`~cnilib.version.SPEC_VERSION`.
+    ``""`` is 0.1.0 (SPEC.md, Section 1: Network configuration format, libcni). A version that
+    parses is mapped to the newest released version not above it (``"1.2.3"`` to 1.1.0, ``"0.1"`` to
+    0.1.0); one that does not parse to the newest, :data:`~cnilib.version.SPEC_VERSION`.
 
     Args:
         version: The ``cniVersion`` as written.

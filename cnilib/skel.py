@@ -9,9 +9,9 @@ Rules of this file:
   without a process.
 * :func:`plugin_main` is the only I/O: it reads ``os.environ`` and stdin, calls
   :func:`dispatch`, writes the two streams and exits.
-* Every failure leaves as the spec's error object on stdout with exit code 1 (SPEC §2 "Errors",
-  SPEC §5 "Error"); a callback's :class:`~cnilib.errors.CNIError` keeps its code, any other
-  exception becomes code 999 (``INTERNAL``), as libcni's skel does.
+* Every failure leaves as the spec's error object on stdout with exit code 1 (SPEC.md, section
+  "Errors", SPEC.md, section "Error"); a callback's :class:`~cnilib.errors.CNIError` keeps its code,
+  any other exception becomes code 999 (``INTERNAL``), as libcni's skel does.
 * Deviations from libcni's skel are deliberate and listed in :func:`dispatch`'s docstring.
 * Size (about 550 lines): it is the whole public plugin side (arguments, request parsing,
   dispatch, ``plugin_main``) that a plugin author reads as one page, like libcni's skel.
@@ -92,7 +92,8 @@ class CmdArgs:
         args: ``CNI_ARGS`` as written (``K=V;K=V``).
         path: ``CNI_PATH`` as written (``:``-separated).
         netns_override: ``CNI_NETNS_OVERRIDE`` as written.
-        stdin_data: The request bytes (the plugin configuration, SPEC §3).
+        stdin_data: The request bytes (the plugin configuration, SPEC.md, Section 3: Execution of
+            Network Configurations).
     """
 
     container_id: str = ""
@@ -114,7 +115,7 @@ class SupportsToJSON(Protocol):
 
 @runtime_checkable
 class _Versioned(Protocol):
-    # A cnilib result: it knows its version and converts (SPEC §5 "Version").
+    # A cnilib result: it knows its version and converts (SPEC.md, section "Version").
     @property
     def cni_version(self) -> str: ...
 
@@ -135,12 +136,12 @@ class CNIFuncs:
     A verb without a callback succeeds with no output, as in libcni.
 
     Attributes:
-        add: ``ADD``; returns the result (SPEC §5 "ADD Success").
+        add: ``ADD``; returns the result (SPEC.md, section "ADD Success").
         check: ``CHECK``; returns nothing, raises when the attachment is not as expected.
         delete: ``DEL``; returns nothing and should succeed when things are already gone.
-        gc: ``GC``; returns nothing (SPEC §2 "GC": "No output on success").
+        gc: ``GC``; returns nothing (SPEC.md, section "GC": "No output on success").
         status: ``STATUS``; raises a :class:`~cnilib.errors.CNIError` with code 50 or 51 when
-            the plugin cannot serve ADD (SPEC §2 "STATUS").
+            the plugin cannot serve ADD (SPEC.md, section "STATUS").
     """
 
     add: Callback | None = None
@@ -157,15 +158,15 @@ _VARS = ("CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_ARGS"
 _ATTACH = frozenset({"ADD", "CHECK", "DEL"})
 _REQUIRED: Mapping[str, frozenset[str]] = {
     "CNI_CONTAINERID": _ATTACH,
-    "CNI_NETNS": frozenset({"ADD", "CHECK"}),  # SPEC §2: optional for DEL
-    "CNI_IFNAME": _ATTACH,
+    # SPEC.md, Section 2: Execution Protocol: optional for DEL
+    "CNI_NETNS": frozenset({"ADD", "CHECK"}), "CNI_IFNAME": _ATTACH,
     "CNI_PATH": frozenset({"ADD", "CHECK", "DEL", "GC", "STATUS"}),
 }
 _VALIDATORS: Mapping[str, Callable[[str], object]] = {
     "CNI_CONTAINERID": check_container_id,
     "CNI_IFNAME": check_interface_name,
 }
-# Verbs that exist only from a spec version on (SPEC §2 "CHECK", "GC", "STATUS").
+# Verbs that exist only from a spec version on (SPEC.md, section "CHECK", "GC", "STATUS").
 _MIN_VERSION = {"CHECK": "0.4.0", "GC": "1.1.0", "STATUS": "1.1.0"}
 _NETNS_MSG = "plugin's netns and netns from CNI_NETNS should not be the same"
 
@@ -239,7 +240,8 @@ def _kind(value: JSON) -> str:
 
 
 def _config_version(conf: JSONObject) -> str:
-    # A missing cniVersion means 0.1.0 (SPEC §1); a non-string one does not decode.
+    # A missing cniVersion means 0.1.0 (SPEC.md, Section 1: Network configuration format); a
+    # non-string one does not decode.
     version = conf.get("cniVersion", "")
     if not isinstance(version, str):
         msg = ("decoding version from network config: cniVersion must be a string, "
@@ -271,7 +273,7 @@ def _encode(output: PluginOutput, version: str) -> bytes:
     if isinstance(output, dict):
         return dumps(output, indent=4)
     if isinstance(output, _Versioned) and output.cni_version != version:
-        # SPEC §5: a result carries "the same version supplied on input".
+        # SPEC.md, Section 5: Result Types: a result carries "the same version supplied on input".
         return output.as_version(version).to_json().encode("utf-8")
     return output.to_json().encode("utf-8")
 
@@ -356,9 +358,9 @@ def dispatch(
       callback, so a plugin never configures the runtime's namespace; libcni runs it after.
       It runs only when ``same_netns`` is given (:func:`plugin_main` gives :func:`same_netns`).
     * A result object is converted to the request's version before it is written
-      (SPEC §5: "cniVersion: The same version supplied on input"); libcni plugins call
-      ``types.PrintResult`` for this themselves. A plain JSON object is written as is.
-    * The error object carries ``cniVersion`` (SPEC §5 "Error"): the request's when it has
+      (SPEC.md, Section 5: Result Types: "cniVersion: The same version supplied on input"); libcni
+      plugins call ``types.PrintResult`` for this themselves. A plain JSON object is written as is.
+    * The error object carries ``cniVersion`` (SPEC.md, section "Error"): the request's when it has
       one, else the plugin's own. libcni omits it; runtimes ignore it.
 
     Args:
@@ -485,11 +487,13 @@ class NetConf:
     """A plugin's request, decoded (what libcni plugins get from ``types.NetConf``).
 
     Attributes:
-        cni_version: ``cniVersion`` (``"0.1.0"`` when absent, SPEC §1).
+        cni_version: ``cniVersion`` (``"0.1.0"`` when absent, SPEC.md, Section 1: Network
+            configuration format).
         name: The network name.
         type: The plugin type.
         prev_result: The parsed ``prevResult``, or ``None`` when the request has none.
-        runtime_config: ``runtimeConfig`` (SPEC §3 "Deriving runtimeConfig"), ``{}`` if absent.
+        runtime_config: ``runtimeConfig`` (SPEC.md, section "Deriving runtimeConfig"), ``{}`` if
+            absent.
         raw: The whole request object, for the plugin's own keys.
     """
 

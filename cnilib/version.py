@@ -1,4 +1,5 @@
-"""Spec versions: parsing, ordering, selection and the VERSION reply (SPEC §1, §2, §5).
+"""Spec versions: parsing, ordering, selection and the VERSION reply (SPEC.md, Section 1: Network
+configuration format, Section 2: Execution Protocol, Section 5: Result Types).
 
 Rules of this file:
 
@@ -38,7 +39,7 @@ __all__ = [
     "parse_plugin_info",
 ]
 
-#: The newest spec version cnilib implements (SPEC §"Version").
+#: The newest spec version cnilib implements (SPEC.md, section "Version").
 SPEC_VERSION: Final = "1.1.0"
 
 #: Every released spec version, oldest first; a version is supported when it is in here by
@@ -63,8 +64,8 @@ def _atoi(part: str, which: str, version: str) -> int:
 def parse_version(version: str) -> tuple[int, int, int]:
     """Parse a CNI version string into ``(major, minor, micro)``.
 
-    ``""`` means 0.1.0 (SPEC §1: a missing ``cniVersion`` is the oldest version) and missing
-    parts are 0, so ``"1"`` is 1.0.0.
+    ``""`` means 0.1.0 (SPEC.md, Section 1: Network configuration format: a missing ``cniVersion``
+    is the oldest version) and missing parts are 0, so ``"1"`` is 1.0.0.
 
     Raises:
         InvalidVersionError: more than three parts, or a part that is not an integer.
@@ -96,12 +97,13 @@ def greater_than_or_equal_to(a: str, b: str) -> bool:
 
 
 def select_version(cni_version: str | None, cni_versions: Sequence[str] | None = None) -> str:
-    """Pick the version a configuration is run at (SPEC §1 "Version considerations").
+    """Pick the version a configuration is run at (SPEC.md, section "Version considerations").
 
-    SPEC §1: "the runtime MUST select the highest version it supports" from ``cniVersion`` and
-    ``cniVersions``. Versions above :data:`SPEC_VERSION` are not ones cnilib can speak, so they
-    are dropped; when nothing is left, the plain ``cniVersion`` is kept as written (libcni
-    does the same in ``libcni/conf.go``), so that an old runtime can still report it.
+    SPEC.md, Section 1: Network configuration format: "the runtime MUST select the highest version
+    it supports" from ``cniVersion`` and ``cniVersions``. Versions above :data:`SPEC_VERSION` are
+    not ones cnilib can speak, so they are dropped; when nothing is left, the plain ``cniVersion``
+    is kept as written (libcni does the same in ``libcni/conf.go``), so that an old runtime can
+    still report it.
 
     Args:
         cni_version: The ``cniVersion`` key (``None`` or ``""`` when absent).
@@ -146,8 +148,8 @@ def select_version(cni_version: str | None, cni_versions: Sequence[str] | None =
 def result_family(version: str) -> str:
     """The result family a supported version belongs to: ``"020"``, ``"040"`` or ``"100"``.
 
-    An empty version is 0.1.0 (SPEC §1). Membership is by exact string, as libcni's result
-    creators decide (``pkg/types/create/create.go``).
+    An empty version is 0.1.0 (SPEC.md, Section 1: Network configuration format). Membership is by
+    exact string, as libcni's result creators decide (``pkg/types/create/create.go``).
 
     Raises:
         IncompatibleVersionError: the version is not one of :data:`SUPPORTED_VERSIONS`.
@@ -170,17 +172,17 @@ def _at_least(version: str, minimum: str) -> bool:
 
 
 def supports_check(version: str) -> bool:
-    """CHECK, ``disableCheck`` and prevResult on DEL exist from 0.4.0 (SPEC §2 "CHECK")."""
+    """CHECK, ``disableCheck`` and prevResult on DEL exist from 0.4.0 (SPEC.md, section "CHECK")."""
     return _at_least(version, "0.4.0")
 
 
 def supports_gc(version: str) -> bool:
-    """GC and ``disableGC`` exist from 1.1.0 (SPEC §2 "GC")."""
+    """GC and ``disableGC`` exist from 1.1.0 (SPEC.md, section "GC")."""
     return _at_least(version, "1.1.0")
 
 
 def supports_status(version: str) -> bool:
-    """STATUS exists from 1.1.0 (SPEC §2 "STATUS")."""
+    """STATUS exists from 1.1.0 (SPEC.md, section "STATUS")."""
     return _at_least(version, "1.1.0")
 
 
@@ -203,7 +205,7 @@ def _go_quoted_list(items: Iterable[str]) -> str:
 
 @attrs.frozen
 class PluginInfo:
-    """A plugin's VERSION reply (SPEC §5 "VERSION Success").
+    """A plugin's VERSION reply (SPEC.md, section "VERSION Success").
 
     Attributes:
         cni_version: The ``cniVersion`` the reply was written in.

@@ -195,7 +195,8 @@ def test_wait_for_timeout_rolls_back_too(tmp_path: Path) -> None:
 
 
 def test_distinct_containers_attach_concurrently(tmp_path: Path) -> None:
-    """SPEC §3: parallel operations for different containers: four ADDs meet in the plugin."""
+    """SPEC.md, Section 3: Execution of Network Configurations: parallel operations for different
+    containers: four ADDs meet in the plugin."""
     async def main() -> int:
         barrier = asyncio.Barrier(4)
 
@@ -247,7 +248,8 @@ def test_durable_cache_writes_never_block_the_loop(tmp_path: Path,
 
 
 def test_same_attachment_is_serialised_across_tasks(tmp_path: Path) -> None:
-    """SPEC §3: operations on one container never overlap, even from concurrent tasks."""
+    """SPEC.md, Section 3: Execution of Network Configurations: operations on one container never
+    overlap, even from concurrent tasks."""
     active = [0, 0]
 
     async def handler(inv: Invocation) -> Any:
@@ -268,7 +270,8 @@ def test_same_attachment_is_serialised_across_tasks(tmp_path: Path) -> None:
 
 
 def test_async_gc_collects_errors(tmp_path: Path) -> None:
-    """SPEC §3 GC: every plugin is tried and every error returned."""
+    """SPEC.md, Section 3: Execution of Network Configurations GC: every plugin is tried and every
+    error returned."""
     fx = AsyncFakeExecutor(scripted)
     aio = AsyncCNIConfig(PATHS, tmp_path, executor=fx)
     with pytest.raises(MultipleErrors) as info:

@@ -61,7 +61,7 @@ MAC = "00:11:22:33:44:66"
 PORTS: list[JSON] = [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}]
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
-# SPEC §1 "Example configuration" (comments removed).
+# SPEC.md, section "Example configuration" (comments removed).
 SPEC_CONFIG = b"""{
   "cniVersion": "1.1.0",
   "cniVersions": ["0.3.1", "0.4.0", "1.0.0", "1.1.0"],
@@ -162,7 +162,8 @@ def test_spec_appendix_add_check_del_golden_stdin(tmp_path: Path) -> None:
     """SPEC appendix Add/Check/Delete examples: the exact requests, plugin by plugin.
 
     Documented deviations: prevResult carries ``cniVersion`` (libcni does too), and the bridge
-    request keeps the ``ipam.routes`` of SPEC §1's configuration (the appendix drops them).
+    request keeps the ``ipam.routes`` of SPEC.md, Section 1: Network configuration format's
+    configuration (the appendix drops them).
     """
     cni, fx = make(tmp_path, spec_handler)
     net = net_of(SPEC_CONFIG)
@@ -232,7 +233,8 @@ def test_result_without_cni_version_gets_the_config_version(tmp_path: Path) -> N
 
 
 def test_check_is_gated_at_0_4_0(tmp_path: Path) -> None:
-    """SPEC §2: CHECK exists from 0.4.0; below it nothing runs and the error says so."""
+    """SPEC.md, Section 2: Execution Protocol: CHECK exists from 0.4.0; below it nothing runs and
+    the error says so."""
     cni, fx = make(tmp_path)
     with pytest.raises(IncompatibleVersionError, match="does not support the CHECK command"):
         cni.check_network_list(chain("a", version="0.3.1"), RT)
@@ -240,7 +242,8 @@ def test_check_is_gated_at_0_4_0(tmp_path: Path) -> None:
 
 
 def test_disable_check_returns_success_without_running(tmp_path: Path) -> None:
-    """SPEC §3: with disableCheck, "always return success" (even below 0.4.0, unlike libcni)."""
+    """SPEC.md, Section 3: Execution of Network Configurations: with disableCheck, "always return
+    success" (even below 0.4.0, unlike libcni)."""
     cni, fx = make(tmp_path)
     cni.check_network_list(chain("a", disableCheck=True), RT)
     cni.check_network_list(chain("a", version="0.3.1", disableCheck=True), RT)
@@ -248,8 +251,8 @@ def test_disable_check_returns_success_without_running(tmp_path: Path) -> None:
 
 
 def test_del_below_0_4_0_sends_no_prev_result_and_reads_no_cache(tmp_path: Path) -> None:
-    """SPEC §2 (0.4.0 introduced prevResult on DEL): no prevResult, the cache is not read
-    (a corrupt entry does not matter) and is deleted after success."""
+    """SPEC.md, Section 2: Execution Protocol (0.4.0 introduced prevResult on DEL): no prevResult,
+    the cache is not read (a corrupt entry does not matter) and is deleted after success."""
     cni, fx = make(tmp_path)
     net = chain("a", "b", version="0.3.1")
     cni.add_network_list(net, RT)
@@ -261,7 +264,8 @@ def test_del_below_0_4_0_sends_no_prev_result_and_reads_no_cache(tmp_path: Path)
 
 
 def test_status_and_gc_are_gated_at_1_1_0(tmp_path: Path) -> None:
-    """SPEC §2: STATUS and GC exist from 1.1.0; below, no plugin gets them (stale DEL still)."""
+    """SPEC.md, Section 2: Execution Protocol: STATUS and GC exist from 1.1.0; below, no plugin gets
+    them (stale DEL still)."""
     cni, fx = make(tmp_path)
     net = chain("a", version="1.0.0")
     cni.add_network_list(net, RT)
@@ -271,7 +275,8 @@ def test_status_and_gc_are_gated_at_1_1_0(tmp_path: Path) -> None:
 
 
 def test_status_reports_the_first_unavailable_plugin(tmp_path: Path) -> None:
-    """SPEC §2 STATUS: code 50 means the plugin cannot service ADD."""
+    """SPEC.md, Section 2: Execution Protocol STATUS: code 50 means the plugin cannot service
+    ADD."""
     cni, fx = make(tmp_path, {"a": default_handler,
                               "b": lambda inv: error_reply(50, "no IPs left")})
     with pytest.raises(PluginError) as info:
@@ -481,7 +486,8 @@ def test_rollback_skips_a_plugin_that_never_started(tmp_path: Path) -> None:
 
 
 def test_rollback_keeps_going_and_reports_its_own_failures(tmp_path: Path) -> None:
-    """Rollback is best effort (SPEC §2 DEL): a failing DEL is recorded, the rest still run."""
+    """Rollback is best effort (SPEC.md, Section 2: Execution Protocol DEL): a failing DEL is
+    recorded, the rest still run."""
     def handler(inv: Invocation) -> Any:
         if inv.plugin_type == "c" and inv.command is Command.ADD:
             return error_reply(5, "io")
@@ -592,8 +598,9 @@ def test_plugin_not_started_after_the_deadline(tmp_path: Path) -> None:
 
 
 def test_gc_deletes_stale_attachments_then_gcs_plugins(tmp_path: Path) -> None:
-    """SPEC §2 GC: stale cached attachments get DEL (with their cached parameters), then every
-    plugin gets GC with the valid attachments; other networks are untouched."""
+    """SPEC.md, Section 2: Execution Protocol GC: stale cached attachments get DEL (with their
+    cached parameters), then every plugin gets GC with the valid attachments; other networks are
+    untouched."""
     cni, fx = make(tmp_path)
     net = chain("a", "b")
     stale = RuntimeConf("old", "/run/netns/old", "eth1", [("K", "V")], {"mac": MAC})
@@ -630,7 +637,8 @@ def test_gc_without_valid_list_is_libcni_behaviour(tmp_path: Path) -> None:
 
 
 def test_gc_collects_every_error_and_continues(tmp_path: Path) -> None:
-    """SPEC §3 GC: "continue with execution, returning all errors to the caller"."""
+    """SPEC.md, Section 3: Execution of Network Configurations GC: "continue with execution,
+    returning all errors to the caller"."""
     def handler(inv: Invocation) -> Any:
         if inv.command is Command.GC and inv.plugin_type == "a":
             return error_reply(5, "ipam store unreadable")
@@ -652,7 +660,8 @@ def test_gc_collects_every_error_and_continues(tmp_path: Path) -> None:
 
 
 def test_disable_gc_runs_nothing(tmp_path: Path) -> None:
-    """SPEC §1: with disableGC the runtime must not call GC (nor delete stale entries)."""
+    """SPEC.md, Section 1: Network configuration format: with disableGC the runtime must not call GC
+    (nor delete stale entries)."""
     cni, fx = make(tmp_path)
     net = chain("a", disableGC=True)
     cni.add_network_list(net, RT)
@@ -792,8 +801,9 @@ def test_trace_context_reaches_plugins(tmp_path: Path) -> None:
 
 
 def test_distinct_containers_run_in_parallel(tmp_path: Path) -> None:
-    """SPEC §3: parallel operations for different containers are allowed: four ADDs meet in
-    the plugin at the same time (a barrier that serialised calls would break)."""
+    """SPEC.md, Section 3: Execution of Network Configurations: parallel operations for different
+    containers are allowed: four ADDs meet in the plugin at the same time (a barrier that serialised
+    calls would break)."""
     barrier = threading.Barrier(4, timeout=10)
 
     def handler(inv: Invocation) -> Any:
@@ -820,7 +830,8 @@ def test_distinct_containers_run_in_parallel(tmp_path: Path) -> None:
 
 
 def test_same_attachment_is_serialised(tmp_path: Path) -> None:
-    """SPEC §3: no parallel operations for the same container: never two at once."""
+    """SPEC.md, Section 3: Execution of Network Configurations: no parallel operations for the same
+    container: never two at once."""
     lock = threading.Lock()
     active = [0, 0]  # current, maximum
 
@@ -852,7 +863,8 @@ def test_same_attachment_is_serialised(tmp_path: Path) -> None:
 
 
 def test_gc_runs_exclusively(tmp_path: Path) -> None:
-    """SPEC §3: no ADD or DEL while GC runs; an ADD waits for GC to finish."""
+    """SPEC.md, Section 3: Execution of Network Configurations: no ADD or DEL while GC runs; an ADD
+    waits for GC to finish."""
     in_gc = threading.Event()
     release = threading.Event()
 
@@ -927,8 +939,9 @@ def test_interrupted_add_is_rolled_back_before_the_interrupt_goes_through(
 
 
 def test_attachment_lock_holds_across_processes(tmp_path: Path) -> None:
-    """SPEC §3 serialisation holds between processes: while another process holds the
-    attachment, an ADD waits (here until its deadline), and no plugin runs meanwhile."""
+    """SPEC.md, Section 3: Execution of Network Configurations serialisation holds between
+    processes: while another process holds the attachment, an ADD waits (here until its deadline),
+    and no plugin runs meanwhile."""
     import subprocess
     import sys
 

@@ -101,7 +101,7 @@ CHAIN = steps.Chain(paths=("/bin",))
 
 @given(chains_of)
 def test_del_runs_in_reverse_order(types: list[str]) -> None:
-    """DEL executes the plugins in reverse order (SPEC §3 "Deleting an attachment":
+    """DEL executes the plugins in reverse order (SPEC.md, section "Deleting an attachment":
     "The list of plugins is executed in reverse order")."""
     mem = Memory()
     net = net_of(types)
@@ -116,7 +116,7 @@ def test_del_runs_in_reverse_order(types: list[str]) -> None:
 @given(chains_of)
 def test_check_and_del_get_the_final_add_result(types: list[str]) -> None:
     """The previous result provided is always the final result of the add operation
-    (SPEC §3 "Deleting" and "Checking")."""
+    (SPEC.md, section "Deleting an attachment" and "Checking")."""
     mem = Memory()
     net = net_of(types)
     final = mem.drive(chains.add(net, RT, CHAIN)).to_dict()
@@ -130,7 +130,8 @@ def test_check_and_del_get_the_final_add_result(types: list[str]) -> None:
 @given(chains_of)
 def test_first_add_has_no_prev_result(types: list[str]) -> None:
     """prevResult: "This field must not be set for the first add in a chain"; every later ADD
-    gets the result of the previous plugin (SPEC §3)."""
+    gets the result of the previous plugin (SPEC.md, Section 3: Execution of Network
+    Configurations)."""
     mem = Memory()
     mem.drive(chains.add(net_of(types), RT, CHAIN))
     requests = [request_of(i) for i in mem.runs]
@@ -141,7 +142,7 @@ def test_first_add_has_no_prev_result(types: list[str]) -> None:
 @given(chains_of, st.data())
 def test_add_halts_at_the_first_error(types: list[str], data: st.DataObject) -> None:
     """"If the plugin returns an error, halt execution and return the error to the caller"
-    (SPEC §3 "Adding"); cnilib then rolls back what ran, in reverse."""
+    (SPEC.md, section "Adding an attachment"); cnilib then rolls back what ran, in reverse."""
     bad = data.draw(st.sampled_from(types))
 
     def handler(inv: Invocation) -> Completed:
@@ -162,7 +163,7 @@ def test_add_halts_at_the_first_error(types: list[str], data: st.DataObject) -> 
 @given(chains_of, st.data())
 def test_gc_continues_and_returns_all_errors(types: list[str], data: st.DataObject) -> None:
     """GC: "If the plugin returns an error, continue with execution, returning all errors to
-    the caller" (SPEC §3 "Garbage-collecting a network")."""
+    the caller" (SPEC.md, section "Garbage-collecting a network")."""
     failing = data.draw(st.sets(st.sampled_from(types)))
 
     def handler(inv: Invocation) -> Completed:
@@ -187,7 +188,7 @@ def test_gc_continues_and_returns_all_errors(types: list[str], data: st.DataObje
 def test_runtime_config_is_the_intersection(caps: dict[str, bool],
                                             args: dict[str, JSON]) -> None:
     """"Any capability supported by the plugin configuration and provided by the runtime
-    should be inserted in the runtimeConfig" (SPEC §3 "Deriving runtimeConfig")."""
+    should be inserted in the runtimeConfig" (SPEC.md, section "Deriving runtimeConfig")."""
     request = build_request({"type": "t", "capabilities": dict(caps)}, command=Command.ADD,
                             name="n", cni_version="1.1.0", capabilities=caps,
                             capability_args=args)
@@ -199,7 +200,8 @@ def test_runtime_config_is_the_intersection(caps: dict[str, bool],
 @given(st.dictionaries(plain_keys, json_values, max_size=6), st.sampled_from(list(Command)))
 def test_other_fields_pass_through_unaltered(extra: JSONObject, command: Command) -> None:
     """"The following fields are always to be inserted ...: cniVersion, name" and "All other
-    fields not prefixed with cni.dev/ should be passed through unaltered" (SPEC §3)."""
+    fields not prefixed with cni.dev/ should be passed through unaltered" (SPEC.md, Section 3:
+    Execution of Network Configurations)."""
     plugin: JSONObject = {"type": "t", **extra, "name": "stale", "cniVersion": "0.1.0",
                           "cni.dev/x": 1}
     request = build_request(plugin, command=command, name="net", cni_version="1.1.0")
@@ -225,7 +227,8 @@ completions = st.builds(
 @given(completions, st.sampled_from(list(Command)), st.sampled_from(["", "0.3.1", "1.0.0"]))
 def test_only_typed_errors_escape_reply_parsing(done: Completed, command: Command,
                                                 version: str) -> None:
-    """SPEC §5 "Error": whatever a plugin writes, the runtime gets a result or a CNI error."""
+    """SPEC.md, section "Error": whatever a plugin writes, the runtime gets a result or a CNI
+    error."""
     inv = Invocation("p", "/bin/p", command, b"{}", {})
     err = reply_error(inv, done)
     assert err is None or (err.plugin, err.command) == ("p", str(command))
@@ -237,8 +240,9 @@ def test_only_typed_errors_escape_reply_parsing(done: Completed, command: Comman
 
 @given(st.lists(completions, min_size=3, max_size=3))
 def test_only_typed_errors_escape_a_chain(replies: list[Completed]) -> None:
-    """SPEC §2 "Errors": a plugin signals failure by exit code and error structure; whatever
-    three plugins reply, ADD, CHECK and DEL through CNIConfig end in a result or a CNIError."""
+    """SPEC.md, section "Errors": a plugin signals failure by exit code and error structure;
+    whatever three plugins reply, ADD, CHECK and DEL through CNIConfig end in a result or a
+    CNIError."""
     script = iter(replies * 3)
 
     def handler(inv: Invocation) -> Completed:

@@ -276,7 +276,8 @@ def test_flags_may_be_strings(value: JSON, expected: bool) -> None:
 
 
 def test_a_list_without_plugins_parses_empty() -> None:
-    # Its plugins may all come from drop-ins (SPEC §1 loadOnlyInlinedPlugins).
+    # Its plugins may all come from drop-ins (SPEC.md, Section 1: Network configuration format
+    # loadOnlyInlinedPlugins).
     assert conflist_from_bytes(b'{"name": "n", "cniVersion": "1.1.0"}').plugins == ()
 
 

@@ -282,7 +282,8 @@ def test_down_then_up_is_identity_for_what_the_lower_version_holds(
 def test_conversion_gives_the_target_version_or_libcnis_only_error(
     result: Result, target: str
 ) -> None:
-    """SPEC §5: a result converts to every version, except 0.1.0/0.2.0 need an address."""
+    """SPEC.md, Section 5: Result Types: a result converts to every version, except 0.1.0/0.2.0 need
+    an address."""
     outcome: Result | ConversionError
     try:
         outcome = result.as_version(target)

@@ -1,4 +1,5 @@
-"""Identifier rules and CNI_ARGS (SPEC §2 "Parameters", §3 "Attachment Parameters").
+"""Identifier rules and CNI_ARGS (SPEC.md, section "Parameters", SPEC.md, section "Attachment
+Parameters").
 
 Messages and codes are libcni's (pkg/utils/utils.go); CNI_ARGS parsing is cnitool's.
 """

@@ -62,8 +62,9 @@ def _done(exit_status: int = 0, stdout: bytes = b"", stderr: bytes = b"", **kw: 
 
 
 def test_request_matches_libcni_golden_minus_documented_deviations() -> None:
-    """The stdin Go libcni sent for this plugin, except: no ``capabilities`` (SPEC §3) and exact
-    big integers (cnilib does not round through float64)."""
+    """The stdin Go libcni sent for this plugin, except: no ``capabilities`` (SPEC.md, Section 3:
+    Execution of Network Configurations) and exact big integers (cnilib does not round through
+    float64)."""
     plugin = loads(b'{"type": "recA", "bridge": "cni0", "html": "<a&b>", '
                    b'"big": 12345678901234567890, "f": 1.0, '
                    b'"capabilities": {"mac": true, "portMappings": false}}')
@@ -113,15 +114,16 @@ def test_request_matches_spec_tuning_example() -> None:
 
 
 def test_runtime_config_is_declared_capabilities_intersect_arguments() -> None:
-    """SPEC §3 "Deriving runtimeConfig": only capabilities declared true and supplied."""
+    """SPEC.md, section "Deriving runtimeConfig": only capabilities declared true and supplied."""
     caps = {"mac": True, "portMappings": False, "bandwidth": True, "ips": True}
     args: JSONObject = {"mac": MAC, "portMappings": PORTS, "ips": None, "aliases": ["x"]}
     assert runtime_config(caps, args) == {"mac": MAC, "ips": None}
 
 
 def test_reserved_keys_of_the_config_are_not_sent() -> None:
-    """SPEC §1 reserved keys: a static prevResult never reaches the first ADD, a static
-    runtimeConfig is not sent, cni.dev/ keys are dropped; ``args`` passes through."""
+    """SPEC.md, Section 1: Network configuration format reserved keys: a static prevResult never
+    reaches the first ADD, a static runtimeConfig is not sent, cni.dev/ keys are dropped; ``args``
+    passes through."""
     plugin: JSONObject = {"type": "t", "prevResult": {"x": 1}, "runtimeConfig": {"y": 2},
                           "cni.dev/foo": 3, "args": {"cni": {"labels": []}}, "name": "old",
                           "cniVersion": "0.3.1"}
@@ -131,8 +133,8 @@ def test_reserved_keys_of_the_config_are_not_sent() -> None:
 
 
 def test_gc_request_carries_valid_attachments_and_alias() -> None:
-    """SPEC §2 GC: ``cni.dev/valid-attachments``; libcni also sends ``cni.dev/attachments``
-    (cni#1101). No runtimeConfig or prevResult for GC."""
+    """SPEC.md, Section 2: Execution Protocol GC: ``cni.dev/valid-attachments``; libcni also sends
+    ``cni.dev/attachments`` (cni#1101). No runtimeConfig or prevResult for GC."""
     valid = [GCAttachment("c1", "eth0"), GCAttachment("c2", "net1")]
     actual = build_request({"type": "t", "capabilities": {"mac": True}}, command=Command.GC,
                            name="n", cni_version="1.1.0", capabilities={"mac": True},
@@ -213,7 +215,7 @@ def test_error_from_stderr_is_quoted_and_tail_bounded() -> None:
 
 
 def test_error_json_gives_the_plugins_code_msg_details() -> None:
-    """SPEC §5 "Error": the plugin's own triple; extra keys (cniVersion) ignored."""
+    """SPEC.md, section "Error": the plugin's own triple; extra keys (cniVersion) ignored."""
     out = b'{"cniVersion":"1.1.0","code":7,"msg":"Invalid Configuration","details":"too small"}'
     err = reply_error(_inv(Command.DEL), _done(1, out, b"log line"))
     assert type(err) is PluginError
@@ -223,7 +225,7 @@ def test_error_json_gives_the_plugins_code_msg_details() -> None:
 
 
 def test_plugin_specific_codes_are_kept() -> None:
-    """SPEC §5: codes of 100 and more are the plugin's own."""
+    """SPEC.md, Section 5: Result Types: codes of 100 and more are the plugin's own."""
     err = reply_error(_inv(), _done(1, b'{"code":142,"msg":"quota"}'))
     assert err is not None
     assert err.code == 142
@@ -364,7 +366,8 @@ def _drive(plan: Generator[steps.Step, object, Any], replies: dict[str, Complete
 
 
 def test_add_plan_steps_and_cache_write() -> None:
-    """SPEC §3 "Adding": find, run, in order; the final result is stored (as libcni)."""
+    """SPEC.md, section "Adding an attachment": find, run, in order; the final result is stored (as
+    libcni)."""
     ok = _done(0, dumps(RESULT))
     replies = {"bridge:ADD": ok, "tuning:ADD": ok, "portmap:ADD": ok}
     rt = RuntimeConf("c1", "/run/netns/c1", "eth0")

@@ -225,7 +225,8 @@ def test_spec_examples_validate(example: tuple[str, Any]) -> None:
     problems = schema.validate(doc, kind, doc.get("cniVersion", "1.1.0"), text=text)
     if kind == "netconf":
         # The appendix shows request configurations, which carry the runtimeConfig the
-        # runtime generated: in a configuration file that is a warning (SPEC §1).
+        # runtime generated: in a configuration file that is a warning
+        # (SPEC.md, Section 1: Network configuration format).
         assert {("warning", "/runtimeConfig", "not")} >= summary(problems)
     else:
         assert problems == ()
@@ -241,7 +242,8 @@ def conflist(version: str = "1.1.0", **extra: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("kind", "version", "doc", "expected"), [
-    # plugin type: a safe executable name (SPEC §1, CVE-2021-20206)
+    # plugin type: a safe executable name (SPEC.md, Section 1: Network configuration format,
+    # CVE-2021-20206)
     ("netconflist", "1.1.0", conflist(plugins=[{"type": "../bin/sh"}]),
      {("error", "/plugins/0/type", "pattern")}),
     ("netconflist", "1.1.0", conflist(plugins=[{"type": ""}]),
@@ -256,7 +258,7 @@ def conflist(version: str = "1.1.0", **extra: Any) -> dict[str, Any]:
      {("error", "/plugins/0", "required")}),
     ("netconflist", "1.1.0", conflist(plugins=[]), {("error", "/plugins", "minItems")}),
     ("netconflist", "1.1.0", conflist(plugins={}), {("error", "/plugins", "type")}),
-    # name (SPEC §1)
+    # name (SPEC.md, Section 1: Network configuration format)
     ("netconflist", "1.1.0", conflist(name="bad name"), {("error", "/name", "pattern")}),
     ("netconflist", "1.1.0", conflist(name="../x"), {("error", "/name", "pattern")}),
     ("netconflist", "1.1.0", conflist(name=""), {("error", "/name", "pattern")}),
@@ -270,7 +272,8 @@ def conflist(version: str = "1.1.0", **extra: Any) -> dict[str, Any]:
      {("error", "/cniVersions/1", "pattern")}),
     ("netconflist", "1.0.0", conflist("1.0.0", cniVersions=["1.0.0"]),
      {("warning", "/cniVersions", "not")}),
-    # flags (SPEC §1; libcni also reads "true"/"false" strings)
+    # flags (SPEC.md, Section 1: Network configuration format; libcni also reads
+    # "true"/"false" strings)
     ("netconflist", "0.4.0", conflist("0.4.0", disableCheck="true"), set()),
     ("netconflist", "1.0.0", conflist("1.0.0", disableCheck="TRUE"),
      {("warning", "/disableCheck", "type")}),
@@ -332,7 +335,7 @@ def conflist(version: str = "1.1.0", **extra: Any) -> dict[str, Any]:
      {("warning", "/routes/0/table", "minimum")}),
     ("result", "1.1.0", {"interfaces": [{"name": "eth0"}], "ips": [{"interface": "0"}]},
      {("error", "/ips/0/interface", "type"), ("warning", "/ips/0", "required")}),
-    # errors (SPEC §5)
+    # errors (SPEC.md, Section 5: Result Types)
     ("error", "1.1.0", {"code": 50, "msg": "m"}, set()),
     ("error", "1.0.0", {"code": 50, "msg": "m"}, {("warning", "/code", "anyOf")}),
     ("error", "1.1.0", {"code": 100, "msg": "m"}, set()),
@@ -371,7 +374,8 @@ def test_messages_name_the_place_and_the_fix() -> None:
     messages = [p.message for p in schema.validate(doc, "netconflist", "1.1.0")]
     assert messages == [
         ('plugins[1].type is "../x", which is not a safe executable name: use letters, digits, '
-         "'.', '_', '+' and '-', starting with a letter or digit (SPEC §1: \"Must not contain "
+         "'.', '_', '+' and '-', starting with a letter or digit "
+         "(SPEC.md, Section 1: Network configuration format: \"Must not contain "
          'characters disallowed in file paths")'),
         "capability plugins[1].capabilities.mac must be true or false, not a number",
     ]
@@ -556,8 +560,9 @@ weird = st.recursive(
        text=st.one_of(st.none(), st.text(max_size=30), st.binary(max_size=30)))
 def test_only_problems_come_out(instance: Any, kind: schema.Kind, version: str,
                                 text: str | bytes | None) -> None:
-    """SPEC §1: "All aggregated plugin configuration objects must be validated" — whatever the
-    value, validation reports problems instead of failing."""
+    """SPEC.md, Section 1: Network configuration format: "All aggregated plugin configuration
+    objects must be validated" — whatever the value, validation reports problems instead of
+    failing."""
     problems = schema.validate(instance, kind, version, source="f", text=text)
     for problem in problems:
         assert isinstance(problem.message, str)
@@ -600,7 +605,8 @@ prefixes = st.one_of(st.integers(0, 130).map(str), st.sampled_from(["", "024", "
 
 @given(address=addresses, prefix=prefixes)
 def test_cidr_pattern_is_go_parse_cidr(address: str, prefix: str) -> None:
-    """SPEC §5: "`address` (string): an IP address in CIDR notation (eg "192.168.1.3/24")"."""
+    """SPEC.md, Section 5: Result Types: "`address` (string): an IP address in CIDR notation
+    (eg "192.168.1.3/24")"."""
     text = f"{address}/{prefix}"
     problems = schema.validate({"ips": [{"address": text}]}, "result", "1.1.0")
     assert go_parses_cidr(text) == (not errors(problems))
@@ -608,7 +614,8 @@ def test_cidr_pattern_is_go_parse_cidr(address: str, prefix: str) -> None:
 
 @given(address=addresses)
 def test_ip_pattern_is_go_parse_ip(address: str) -> None:
-    """SPEC §5: "`gateway` (string): the default gateway for this subnet, if one exists"."""
+    """SPEC.md, Section 5: Result Types: "`gateway` (string): the default gateway for this
+    subnet, if one exists"."""
     problems = schema.validate({"ips": [{"address": "10.0.0.1/8", "gateway": address}]},
                                "result", "1.1.0")
     assert go_parses_ip(address) == (not errors(problems))

@@ -228,8 +228,8 @@ def corpus_mutants(draw: st.DrawFn) -> tuple[str, Any]:
 
 @given(instance=json_values, kind=kinds, version=versions)
 def test_arbitrary_json_agrees_with_jsonschema(instance: Any, kind: str, version: str) -> None:
-    """SPEC §1: configurations "are encoded in JSON"; any JSON value gets the verdicts a
-    standard draft 2020-12 validator gives."""
+    """SPEC.md, Section 1: Network configuration format: configurations "are encoded in
+    JSON"; any JSON value gets the verdicts a standard draft 2020-12 validator gives."""
     assert oracle_failures(instance, kind, version) == compiled_failures(instance, kind, version)
 
 
@@ -237,8 +237,9 @@ def test_arbitrary_json_agrees_with_jsonschema(instance: Any, kind: str, version
 @given(mutant=corpus_mutants(), version=versions)
 def test_mutated_corpus_documents_agree_with_jsonschema(mutant: tuple[str, Any],
                                                         version: str) -> None:
-    """SPEC §1: "Plugin configuration objects may contain additional fields"; real
-    configurations, broken at random places, get the same failures as under jsonschema."""
+    """SPEC.md, Section 1: Network configuration format: "Plugin configuration objects may
+    contain additional fields"; real configurations, broken at random places, get the same
+    failures as under jsonschema."""
     kind, doc = mutant
     assert oracle_failures(doc, kind, version) == compiled_failures(doc, kind, version)
 
@@ -262,8 +263,9 @@ def test_mutated_corpus_documents_agree_with_jsonschema(mutant: tuple[str, Any],
     version=versions,
 )
 def test_shaped_documents_agree_with_jsonschema(doc: Any, kind: str, version: str) -> None:
-    """SPEC §1: "The network configuration is described in JSON form"; documents with the
-    spec's own keys and awkward values get the same verdicts as under jsonschema."""
+    """SPEC.md, Section 1: Network configuration format: "The network configuration is
+    described in JSON form"; documents with the spec's own keys and awkward values get the
+    same verdicts as under jsonschema."""
     assert oracle_failures(doc, kind, version) == compiled_failures(doc, kind, version)
 
 
@@ -290,7 +292,8 @@ def test_standard_validator_agrees_with_the_compiled_check(kind: schema.Kind,
     :func:`cnilib.schema.validate` finds no problem in."""
     standard = schema.standard_validator(kind, version)
     assert type(standard) is Draft202012Validator
-    resolved = version or "0.1.0"  # "" is 0.1.0 (SPEC §1); the cache ignores versions
+    # "" is 0.1.0 (SPEC.md, Section 1: Network configuration format); the cache ignores versions
+    resolved = version or "0.1.0"
     assert standard.schema == schema.load_schema(kind, resolved)
     assert standard is schema.standard_validator(kind, resolved)
     documents = SPEC_EXAMPLES + [doc for _, doc in CORPUS_DOCS]

@@ -43,7 +43,8 @@ def index_of(text: str, line: int, column: int) -> int:
        ascii_only=st.booleans())
 def test_every_pointer_is_found_where_its_value_is_written(doc: Any, indent: Any,
                                                            ascii_only: bool) -> None:
-    """SPEC §1: configurations are JSON text; each value of the text can be pointed at."""
+    """SPEC.md, Section 1: Network configuration format: configurations are JSON text; each value of
+    the text can be pointed at."""
     text = json.dumps(doc, indent=indent, ensure_ascii=ascii_only)
     found = locate(text, [p for p, _, _ in pointers(doc)])
     decoder = json.JSONDecoder()

@@ -439,8 +439,8 @@ def test_every_outcome_is_success_or_error_object(
     """A plugin must exit with a return code of 0 on success, and non-zero on failure.
 
     If the plugin encounters an error, it should output an "error" result structure
-    (SPEC §2 "Errors"): whatever the environment and stdin, dispatch answers with exit 0, or
-    with exit 1 and an error object carrying an integer ``code`` and a ``msg``.
+    (SPEC.md, section "Errors"): whatever the environment and stdin, dispatch answers with exit 0,
+    or with exit 1 and an error object carrying an integer ``code`` and a ``msg``.
     """
     environ = {**extra, "CNI_COMMAND": command}
     code, out, _ = run(environ, stdin, Recorder(output={"cniVersion": "1.1.0"}))
@@ -457,8 +457,8 @@ def test_every_outcome_is_success_or_error_object(
 def test_callback_runs_only_when_versions_allow(command: str, version: str) -> None:
     """spec-v0.4.0: "Introduce the CHECK command and passing prevResult on DEL".
 
-    (SPEC "Released versions"; GC and STATUS arrived with 1.1.0, SPEC §2.) The callback runs
-    exactly when the verb exists at the config's version.
+    (SPEC "Released versions"; GC and STATUS arrived with 1.1.0, SPEC.md, Section 2: Execution
+    Protocol.) The callback runs exactly when the verb exists at the config's version.
     """
     rec = Recorder()
     code, _, _ = run(env(CNI_COMMAND=command), conf(version), rec)

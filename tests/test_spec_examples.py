@@ -14,8 +14,9 @@ SPEC.md line each came from and what it is. The suite checks that:
 Two places where SPEC.md's own examples are loose are compared loosely, on purpose:
 
 * The appendix's requests to ``bridge`` drop ``ipam.routes``, which the configuration has;
-  SPEC §3 says other fields are "passed through unaltered", so cnilib sends them and the
-  comparison treats an example object as a subset of what was sent.
+  SPEC.md, Section 3: Execution of Network Configurations says other fields are "passed through
+  unaltered", so cnilib sends them and the comparison treats an example object as a subset of what
+  was sent.
 * ``prevResult`` in the appendix carries no ``cniVersion``; results are compared as parsed
   values, which a missing version does not change.
 """
@@ -62,7 +63,7 @@ def test_manifest_covers_every_file() -> None:
 
 
 def test_network_configuration_loads() -> None:
-    """SPEC §1 "Example configuration" loads, at the highest version it lists."""
+    """SPEC.md, section "Example configuration" loads, at the highest version it lists."""
     (entry,) = example("netconflist")
     net = conflist_from_bytes((DATA / entry["file"]).read_bytes())
     assert (net.name, net.cni_version) == ("dbnet", "1.1.0")
@@ -72,7 +73,8 @@ def test_network_configuration_loads() -> None:
 
 @pytest.mark.parametrize("entry", example("result"), ids=lambda e: e["file"])
 def test_results_parse_and_round_trip(entry: dict[str, Any]) -> None:
-    """SPEC §5 "ADD Success": every example result parses (as 1.1.0) and re-serialises equal."""
+    """SPEC.md, section "ADD Success": every example result parses (as 1.1.0) and re-serialises
+    equal."""
     result = parse_result(load(entry), "1.1.0")
     assert result.cni_version == "1.1.0"
     assert parse_result(result.to_json()) == result
@@ -80,14 +82,14 @@ def test_results_parse_and_round_trip(entry: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("entry", example("version"), ids=lambda e: e["file"])
 def test_version_replies_parse(entry: dict[str, Any]) -> None:
-    """SPEC §5 "VERSION Success": the examples decode to their versions."""
+    """SPEC.md, section "VERSION Success": the examples decode to their versions."""
     doc = load(entry)
     info = parse_plugin_info(json.dumps(doc))
     assert info.supported_versions == tuple(doc["supportedVersions"])
 
 
 def test_error_example_reaches_the_caller(tmp_path: Path) -> None:
-    """SPEC §5 "Error": a plugin that fails prints the error on stdout and exits non-zero;
+    """SPEC.md, section "Error": a plugin that fails prints the error on stdout and exits non-zero;
     its code, msg and details reach the runtime."""
     (entry,) = example("error")
     doc = load(entry)
@@ -103,12 +105,14 @@ def test_error_example_reaches_the_caller(tmp_path: Path) -> None:
     assert isinstance(err, PluginError)
     assert (int(err.code), err.msg, err.details) == (doc["code"], doc["msg"], doc["details"])
     assert (err.plugin, err.command) == ("bridge", "ADD")
-    # The failed bridge ADD was rolled back (SPEC §2: DEL must clean up after a failed ADD).
+    # The failed bridge ADD was rolled back (SPEC.md, Section 2: Execution Protocol: DEL must clean
+    # up after a failed ADD).
     assert fake.calls == [("bridge", Command.ADD), ("bridge", Command.DEL)]
 
 
 def test_capabilities_example_is_a_plugin_configuration() -> None:
-    """SPEC §3 "Deriving runtimeConfig": the capabilities example is a valid plugin object."""
+    """SPEC.md, section "Deriving runtimeConfig": the capabilities example is a valid plugin
+    object."""
     (entry,) = example("plugin")
     doc = load(entry)
     net = conflist_from_bytes(json.dumps(
@@ -117,7 +121,7 @@ def test_capabilities_example_is_a_plugin_configuration() -> None:
 
 
 def test_invalid_capabilities_are_refused() -> None:
-    """SPEC §1: capabilities map names to booleans."""
+    """SPEC.md, Section 1: Network configuration format: capabilities map names to booleans."""
     bad = {"cniVersion": "1.1.0", "name": "n",
            "plugins": [{"type": "p", "capabilities": {"mac": "yes"}}]}
     with pytest.raises(ConfigValidationError) as exc:

@@ -326,7 +326,8 @@ def test_to_dict_returns_a_fresh_object() -> None:
 
 @given(cst.results)
 def test_parse_of_to_json_is_identity(result: Result) -> None:
-    """SPEC §5: a result written as JSON and read back is the same result."""
+    """SPEC.md, Section 5: Result Types: a result written as JSON and read back is the same
+    result."""
     assert result == parse_result(result.to_json())
 
 

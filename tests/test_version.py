@@ -71,7 +71,8 @@ def test_ordering() -> None:
 def test_select_version_reference_examples(
     cni_version: str | None, cni_versions: list[str] | None, expected: str
 ) -> None:
-    """SPEC §1: the runtime MUST select the highest version it supports."""
+    """SPEC.md, Section 1: Network configuration format: the runtime MUST select the highest version
+    it supports."""
     assert expected == select_version(cni_version, cni_versions)
 
 
@@ -109,7 +110,8 @@ def test_select_version_bad_entry() -> None:
 @given(st.lists(st.sampled_from(SUPPORTED_VERSIONS), min_size=1),
        st.sampled_from(SUPPORTED_VERSIONS))
 def test_select_is_the_highest(versions: list[str], single: str) -> None:
-    """SPEC §1: "the runtime MUST select the highest version it supports"."""
+    """SPEC.md, Section 1: Network configuration format: "the runtime MUST select the highest
+    version it supports"."""
     chosen = select_version(single, versions)
     assert parse_version(chosen) == max(parse_version(v) for v in [*versions, single])
 

@@ -123,8 +123,8 @@ def _check_ipam(value: JSON) -> Prob | None:
         return _not("a string", kind, "/type")
     if kind in (".", "..") or (kind is not None
                                and ("/" in kind or "\\" in kind or "\x00" in kind)):
-        # SPEC §1: ipam.type "Must not contain characters disallowed in file paths"; the
-        # plugin executes it, so a path would escape CNI_PATH.
+        # SPEC.md, Section 1: Network configuration format: ipam.type "Must not contain characters
+        # disallowed in file paths"; the plugin executes it, so a path would escape CNI_PATH.
         return ("/type", f"invalid IPAM plugin type {kind!r}: not a file name", "plugin-type")
     return None
 

@@ -183,8 +183,9 @@ class Engine(Generic[X]):
             (``None``: no limit).
         cleanup_timeout: Budget of an ADD rollback (fresh, after the failure).
         rollback: Roll back a failed ADD (``False``: libcni's behaviour, nothing is undone).
-        strict: Derive requests as SPEC §3 says (``False``: as libcni, which also sends the
-            plugin's ``capabilities`` and static reserved keys).
+        strict: Derive requests as SPEC.md, Section 3: Execution of Network Configurations says
+            (``False``: as libcni, which also sends the plugin's ``capabilities`` and static
+            reserved keys).
         on_invocation: Called after every plugin run with an :class:`InvocationRecord`.
 
     Raises:
@@ -274,7 +275,8 @@ class Engine(Generic[X]):
                valid: Iterable[GCAttachment | tuple[str, str]] | None,
                timeout: float | None,
                trace: Mapping[str, str] | None) -> Job[None]:
-        """The job of a GC: exclusive of every ADD, CHECK and DEL (SPEC §3)."""
+        """The job of a GC: exclusive of every ADD, CHECK and DEL (SPEC.md, Section 3: Execution of
+        Network Configurations)."""
         view = self._of_list(net)
         plan = netops.gc(view, valid, self._chain(trace_context=trace))
         return Job(plan, Command.GC, view.name, self._timeout(Command.GC, timeout))

@@ -1,4 +1,5 @@
-"""The attachment chains: ADD, CHECK and DEL, and reading what ADD cached (SPEC §3).
+"""The attachment chains: ADD, CHECK and DEL, and reading what ADD cached (SPEC.md, Section 3:
+Execution of Network Configurations).
 
 Rules of this file:
 
@@ -208,7 +209,8 @@ def _refuse_existing(ctx: Ctx) -> Plan[None]:
 
 
 def add(net: Net, rt: RuntimeConf, chain: Chain) -> Plan[Result]:
-    """ADD every plugin in order, chaining results; cache the final one (SPEC §3 "Adding").
+    """ADD every plugin in order, chaining results; cache the final one (SPEC.md, section "Adding an
+    attachment").
 
     Under the attachment's lock: an attachment already cached, or whose earlier ADD did not
     finish, is refused before anything runs (it is never torn down). Then an "ADD in progress"
@@ -217,10 +219,10 @@ def add(net: Net, rt: RuntimeConf, chain: Chain) -> Plan[Result]:
 
     On any way out but success (a plugin, a missing executable, a cache write, a cancellation,
     an interrupt), the plugins that ran are rolled back with DEL in reverse order, the failing
-    one included, as it may have done part of its work (DEL is idempotent, SPEC §2), and a
-    result already cached is deleted, unless ``chain.rollback`` is false (libcni's behaviour;
-    the record then stays for the caller's DEL). The cache is written only on success (as
-    libcni's ``AddNetworkList`` does).
+    one included, as it may have done part of its work (DEL is idempotent, SPEC.md, Section 2:
+    Execution Protocol), and a result already cached is deleted, unless ``chain.rollback`` is false
+    (libcni's behaviour; the record then stays for the caller's DEL). The cache is written only on
+    success (as libcni's ``AddNetworkList`` does).
 
     Raises:
         AddError: what failed (``cause``) and what the rollback did.
@@ -303,7 +305,8 @@ def _abort(
                 check_reply(inv, (yield from run(inv, rollback=True)))
                 rolled.append(plugin.type)
             except CNIError as problem:
-                # Best effort: keep undoing the others (SPEC §2: DEL is best-effort).
+                # Best effort: keep undoing the others (SPEC.md, Section 2: Execution Protocol: DEL
+                # is best-effort).
                 problems.append(problem)
         if not problems:
             if saved:
@@ -332,19 +335,21 @@ def _abort(
 # --- CHECK, DEL -----------------------------------------------------------------------------
 
 def check(net: Net, rt: RuntimeConf, chain: Chain) -> Plan[None]:
-    """CHECK every plugin in order with the cached ADD result (SPEC §3 "Checking").
+    """CHECK every plugin in order with the cached ADD result (SPEC.md, section "Checking an
+    attachment").
 
     A cache that cannot be locked does not stop it: it runs unlocked, with a warning.
 
     Raises:
         IncompatibleVersionError: the network's version is below 0.4.0.
-        PluginError: the first plugin that fails (the rest are not run, SPEC §2 CHECK).
+        PluginError: the first plugin that fails (the rest are not run, SPEC.md, Section 2:
+            Execution Protocol CHECK).
     """
     ctx = make_ctx(net, chain, rt)
     if net.disable_check:
-        # SPEC §3: "If the network configuration defines disableCheck, then always return
-        # success". libcni checks the version first; cnilib does not (docs/running.md,
-        # differences item 19).
+        # SPEC.md, Section 3: Execution of Network Configurations: "If the network configuration
+        # defines disableCheck, then always return success". libcni checks the version first; cnilib
+        # does not (docs/running.md, differences item 19).
         return
     parse_version(net.cni_version)
     if not supports_check(net.cni_version):
@@ -386,7 +391,8 @@ def _replay(ctx: Ctx, record: CachedAttachment) -> Plan[Ctx]:
 
 
 def delete(net: Net, rt: RuntimeConf, chain: Chain, *, locked: bool = False) -> Plan[None]:
-    """DEL every plugin in reverse order with the cached ADD result (SPEC §3 "Deleting").
+    """DEL every plugin in reverse order with the cached ADD result (SPEC.md, section "Deleting an
+    attachment").
 
     Below 0.4.0 no prevResult is sent and the cache is not read. An attachment whose ADD did
     not finish (an "ADD in progress" record and no entry) is deleted with the configuration

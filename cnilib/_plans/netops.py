@@ -3,9 +3,9 @@
 Rules of this file:
 
 * It is pure, like :mod:`cnilib._plans.chains`: plans yield the steps of :mod:`cnilib._plans.steps`.
-* GC collects every error and goes on (SPEC §3 "Garbage-collecting a network"); its stale
+* GC collects every error and goes on (SPEC.md, section "Garbage-collecting a network"); its stale
   attachments are deleted with the very DEL plan of :mod:`cnilib._plans.chains`.
-* Version gates follow SPEC §2: GC and STATUS exist from 1.1.0.
+* Version gates follow SPEC.md, Section 2: Execution Protocol: GC and STATUS exist from 1.1.0.
 """
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ def _gc_attachment(item: GCAttachment | tuple[str, str]) -> GCAttachment:
 def gc(
     net: Net, valid: Iterable[GCAttachment | tuple[str, str]] | None, chain: Chain
 ) -> Plan[None]:
-    """DEL stale cached attachments, then GC every plugin (SPEC §2 "GC", §3 "Garbage-collecting").
+    """DEL stale cached attachments, then GC every plugin (SPEC.md, section "GC", SPEC.md, section
+    "Garbage-collecting a network").
 
     Runs under GC's exclusive lock. An attachment is stale when it is cached for this network
     and not in ``valid`` (all are, when ``valid`` is ``None``, as in libcni); an ADD that never
@@ -74,7 +75,8 @@ def gc(
     (by a plugin that outlived its killed runtime) is left for the next GC. Last, the temp and
     lock files that killed processes left are removed. GC requests carry
     ``cni.dev/valid-attachments`` and its alias ``cni.dev/attachments`` when ``valid`` is given.
-    Below 1.1.0 plugins get no GC. Every failure is collected and execution continues (SPEC §3).
+    Below 1.1.0 plugins get no GC. Every failure is collected and execution continues (SPEC.md,
+    Section 3: Execution of Network Configurations).
 
     Raises:
         MultipleErrors: every failure, after everything was tried.
@@ -141,12 +143,13 @@ def gc(
 
 
 def status(net: Net, chain: Chain) -> Plan[None]:
-    """STATUS every plugin in order; the first error is the answer (SPEC §2 "STATUS").
+    """STATUS every plugin in order; the first error is the answer (SPEC.md, section "STATUS").
 
     Below 1.1.0 nothing is run (libcni does the same: STATUS did not exist).
 
     Raises:
-        PluginError: the first plugin that is not ready (code 50 or 51 by SPEC §2).
+        PluginError: the first plugin that is not ready (code 50 or 51 by SPEC.md, Section 2:
+            Execution Protocol).
     """
     ctx = make_ctx(net, chain, None)
     if not supports_status(net.cni_version):

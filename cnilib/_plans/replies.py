@@ -83,7 +83,8 @@ def _fail(
 
 
 def _error_object(obj: JSONObject, inv: Invocation, done: Completed) -> PluginError:
-    # SPEC §5 "Error": {code, msg, details}; extra keys (cniVersion) are ignored as libcni does.
+    # SPEC.md, section "Error": {code, msg, details}; extra keys (cniVersion) are ignored as libcni
+    # does.
     code, msg, details = obj.get("code", 0), obj.get("msg", ""), obj.get("details", "")
     if (not isinstance(code, int) or isinstance(code, bool) or code < 0
             or not isinstance(msg, str) or not isinstance(details, str)):
@@ -165,7 +166,7 @@ def _output_error(inv: Invocation, done: Completed, msg: str, details: str = "")
 
 
 def parse_add_reply(inv: Invocation, done: Completed, conf_version: str) -> Result:
-    """The result of a successful ADD (SPEC §5 "ADD Success").
+    """The result of a successful ADD (SPEC.md, section "ADD Success").
 
     A result without a (non-empty string) ``cniVersion`` is taken to be in the configuration's
     version, and ``null`` is an empty result (libcni ``fixupResultVersion``, cni#895).
@@ -222,7 +223,8 @@ def parse_version_reply(inv: Invocation, done: Completed) -> PluginInfo:
 
 
 def check_reply(inv: Invocation, done: Completed) -> None:
-    """Accept the reply of CHECK, DEL, GC or STATUS: success carries no output (SPEC §2).
+    """Accept the reply of CHECK, DEL, GC or STATUS: success carries no output (SPEC.md, Section 2:
+    Execution Protocol).
 
     Raises:
         PluginError: the run failed.

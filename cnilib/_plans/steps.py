@@ -85,7 +85,7 @@ class Lock:
     for GC's.
 
     An attachment's lock (with GC's, shared) when ``gc`` is false, else GC's exclusive lock
-    (SPEC §3 "Lifecycle & Ordering"). The wait counts against the chain's deadline
+    (SPEC.md, section "Lifecycle & Ordering"). The wait counts against the chain's deadline
     (:class:`~cnilib.errors.LockTimeoutError`).
     """
 
@@ -230,8 +230,8 @@ class Net:
         cni_version: The version requests are made in.
         plugins: The plugins, in ADD order.
         config: The bytes cached with the result (the list's or the plugin's, verbatim).
-        disable_check: ``disableCheck`` (SPEC §1).
-        disable_gc: ``disableGC`` (SPEC §1).
+        disable_check: ``disableCheck`` (SPEC.md, Section 1: Network configuration format).
+        disable_gc: ``disableGC`` (SPEC.md, Section 1: Network configuration format).
         single: Built from one plugin configuration (``add_network`` and friends).
     """
 
@@ -263,7 +263,8 @@ class Chain:
 
     Attributes:
         paths: The plugin directories (``CNI_PATH``).
-        strict: Follow SPEC §3 and drop reserved keys (see :func:`cnilib.protocol.build_request`).
+        strict: Follow SPEC.md, Section 3: Execution of Network Configurations and drop reserved
+            keys (see :func:`cnilib.protocol.build_request`).
         rollback: Undo a failed ADD (DEL over what ran, in reverse).
         trace_context: W3C trace context for this call (overrides the RuntimeConf's).
     """

@@ -73,7 +73,7 @@ def success(result: JSONObject | None = None, *, stderr: bytes = b"",
 
 def error_reply(code: int, msg: str, details: str = "", *, exit_status: int = 1,
                 cni_version: str = "1.1.0", stderr: bytes = b"") -> Completed:
-    """A failed run with the SPEC §5 error object on stdout."""
+    """A failed run with the SPEC.md, Section 5: Result Types error object on stdout."""
     obj: JSONObject = {"cniVersion": cni_version, "code": code, "msg": msg}
     if details:
         obj["details"] = details
@@ -88,7 +88,7 @@ def timed_out(*, stderr: bytes = b"", duration: float = 1.0) -> Completed:
 def make_result(cni_version: str = "1.1.0", *, ifname: str = "eth0",
                 address: str = "10.0.0.2/24", gateway: str | None = "10.0.0.1",
                 netns: str = "/var/run/netns/test") -> JSONObject:
-    """A plausible ADD result in ``cni_version``'s shape (SPEC §5 "ADD Success").
+    """A plausible ADD result in ``cni_version``'s shape (SPEC.md, section "ADD Success").
 
     0.1.0/0.2.0 get ``ip4``; 0.3.x/0.4.0 get ``interfaces`` and ``ips`` with ``version``;
     1.x get ``interfaces`` and ``ips`` without it.
@@ -109,7 +109,7 @@ def make_result(cni_version: str = "1.1.0", *, ifname: str = "eth0",
 
 
 def version_reply(*versions: str, cni_version: str = "1.1.0") -> JSONObject:
-    """A VERSION answer (SPEC §5 "VERSION Success"); every released version by default."""
+    """A VERSION answer (SPEC.md, section "VERSION Success"); every released version by default."""
     supported: list[JSON] = list(versions or SUPPORTED_VERSIONS)
     return {"cniVersion": cni_version, "supportedVersions": supported}
 

@@ -1,4 +1,4 @@
-"""Typed, frozen results of the three result families (SPEC §5 "ADD Success").
+"""Typed, frozen results of the three result families (SPEC.md, section "ADD Success").
 
 Rules of this package:
 
@@ -75,7 +75,8 @@ def _parser() -> Callable[[bytes | str | JSON, str | None], Result]:
 
 
 def parse_result(data: bytes | str | JSON, version: str | None = None) -> Result:
-    """Decode a plugin's ADD result into the typed result of its family (SPEC §5).
+    """Decode a plugin's ADD result into the typed result of its family (SPEC.md, Section 5: Result
+    Types).
 
     The family is chosen by the body's ``cniVersion``. A body without one (or with ``""``,
     ``null`` or a value that is not a string) is taken to be in ``version``, which a runtime

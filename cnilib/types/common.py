@@ -1,9 +1,9 @@
-"""What every result family shares: IP values, routes, DNS (SPEC §5 "ADD Success").
+"""What every result family shares: IP values, routes, DNS (SPEC.md, section "ADD Success").
 
 Rules of this file:
 
-* Values are frozen attrs classes; a value that breaks a rule of SPEC §5 cannot be built
-  (constructors raise :class:`~cnilib.errors.ResultError`, a ``ValueError``).
+* Values are frozen attrs classes; a value that breaks a rule of SPEC.md, Section 5: Result Types
+  cannot be built (constructors raise :class:`~cnilib.errors.ResultError`, a ``ValueError``).
 * Addresses are :mod:`ipaddress` values. An address with a prefix is an ``IPv4Interface`` or
   ``IPv6Interface``, so the host bits written by the plugin are kept, as Go's
   ``types.ParseCIDR`` keeps them (``pkg/types/types.go``); ``.network`` gives the network.
@@ -251,7 +251,8 @@ def field_error(attribute: attrs.Attribute[_A], message: str) -> ResultError:
 
 
 def uint(_instance: object, attribute: attrs.Attribute[_I], value: _I) -> None:
-    """attrs validator: SPEC §5 says ``uint``; ``None`` passes (an optional field)."""
+    """attrs validator: SPEC.md, Section 5: Result Types says ``uint``; ``None`` passes (an optional
+    field)."""
     if value is None:
         return
     if type(value) is not int:
@@ -266,7 +267,7 @@ def uint(_instance: object, attribute: attrs.Attribute[_I], value: _I) -> None:
 
 @attrs.frozen(kw_only=True)
 class Route:
-    """A route created by the attachment (SPEC §5 ``routes``).
+    """A route created by the attachment (SPEC.md, Section 5: Result Types ``routes``).
 
     Every family decodes the whole route; 0.1.0/0.2.0 results keep only ``dst`` and ``gw``
     when converted down to them (libcni's ``convertTo02x``).
@@ -311,7 +312,8 @@ _ROUTE_UINTS: tuple[attrs.Attribute[Any], ...] = tuple(
 
 @attrs.frozen(kw_only=True)
 class DNS:
-    """DNS settings (SPEC §5 ``dns``); the strings are kept as written, as libcni does.
+    """DNS settings (SPEC.md, Section 5: Result Types ``dns``); the strings are kept as written, as
+    libcni does.
 
     Attributes:
         nameservers: Name servers in priority order (IPv4 or IPv6 addresses, as text).
@@ -419,7 +421,8 @@ class ResultMethods:
     def as_version(self, version: str) -> Result: ...
 
     def as_version(self, version: str) -> Result:
-        """This result in another spec version (SPEC §5; libcni ``GetAsVersion``).
+        """This result in another spec version (SPEC.md, Section 5: Result Types; libcni
+        ``GetAsVersion``).
 
         ``""`` means 0.1.0. The same version returns this very result (it is frozen).
 

@@ -41,7 +41,8 @@ class IPConfig020:
 
 @attrs.frozen(kw_only=True)
 class Result020(ResultMethods):
-    """A 0.1.0 or 0.2.0 ADD result (SPEC §5, as libcni ``types020.Result``).
+    """A 0.1.0 or 0.2.0 ADD result (SPEC.md, Section 5: Result Types, as libcni
+    ``types020.Result``).
 
     Attributes:
         cni_version: ``"0.1.0"`` or ``"0.2.0"`` (wire name ``cniVersion``).

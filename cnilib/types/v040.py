@@ -28,7 +28,8 @@ __all__ = ["Interface040", "IPConfig040", "Result040"]
 
 @attrs.frozen(kw_only=True)
 class Interface040:
-    """An interface created by the attachment, 0.3.x/0.4.0 shape (SPEC §5 ``interfaces``).
+    """An interface created by the attachment, 0.3.x/0.4.0 shape (SPEC.md, Section 5: Result Types
+    ``interfaces``).
 
     Attributes:
         name: The interface name (always written, even when empty, as libcni does).
@@ -43,7 +44,8 @@ class Interface040:
 
 @attrs.frozen(kw_only=True)
 class IPConfig040:
-    """An address assigned by the attachment, 0.3.x/0.4.0 shape (SPEC §5 ``ips``).
+    """An address assigned by the attachment, 0.3.x/0.4.0 shape (SPEC.md, Section 5: Result Types
+    ``ips``).
 
     Attributes:
         version: ``"4"`` or ``"6"`` as the plugin wrote it (always written).
@@ -71,7 +73,8 @@ def _ips(value: Iterable[IPConfig040]) -> tuple[IPConfig040, ...]:
 
 @attrs.frozen(kw_only=True)
 class Result040(ResultMethods):
-    """A 0.3.0, 0.3.1 or 0.4.0 ADD result (SPEC §5, as libcni ``types040.Result``).
+    """A 0.3.0, 0.3.1 or 0.4.0 ADD result (SPEC.md, Section 5: Result Types, as libcni
+    ``types040.Result``).
 
     Attributes:
         cni_version: ``"0.3.0"``, ``"0.3.1"`` or ``"0.4.0"`` (wire name ``cniVersion``).

@@ -28,7 +28,7 @@ __all__ = ["Interface100", "IPConfig100", "Result100"]
 
 @attrs.frozen(kw_only=True)
 class Interface100:
-    """An interface created by the attachment (SPEC §5 ``interfaces``).
+    """An interface created by the attachment (SPEC.md, Section 5: Result Types ``interfaces``).
 
     Attributes:
         name: The interface name (always written, even when empty, as libcni does).
@@ -49,7 +49,7 @@ class Interface100:
 
 @attrs.frozen(kw_only=True)
 class IPConfig100:
-    """An address assigned by the attachment (SPEC §5 ``ips``).
+    """An address assigned by the attachment (SPEC.md, Section 5: Result Types ``ips``).
 
     Attributes:
         interface: Index into the result's ``interfaces``, or ``None`` (IPAM results). An
@@ -75,7 +75,7 @@ def _ips(value: Iterable[IPConfig100]) -> tuple[IPConfig100, ...]:
 
 @attrs.frozen(kw_only=True)
 class Result100(ResultMethods):
-    """A 1.0.0 or 1.1.0 ADD result (SPEC §5 "ADD Success", libcni ``types100.Result``).
+    """A 1.0.0 or 1.1.0 ADD result (SPEC.md, section "ADD Success", libcni ``types100.Result``).
 
     Attributes:
         cni_version: ``"1.0.0"`` or ``"1.1.0"`` (wire name ``cniVersion``).

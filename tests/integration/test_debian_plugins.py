@@ -88,7 +88,7 @@ def test_bridge_host_local_add_check_del(
     runtime.del_network_list(net, rt)
 
     assert_nothing_left(runtime, scene, rt, ns)
-    # SPEC §2 "DEL": plugins MUST accept multiple DEL calls for the same attachment.
+    # SPEC.md, section "DEL": plugins MUST accept multiple DEL calls for the same attachment.
     runtime.del_network_list(net, rt)
     assert_nothing_left(runtime, scene, rt, ns)
 

@@ -108,7 +108,7 @@ def test_gc_collects_every_error(runtime: Runtime, scene: Scene) -> None:
     with pytest.raises(MultipleErrors) as info:
         runtime.gc_network_list(net, [])
 
-    # SPEC §2 "GC": continue, and report the errors; the second plugin still got its GC.
+    # SPEC.md, section "GC": continue, and report the errors; the second plugin still got its GC.
     assert calls(scene, "GC") == [("GC", "p0", "", ""), ("GC", "p1", "", "")]
     (error,) = info.value.exceptions
     assert isinstance(error, PluginError)
