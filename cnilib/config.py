@@ -548,7 +548,7 @@ def inject_conf(conf: PluginConfig, values: Mapping[str, JSON], *,
         A new configuration whose ``bytes`` are the compact JSON of the result.
 
     Raises:
-        ConfigError: ``keys cannot be empty``, ``key '<k>' value must not be nil``, a value
+        ConfigError: ``keys cannot be empty``, ``key '<k>' value must not be null``, a value
             that is not JSON, or what :func:`conf_from_bytes` raises on the result.
     """
     if not isinstance(conf, PluginConfig):
@@ -571,7 +571,7 @@ def inject_conf(conf: PluginConfig, values: Mapping[str, JSON], *,
             msg = f"key {key!r} is not a string"
             raise ConfigError(msg)
         if value is None:
-            msg = f"key '{key}' value must not be nil"
+            msg = f"key '{key}' value must not be null"
             raise ConfigError(msg)
         obj[key] = value
     try:

@@ -561,7 +561,7 @@ def test_inject_conf() -> None:
 
 @pytest.mark.parametrize(
     ("values", "message"),
-    [({"": 1}, "keys cannot be empty"), ({"x": None}, "key 'x' value must not be nil"),
+    [({"": 1}, "keys cannot be empty"), ({"x": None}, "key 'x' value must not be null"),
      ({1: 1}, "is not a string"), ({"x": {1, 2}}, "not JSON"), ({"x": float("nan")}, "not JSON")],
 )
 def test_inject_conf_refuses(values: dict[str, JSON], message: str) -> None:

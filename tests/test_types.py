@@ -394,3 +394,58 @@ def test_results_with_a_node_replaced_parse_or_raise_a_cni_error(
     except CNIError as err:
         outcome = err
     assert isinstance(outcome, Result020 | Result040 | Result100 | ResultError)
+
+
+# --- the IPv4 interface built without the constructor, and its fallback -----------------------
+
+
+def test_the_direct_ipv4_interface_is_in_use_on_this_python() -> None:
+    """The check made at import passes here, so results use the fast builder."""
+    from cnilib.types import common
+
+    assert common._direct_matches()
+    assert common._interface4 is common._interface4_direct
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 32))
+def test_the_direct_ipv4_interface_equals_the_constructors(ip: int, bits: int) -> None:
+    from cnilib.types import common
+
+    fast, public = common._interface4_direct(ip, bits), IPv4Interface((ip, bits))
+    assert vars(fast) == vars(public)
+    assert (int(fast), fast, hash(fast), str(fast)) == (int(public), public, hash(public),
+                                                       str(public))
+    assert (fast.network, fast.netmask, fast.hostmask, fast.with_prefixlen) == (
+        public.network, public.netmask, public.hostmask, public.with_prefixlen)
+
+
+def test_a_python_whose_interface_differs_selects_the_constructor(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """If IPv4Interface's constructor set anything else, the import-time check fails."""
+    from cnilib.types import common
+
+    real = IPv4Interface.__init__
+
+    def init(self: IPv4Interface, address: object) -> None:
+        real(self, address)
+        self.extra = 1  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(IPv4Interface, "__init__", init)
+    assert not common._direct_matches()
+
+
+def test_results_parse_alike_with_the_constructor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fallback path gives the same results as the fast one."""
+    from cnilib.types import common
+
+    text = (b'{"cniVersion":"1.0.0","ips":[{"address":"10.1.2.3/24","gateway":"10.1.2.1"},'
+            b'{"address":"192.168.0.9/32"},{"address":"fd00::5/64"}]}')
+    common._parse_cidr.cache_clear()
+    fast = parse_result(text)
+    common._parse_cidr.cache_clear()
+    monkeypatch.setattr(common, "_interface4", common._interface4_public)
+    public = parse_result(text)
+    common._parse_cidr.cache_clear()
+    assert fast == public
+    assert [vars(ip.address) for ip in fast.ips] == [  # type: ignore[union-attr]
+        vars(ip.address) for ip in public.ips]  # type: ignore[union-attr]

@@ -8,6 +8,11 @@ Rules of this file:
   (a thread's network namespace is its own on Linux), sets ``IFF_UP`` on ``lo`` with two
   ``ioctl`` calls on a socket made inside, and ends: no process is started and the caller's
   threads never change namespace, even if returning fails.
+* The one C layout written here is the kernel's ``struct ifreq`` for those two ``ioctl``
+  calls: the interface name in 16 bytes, then the flags as a short, padded to 40 bytes
+  (``linux/if.h``; a stable kernel interface, unlike libc's private structures). The standard
+  library has no call that sets an interface's flags, and Python 3.11 has no ``os.setns``
+  (3.12 has), so ``setns`` is called through ctypes by its documented C signature.
 """
 
 from __future__ import annotations

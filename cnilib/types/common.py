@@ -35,7 +35,7 @@ from ipaddress import (
     ip_address,
 )
 from types import MemberDescriptorType
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, TypeAlias, TypeVar, cast, overload
 
 import attrs
 from cattrs import AttributeValidationNote
@@ -107,10 +107,17 @@ def _network4(network: int, bits: int) -> IPv4Network:
     return IPv4Network((network, bits))
 
 
-def _interface4(ip: int, bits: int) -> IPv4Interface:
+def _interface4_public(ip: int, bits: int) -> IPv4Interface:
+    # The documented way, which checks and rebuilds what the caller has already checked.
+    return IPv4Interface((ip, bits))
+
+
+def _interface4_direct(ip: int, bits: int) -> IPv4Interface:
     # IPv4Interface((ip, bits)), minus the validation the caller has done and the network it
-    # would rebuild: the attributes its __init__ sets, set directly (equal, hash, str alike;
-    # tests/test_hostile.py checks that against the constructor).
+    # would rebuild: the attributes its __init__ sets, set directly. 0.22 against 1.9 µs of
+    # CPU per new address, and half the parse of a result of 100,000 distinct IPv4 addresses
+    # (342 against 682 ms; tests/benchmarks/bench_ipaddress.py). Used only while
+    # _direct_matches() holds; tests/test_types.py checks both paths.
     network = _network4(ip & _V4_MASKS[bits], bits)
     interface = _new(IPv4Interface)
     interface._ip = ip  # type: ignore[attr-defined]
@@ -118,6 +125,29 @@ def _interface4(ip: int, bits: int) -> IPv4Interface:
     interface.netmask = network.netmask
     interface._prefixlen = bits  # type: ignore[attr-defined]
     return interface
+
+
+def _direct_matches() -> bool:
+    """Whether :func:`_interface4_direct` builds what the constructor builds on this Python.
+
+    The attributes it sets are not documented: checked once at import against the
+    constructor (the same attributes with equal values, equal, same hash and text) on a few
+    interfaces; any difference, or any error, selects the constructor instead.
+    """
+    try:
+        for ip, bits in ((0x0A000002, 24), (0xC0A80101, 32), (0, 0), (0xFFFFFFFF, 31)):
+            fast, public = _interface4_direct(ip, bits), _interface4_public(ip, bits)
+            if not (vars(fast) == vars(public) and int(fast) == int(public)
+                    and fast == public and hash(fast) == hash(public)
+                    and str(fast) == str(public) and fast.hostmask == public.hostmask):
+                return False
+    except Exception:  # any surprise: the constructor
+        return False
+    return True
+
+
+_interface4: Final[Callable[[int, int], IPv4Interface]] = (
+    _interface4_direct if _direct_matches() else _interface4_public)
 
 
 @functools.lru_cache(maxsize=4096)
