@@ -378,8 +378,8 @@ def conflist_from_file(path: _StrPath, *, validate: bool = True) -> NetworkConfi
 
     Unless ``loadOnlyInlinedPlugins`` is true, the ``.conf`` files of ``<dir>/<name>/`` are
     appended after the inlined plugins, sorted by file name (SPEC.md, Section 1: Network
-    configuration format). The name is checked
-    first: a name that is not a valid network name loads no drop-ins (a warning says so).
+    configuration format). The name is checked first: a name that is not a valid network
+    name loads no drop-ins (a warning says so).
 
     Args:
         path: The file.

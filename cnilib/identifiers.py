@@ -3,8 +3,8 @@
 Rules of this file:
 
 * It owns every rule about the short strings a runtime passes to plugins (SPEC.md, sections
-  "Parameters" and "Attachment Parameters") and the plugin ``type``
-  that names an executable (SPEC.md, Section 1: Network configuration format, CVE-2021-20206).
+  "Parameters" and "Attachment Parameters") and the plugin ``type`` that names an executable
+  (SPEC.md, Section 1: Network configuration format, CVE-2021-20206).
 * Failures are :class:`~cnilib.errors.InvalidIdentifierError` with libcni's codes and messages
   (``pkg/utils/utils.go``), or :class:`~cnilib.errors.InvalidPluginNameError` for a plugin ``type``.
 * ``CNI_ARGS`` is ``K=V;K2=V2`` with no escaping, so ``;``, ``=`` and NUL inside a key or value
