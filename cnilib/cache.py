@@ -220,15 +220,20 @@ class ResultCache:
         if self._known is not None:
             self._known[folder, name] = owner
 
-    @contextlib.contextmanager
     def _folder(self, folder: str, *, create: bool, action: str,
-                shown: str = "") -> Iterator[int | None]:
-        # <root>/<folder>, opened for this call, or once for the whole operation.
+                shown: str = "") -> contextlib.AbstractContextManager[int | None]:
+        # <root>/<folder>, opened for this call, or once for the whole operation (then the
+        # ``with`` has nothing to close: a nullcontext, where a generator-based context
+        # manager cost about 3 us per use, and an ADD+DEL makes about 20 uses).
         if self._open is None:
-            with _cachefs.folder(self.root, folder, create=create, action=action,
-                                 shown=shown) as dir_fd:
-                yield dir_fd
-            return
+            return _cachefs.folder(self.root, folder, create=create, action=action,
+                                   shown=shown)
+        return contextlib.nullcontext(self._opened(folder, create=create, action=action,
+                                                   shown=shown))
+
+    def _opened(self, folder: str, *, create: bool, action: str, shown: str) -> int | None:
+        # The operation's descriptor of <root>/<folder>, opened the first time it is needed.
+        assert self._open is not None
         dir_fd = self._open.get(folder)
         if dir_fd is None:
             root_fd = self._open.get("")
@@ -242,7 +247,7 @@ class ResultCache:
                                               shown=shown, root_fd=root_fd)
             if dir_fd is not None:
                 self._open[folder] = dir_fd
-        yield dir_fd
+        return dir_fd
 
     # -- paths -----------------------------------------------------------------------------
 
@@ -381,7 +386,8 @@ class ResultCache:
             if owner is not None and owner != _triple(entry):
                 msg = f"cache entry {path} belongs to attachment {owner}, not {_triple(entry)}"
                 raise CacheError(msg, code=ErrorCode.IO_FAILURE)
-            _cachefs.write_file(dir_fd, name, data, path, durable=durable)
+            _cachefs.write_file(dir_fd, name, data, path, durable=durable,
+                                tag=_temp_tag(*_triple(entry)))
         self._learn(folder, name, _triple(entry))
         return path
 
@@ -416,7 +422,7 @@ class ResultCache:
             CacheError: The record cannot be written.
         """
         record = attrs.evolve(entry, result=None, legacy=False, in_progress=False)
-        self._remove_temps(_PENDING, _name(*_triple(entry)))
+        self._remove_temp(_PENDING, _triple(entry))
         return self._write(_PENDING, record, durable=False)
 
     def _remove(self, folder: str, key: tuple[str, str, str]) -> None:
@@ -458,7 +464,7 @@ class ResultCache:
         key = (network_name, container_id, ifname)
         self._remove(_RESULTS, key)
         if not batch:
-            self._remove_temps(_RESULTS, _name(*key))
+            self._remove_temp(_RESULTS, key)
 
     def finish(self, network_name: str, container_id: str, ifname: str) -> None:
         """Remove the "ADD in progress" record of one attachment (missing is fine).
@@ -469,21 +475,26 @@ class ResultCache:
         """
         self._remove(_PENDING, (network_name, container_id, ifname))
 
-    def _remove_temps(self, folder: str, owner: str | None) -> list[str]:
-        # Temp files of ``owner`` (all of them for None) in ``folder``; the caller knows they
-        # are stale: it holds the attachment's lock, or GC's.
+    def _remove_temp(self, folder: str, key: tuple[str, str, str]) -> None:
+        # The temp file an attachment's writers use first (the one a crash of theirs left);
+        # the caller holds the attachment's lock, so it is stale. One unlink, no listing: a
+        # DEL among 5,000 entries listed the folder for 2.2 to 2.6 ms of CPU
+        # (tests/benchmarks/bench_cache_ops.py --entries 5000). A temp file with other digits
+        # (this name was taken when it was written, or an older cnilib wrote it) is GC's.
+        name = _cachefs.temp_name(_name(*key), _temp_tag(*key))
+        with self._folder(folder, create=False, action="clean cache folder") as dir_fd:
+            if dir_fd is not None:
+                _cachefs.remove(dir_fd, name, os.path.join(self.root, folder, name))
+
+    def _remove_temps(self, folder: str) -> list[str]:
+        # Every temp file in ``folder``: the caller (GC) holds the exclusive GC lock.
         path = os.path.join(self.root, folder)
         removed: list[str] = []
         with self._folder(folder, create=False, action="list cache folder") as dir_fd:
             if dir_fd is None:
                 return removed
-            # An attachment's temp files start with ".<its name>.": only those are looked at.
-            # A DEL among 5,000 entries took 3.4 to 4.3 ms of CPU, now 2.2 to 2.6 (the listing
-            # itself); 0.26 ms among 10 (tests/benchmarks/bench_cache_ops.py --entries 5000).
-            prefix = "" if owner is None else f".{owner}."
-            for name in _cachefs.names(dir_fd, path, prefix):
-                of = _cachefs.temp_owner(name)
-                if of is not None and (owner is None or of == owner) and _cachefs.remove(
+            for name in _cachefs.names(dir_fd, path):
+                if _cachefs.temp_owner(name) is not None and _cachefs.remove(
                         dir_fd, name, os.path.join(path, name)):
                     removed.append(os.path.join(path, name))
         return removed
@@ -499,7 +510,7 @@ class ResultCache:
         Raises:
             CacheError: A folder is a symbolic link, or cannot be listed or cleaned.
         """
-        removed = self._remove_temps(_RESULTS, None) + self._remove_temps(_PENDING, None)
+        removed = self._remove_temps(_RESULTS) + self._remove_temps(_PENDING)
         removed += [os.path.join(self.root, _lock.LOCKS_DIR, name)
                     for name in _lock.sweep(self.root)]
         return tuple(removed)
@@ -650,6 +661,13 @@ def _name(network_name: str, container_id: str, ifname: str) -> str:
 
 def _lock_name(network_name: str, container_id: str, ifname: str) -> str:
     return _names(network_name, container_id, ifname)[1]
+
+
+def _temp_tag(network_name: str, container_id: str, ifname: str) -> str:
+    # The attachment's own temp file digits: the start of its lock name (a sha256 of the
+    # triple), so two attachments whose entries share a file name (``a-b``/``c`` and
+    # ``a``/``b-c``) have distinct temp files too, but for a 1 in 2**32 chance.
+    return _names(network_name, container_id, ifname)[1][:_cachefs.TEMP_DIGITS]
 
 
 def _names(network_name: str, container_id: str, ifname: str) -> tuple[str, str]:

@@ -66,7 +66,9 @@ def test_a_record_is_listed_as_in_progress_until_its_entry_exists(cache: ResultC
 
 # -- temp files (item 5) ----------------------------------------------------------------------
 
-CRASHED_SAVE = ".n1-c-eth0.0a1b2c3d.tmp"
+#: The temp file the writers of n1/c/eth0 use first: its digits start its lock name.
+CRASHED_SAVE = f".n1-c-eth0.{attachment_lock_name('n1', 'c', 'eth0')[:8]}.tmp"
+RANDOM_DIGITS = ".n1-c-eth0.0a1b2c3d.tmp"  # written while CRASHED_SAVE was taken
 OLD_STYLE = ".n1-c-eth0.k_3zq9ab.tmp"  # tempfile.mkstemp's names, before this change
 OTHERS = ".n1-c-eth0.5.0a1b2c3d.tmp"  # attachment n1/c/eth0.5, not n1/c/eth0
 
@@ -78,26 +80,48 @@ def plant(cache: ResultCache, folder: str, *names: str) -> None:
         (path / name).write_bytes(entry().to_bytes()[:10])
 
 
-def test_delete_removes_the_temp_files_of_its_attachment(cache: ResultCache) -> None:
-    """DEL holds the attachment's lock: a temp file of that attachment is a crash's leftover."""
+def test_delete_removes_the_temp_file_of_its_attachment(cache: ResultCache) -> None:
+    """DEL holds the attachment's lock: its writers' temp file is a crash's leftover. It is
+    removed by name, without listing the folder; the rest is GC's (below)."""
     cache.save(entry())
-    plant(cache, "results", CRASHED_SAVE, OLD_STYLE, OTHERS)
+    plant(cache, "results", CRASHED_SAVE, RANDOM_DIGITS, OLD_STYLE, OTHERS)
     assert cache.attachments() == (entry(),)  # never read as entries
     cache.delete("n1", "c", "eth0")
-    assert files(cache, "results") == [OTHERS]
+    assert files(cache, "results") == sorted([RANDOM_DIGITS, OLD_STYLE, OTHERS])
 
 
-def test_begin_removes_the_temp_files_of_its_record(cache: ResultCache) -> None:
+def test_begin_removes_the_temp_file_of_its_record(cache: ResultCache) -> None:
     """A writer killed while recording its ADD left a temp file; the next ADD removes it."""
     plant(cache, "inprogress", CRASHED_SAVE, OTHERS)
     cache.begin(entry())
     assert files(cache, "inprogress") == sorted([OTHERS, "n1-c-eth0"])
 
 
+def test_a_writer_whose_temp_name_is_taken_uses_random_digits(cache: ResultCache) -> None:
+    """The first temp name is never removed by a writer (only a lock holder knows it is
+    stale): a taken one makes the write use random digits, and the write still lands."""
+    plant(cache, "results", CRASHED_SAVE)
+    cache.save(entry(result={"cniVersion": "1.1.0"}))
+    assert cache.load("n1", "c", "eth0") == entry(result={"cniVersion": "1.1.0"})
+    assert files(cache, "results") == sorted([CRASHED_SAVE, "n1-c-eth0"])
+
+
+def test_attachments_that_share_a_file_name_have_their_own_temp_files(
+        cache: ResultCache) -> None:
+    """``a-b``/``c`` and ``a``/``b-c`` write the same entry file, not the same temp file: one's
+    DEL cannot remove the other's write in flight."""
+    one = attachment_lock_name("a-b", "c", "eth0")[:8]
+    two = attachment_lock_name("a", "b-c", "eth0")[:8]
+    assert one != two
+    plant(cache, "results", f".a-b-c-eth0.{two}.tmp")
+    cache.delete("a-b", "c", "eth0")
+    assert files(cache, "results") == [f".a-b-c-eth0.{two}.tmp"]
+
+
 def test_gc_removes_every_temp_and_unheld_lock_file(cache: ResultCache) -> None:
     """Item 5 and 10: GC (exclusive) knows every temp file and unheld lock file is stale."""
-    plant(cache, "results", CRASHED_SAVE, OTHERS)
-    plant(cache, "inprogress", CRASHED_SAVE)
+    plant(cache, "results", CRASHED_SAVE, RANDOM_DIGITS, OLD_STYLE, OTHERS)
+    plant(cache, "inprogress", CRASHED_SAVE, RANDOM_DIGITS)
     crashed = attachment_lock_name("n1", "c9", "eth0")
     plant(cache, "locks", crashed)
     cni = CNIConfig(["/x"], cache_dir=cache.root, executor=FakeExecutor())

@@ -10,11 +10,15 @@ Rules of this file:
   root itself may be a link: it is the administrator's choice). A refusal is a
   :class:`~cnilib.errors.CacheError` (code ``IO_FAILURE``) that says "symbolic link".
 * Writes are atomic: a temp file ``.<name>.<8 hex digits>.tmp`` made with ``O_EXCL`` in the
-  same folder (0600), the bytes, ``rename`` over the name. ``durable=True`` adds an ``fsync`` of
-  the file before the rename and of the folder after it (the result entries); without it a
-  killed process still loses nothing (the kernel holds the data), only a power loss can.
+  same folder (0600), the bytes, ``rename`` over the name. The digits are the writer's
+  ``tag`` (the cache gives each attachment its own, :func:`temp_name`), so that the next
+  holder of that attachment's lock removes a crash's leftover with one ``unlink`` instead
+  of listing the folder; random digits when that name is taken, or when there is no tag.
+  ``durable=True`` adds an ``fsync`` of the file before the rename and of the folder after it
+  (the result entries); without it a killed process still loses nothing (the kernel holds
+  the data), only a power loss can.
 * Temp files are never read as entries; :func:`temp_owner` says whose a temp file is, so that
-  the holder of that attachment's lock (or GC) can remove the ones a crash left.
+  GC can remove every one a crash left.
 * Every failure is a :class:`~cnilib.errors.CacheError` naming the path and the system's reason.
 """
 
@@ -39,12 +43,15 @@ __all__ = [
     "remove",
     "names",
     "temp_owner",
+    "temp_name",
+    "TEMP_DIGITS",
     "fsync_dir",
 ]
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _TEMP_SUFFIX = ".tmp"
-_TEMP_RANDOM = 8  # hex digits
+#: The hex digits of a temp file's name (a writer's tag, or random).
+TEMP_DIGITS = 8
 _TEMP_ALPHABET = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 
@@ -178,8 +185,22 @@ def fsync_dir(dir_fd: int) -> None:
     os.fsync(dir_fd)
 
 
-def write_file(dir_fd: int, name: str, data: bytes, path: str, *, durable: bool) -> None:
+def temp_name(name: str, tag: str) -> str:
+    """The temp file that a writer tagged ``tag`` uses first to replace ``name``.
+
+    >>> temp_name("n1-c1-eth0", "0123abcd")
+    '.n1-c1-eth0.0123abcd.tmp'
+    """
+    return f".{name}.{tag}{_TEMP_SUFFIX}"
+
+
+def write_file(dir_fd: int, name: str, data: bytes, path: str, *, durable: bool,
+               tag: str | None = None) -> None:
     """Replace ``name`` with ``data`` atomically (and durably if asked).
+
+    The temp file is :func:`temp_name` of ``tag`` (``TEMP_DIGITS`` hex digits) when that
+    name is free; otherwise, or without a tag, one with random digits. A taken name is never
+    removed here: only the holder of the attachment's lock knows it is a crash's leftover.
 
     On any failure, an interrupt included, the previous file is intact and the temp file is
     removed.
@@ -189,7 +210,8 @@ def write_file(dir_fd: int, name: str, data: bytes, path: str, *, durable: bool)
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     while True:
-        tmp = f".{name}.{secrets.token_hex(_TEMP_RANDOM // 2)}{_TEMP_SUFFIX}"
+        tmp = temp_name(name, tag or secrets.token_hex(TEMP_DIGITS // 2))
+        tag = None
         try:
             fd = os.open(tmp, flags, 0o600, dir_fd=dir_fd)
             break
@@ -254,7 +276,7 @@ def temp_owner(name: str) -> str | None:
     >>> temp_owner(".n1-c1-eth0.0123abcd.tmp")
     'n1-c1-eth0'
     """
-    tail = _TEMP_RANDOM + len(_TEMP_SUFFIX) + 1  # ".<hex>.tmp"
+    tail = TEMP_DIGITS + len(_TEMP_SUFFIX) + 1  # ".<hex>.tmp"
     if len(name) <= tail + 1 or not name.startswith(".") or not name.endswith(_TEMP_SUFFIX):
         return None
     digits = name[-tail + 1 : -len(_TEMP_SUFFIX)]
