@@ -88,11 +88,12 @@ class AsyncNetworks(NetworksCore):
     # --- the driver ---------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def _container_locked(self, container_id: str,
-                                deadline: float | None) -> AsyncIterator[None]:
-        async with _lock.ahold(self._pod_lock_path(container_id), exclusive=True,
-                               transient=True, deadline=deadline):
+    async def _container_locked(self, container_id: str, deadline: float | None, *,
+                                keep: bool) -> AsyncIterator[None]:
+        hold, ended = self._pod_lock(container_id, deadline, keep=keep)
+        async with _lock.ahold(**hold):
             yield
+            ended[0] = True
 
     async def _add(self, att: pod.Attachment, deadline: float | None) -> object:
         try:
@@ -184,7 +185,7 @@ class AsyncNetworks(NetworksCore):
         deadline = deadline_of(timeout)
         plan = self._setup_plan(container_id, netns, networks, capability_args=capability_args,
                                 args=args, parallel=parallel)
-        async with self._container_locked(container_id, deadline):
+        async with self._container_locked(container_id, deadline, keep=True):
             return await self._drive(plan, deadline)  # type: ignore[no-any-return]
 
     async def teardown(
@@ -202,7 +203,7 @@ class AsyncNetworks(NetworksCore):
             LockTimeoutError: the container stayed locked past ``timeout``.
         """
         deadline = deadline_of(timeout)
-        async with self._container_locked(container_id, deadline):
+        async with self._container_locked(container_id, deadline, keep=networks is not None):
             await self._drive(self._teardown_plan(container_id, netns, networks), deadline)
 
     async def check(
@@ -219,7 +220,7 @@ class AsyncNetworks(NetworksCore):
             MultipleErrors: every network whose CHECK failed.
         """
         deadline = deadline_of(timeout)
-        async with self._container_locked(container_id, deadline):
+        async with self._container_locked(container_id, deadline, keep=True):
             await self._drive(self._check_plan(container_id, netns, networks), deadline)
 
     async def status(self, *, timeout: float | None = None) -> tuple[str, ...]:

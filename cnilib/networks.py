@@ -96,10 +96,12 @@ class Networks(NetworksCore):
     # --- the driver ---------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _container_locked(self, container_id: str, deadline: float | None) -> Iterator[None]:
-        with _lock.hold(self._pod_lock_path(container_id), exclusive=True, transient=True,
-                        deadline=deadline):
+    def _container_locked(self, container_id: str, deadline: float | None, *,
+                          keep: bool) -> Iterator[None]:
+        hold, ended = self._pod_lock(container_id, deadline, keep=keep)
+        with _lock.hold(**hold):
             yield
+            ended[0] = True
 
     def _add(self, att: pod.Attachment, deadline: float | None) -> object:
         try:
@@ -211,7 +213,7 @@ class Networks(NetworksCore):
         deadline = deadline_of(timeout)
         plan = self._setup_plan(container_id, netns, networks, capability_args=capability_args,
                                 args=args, parallel=parallel)
-        with self._container_locked(container_id, deadline):
+        with self._container_locked(container_id, deadline, keep=True):
             return self._drive(plan, deadline)  # type: ignore[no-any-return]
 
     def teardown(
@@ -243,7 +245,7 @@ class Networks(NetworksCore):
             LockTimeoutError: the container stayed locked past ``timeout``.
         """
         deadline = deadline_of(timeout)
-        with self._container_locked(container_id, deadline):
+        with self._container_locked(container_id, deadline, keep=networks is not None):
             self._drive(self._teardown_plan(container_id, netns, networks), deadline)
 
     def check(
@@ -266,7 +268,7 @@ class Networks(NetworksCore):
             MultipleErrors: every network whose CHECK failed, each with a note naming it.
         """
         deadline = deadline_of(timeout)
-        with self._container_locked(container_id, deadline):
+        with self._container_locked(container_id, deadline, keep=True):
             self._drive(self._check_plan(container_id, netns, networks), deadline)
 
     def status(self, *, timeout: float | None = None) -> tuple[str, ...]:

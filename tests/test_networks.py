@@ -253,6 +253,27 @@ def test_a_held_container_lock_times_out(make: Callable[..., Face], tmp_path: Pa
     assert nets.executor.invocations == []
 
 
+def test_the_container_lock_file_lives_from_setup_to_teardown(make: Callable[..., Face],
+                                                               tmp_path: Path) -> None:
+    """Kept after a setup and a check that ended well (no file made and removed per call),
+    removed by a whole teardown and by a failed setup; a partial teardown keeps it."""
+    nets = make(failing("pc"), max_networks=0)
+    locks = tmp_path / "cache" / "locks"
+    pod_lock = _lock.container_lock_name("c1")
+    nets.setup("c1", "/run/netns/x", networks=["neta", "netb"])
+    assert pod_lock in os.listdir(locks)
+    nets.check("c1", "")
+    assert pod_lock in os.listdir(locks)
+    nets.teardown("c1", "", networks=["netb"])
+    assert pod_lock in os.listdir(locks)
+    nets.teardown("c1", "")
+    assert pod_lock not in os.listdir(locks)
+    with pytest.raises(SetupError):
+        nets.setup("c1", "/run/netns/x")  # netc fails: everything is rolled back
+    assert pod_lock not in os.listdir(locks)
+    assert not _lock.is_held(str(tmp_path / "cache"), pod_lock)
+
+
 # --- teardown, check ----------------------------------------------------------------------------
 
 def test_teardown_uses_the_cache_after_the_file_is_gone(make: Callable[..., Face],

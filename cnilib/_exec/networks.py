@@ -254,10 +254,21 @@ class NetworksCore:
                 LOGGER.warning("capability %r is passed but no loaded plugin declares it; "
                                "no plugin will receive it", cap)
 
-    def _pod_lock_path(self, container_id: str) -> str:
+    def _pod_lock(self, container_id: str, deadline: float | None, *,
+                  keep: bool) -> tuple[_lock.Hold, list[bool]]:
+        """The container lock to take, and the flag its driver sets once the call ended well.
+
+        The lock file lives from the container's setup to its teardown: kept at the release of
+        a setup or check that ended without an error when ``keep`` is asked, removed
+        otherwise (a teardown, a failed call). Creating and removing it at every call cost a
+        file creation and a removal per setup, teardown and check.
+        """
         check_container_id(container_id)
-        return os.path.join(self._cache.root, _lock.LOCKS_DIR,
+        path = os.path.join(self._cache.root, _lock.LOCKS_DIR,
                             _lock.container_lock_name(container_id))
+        ended = [False]
+        return (_lock.Hold(path=path, exclusive=True, transient=True, deadline=deadline,
+                           remove=lambda: not (keep and ended[0])), ended)
 
     # --- teardown, check, GC: from the cache --------------------------------------------------
 
