@@ -12,7 +12,10 @@ them all down at once. Each mode runs twice: a sandbox's networks attached concu
 (go-cni ``Setup``, cnilib ``parallel=True``) and one after the other (``SetupSerially``,
 ``parallel=False``). The sides alternate which goes first in each round; the median of the
 per-round ratios cnilib/go is printed (below 1: cnilib is faster), with each side's CPU time
-(its own process and the plugins it ran). go-cni writes its cache under /var/lib/cni: what a
+(its own process and the plugins it ran). Each side's clock covers the setups and teardowns
+only: gocniref starts its clock after ``gocni.New`` and ``Load``, and cnilib's side builds its
+``Networks`` / ``AsyncNetworks`` (and, for threads, starts its N worker threads) before its
+clock starts. go-cni writes its cache under /var/lib/cni: what a
 run leaves there (empty folders) is removed again.
 
 ``--layer`` (no root, no plugin) measures the runtime layer's own CPU instead: a sandbox's
@@ -38,8 +41,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -92,6 +96,15 @@ def timed(run: Callable[[], object]) -> tuple[float, float]:
     return wall, _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN) - cpu
 
 
+async def atimed(run: Callable[[], Awaitable[object]]) -> tuple[float, float]:
+    """:func:`timed` for a coroutine, on the running loop."""
+    cpu = _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    await run()
+    wall = time.perf_counter() - start
+    return wall, _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN) - cpu
+
+
 def go_side(binary: str, conf_dir: Path, prefix: str, n: int, serial: bool) -> tuple[float,
                                                                                      float]:
     cmd = [binary, "setup", str(conf_dir), prefix, str(n), *(["serial"] if serial else [])]
@@ -105,29 +118,38 @@ def cnilib_async(conf_dir: Path, prefix: str, n: int, serial: bool, cache: Path)
         float, float]:
     from cnilib import AsyncNetworks
 
+    # Built before the clock starts, as gocniref starts its clock after gocni.New and Load.
     nets = AsyncNetworks(conf_dir, [PLUGIN_DIR], cache, max_networks=0, loopback=False)
 
-    async def go() -> None:
-        await asyncio.gather(*(nets.setup(f"cnb-{i}", f"{prefix}{i}", parallel=not serial)
-                               for i in range(n)))
-        await asyncio.gather(*(nets.teardown(f"cnb-{i}", f"{prefix}{i}") for i in range(n)))
+    async def go() -> tuple[float, float]:
+        return await atimed(lambda: _async_round(nets, prefix, n, serial))
 
-    return timed(lambda: asyncio.run(go()))
+    return asyncio.run(go())
+
+
+async def _async_round(nets: Any, prefix: str, n: int, serial: bool) -> None:
+    await asyncio.gather(*(nets.setup(f"cnb-{i}", f"{prefix}{i}", parallel=not serial)
+                           for i in range(n)))
+    await asyncio.gather(*(nets.teardown(f"cnb-{i}", f"{prefix}{i}") for i in range(n)))
 
 
 def cnilib_threads(conf_dir: Path, prefix: str, n: int, serial: bool, cache: Path) -> tuple[
         float, float]:
     from cnilib import Networks
 
+    # Built before the clock starts (as gocniref's New and Load), and so are the threads.
     nets = Networks(conf_dir, [PLUGIN_DIR], cache, max_networks=0, loopback=False)
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        ready = threading.Barrier(n)
+        list(pool.map(lambda _: ready.wait(), range(n)))  # all n workers started, off the clock
+        return timed(lambda: _threads_round(pool, nets, prefix, n, serial))
 
-    def go() -> None:
-        with ThreadPoolExecutor(max_workers=n) as pool:
-            list(pool.map(lambda i: nets.setup(f"cnb-{i}", f"{prefix}{i}",
-                                               parallel=not serial), range(n)))
-            list(pool.map(lambda i: nets.teardown(f"cnb-{i}", f"{prefix}{i}"), range(n)))
 
-    return timed(go)
+def _threads_round(pool: ThreadPoolExecutor, nets: Any, prefix: str, n: int,
+                   serial: bool) -> None:
+    list(pool.map(lambda i: nets.setup(f"cnb-{i}", f"{prefix}{i}", parallel=not serial),
+                  range(n)))
+    list(pool.map(lambda i: nets.teardown(f"cnb-{i}", f"{prefix}{i}"), range(n)))
 
 
 class _StandIn:
