@@ -19,7 +19,11 @@ Three sides run the same work, one after the other, in an order that rotates eve
 The no-op plugin answers at once, so its own time is small and constant and what differs
 between the sides is the runtime. Per round each side's time per plugin call is printed; at
 the end the medians of the per-round ratios cnilib/go and cnilib/floor (goals: <= 0.90 and
-<= 1.10), with the load average before and after.
+<= 1.10), with the load average before and after, and where each side's CPU goes per cycle:
+the runtime's own (this process for cnilib and the floor; ``goref`` less its plugins for Go)
+and the plugins' (from ``getrusage(RUSAGE_CHILDREN)``, counted once each plugin is reaped).
+A side whose wall time is below its runtime's CPU plus its plugins' ran them side by side
+with its own work; one whose wall time is their sum ran them one after the other.
 
 ``--tree DIR`` adds the cnilib of another checkout as a side, run in a child interpreter (how
 the library before this work was measured: ``mkdir -p build/old``, ``git archive 11afb7c
@@ -36,6 +40,7 @@ import argparse
 import functools
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -119,6 +124,23 @@ def go_cycle(binary: str, plugins: str, conflist: Path, cycles: int) -> float:
     out = subprocess.run([binary, "cycle", str(conflist), NETNS, str(cycles)], check=True,
                          capture_output=True, text=True, env=env).stdout
     return float(out.split()[2])
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cpu_split(run: Callable[[], float]) -> tuple[float, float, float]:
+    """``run()``'s seconds, and the CPU seconds of this process and of its reaped children.
+
+    Waits a little after the run, so that cnilib's reaper (which reaps a settled plugin
+    within 0.1 s when no start comes) has counted the last plugins in the children's CPU.
+    """
+    own, children = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
+    wall = run()
+    time.sleep(0.2)
+    return (wall, _cpu(resource.RUSAGE_SELF) - own, _cpu(resource.RUSAGE_CHILDREN) - children)
 
 
 def cnilib_cycle(plugins: str, conflist: Path, cycles: int, cache: str, tag: str) -> float:
@@ -407,10 +429,15 @@ def main() -> None:
             side(-1)
         print(f"load average before: {loadavg()}")
         times: dict[str, list[float]] = {name: [] for name in sides}
+        # Per cycle: the runtime's own CPU and its plugins' (seconds), for the three sides.
+        cpus: dict[str, list[tuple[float, float]]] = {"go": [], "cnilib": [], "floor": []}
         order = list(sides)
         for r in range(args.rounds):
             for name in order:
-                times[name].append(sides[name](r) / per_call)
+                wall, own, children = cpu_split(functools.partial(sides[name], r))
+                times[name].append(wall / per_call)
+                if name in cpus:
+                    cpus[name].append((own / args.cycles, children / args.cycles))
             order = order[1:] + order[:1]
             g, c, f = (times[n][-1] * 1e3 for n in ("go", "cnilib", "floor"))
             print(f"round {r}: per plugin call go {g:.3f} ms, cnilib {c:.3f} ms, floor "
@@ -427,6 +454,18 @@ def main() -> None:
               f"(rounds {min(to_go):.2f} to {max(to_go):.2f}); cnilib/floor median ratio "
               f"{statistics.median(to_floor):.2f} (rounds {min(to_floor):.2f} to "
               f"{max(to_floor):.2f}); floor/go {statistics.median(floor_go):.2f}")
+        print("where the CPU goes, ms per cycle (9 plugin calls), medians: runtime's own + its "
+              "plugins' = total, against the wall time")
+        for name, rows in cpus.items():
+            own = statistics.median(o for o, _ in rows) * 1e3
+            kids = statistics.median(c for _, c in rows) * 1e3
+            if name == "go":
+                # goref is our child: its plugins are its children, counted in ours. Its own
+                # CPU is the total less the plugins' as the floor measured them.
+                floor_kids = statistics.median(c for _, c in cpus["floor"]) * 1e3
+                own, kids = kids - floor_kids, floor_kids
+            print(f"  {name:7s} runtime {own:6.2f} + plugins {kids:6.2f} = {own + kids:6.2f} ms; "
+                  f"wall {med[name] * calls_per_cycle:6.2f} ms")
         for name in sides:
             if name.startswith("no-") or name == "tree":
                 ratios = [w / g for w, g in zip(times[name], times["go"], strict=True)]
