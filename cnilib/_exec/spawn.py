@@ -287,7 +287,6 @@ def spawn(path: str, env: Mapping[bytes, bytes], stdin: bytes,
     Raises:
         OSError: The child could not be started (``errno`` says why).
     """
-    REAPER.due(time.monotonic())
     owned: list[int] = []
     try:
         in_r, in_w = _pipe(owned)
@@ -322,6 +321,9 @@ def spawn(path: str, env: Mapping[bytes, bytes], stdin: bytes,
         raise
     for fd in (in_r, out_w, err_w):
         os.close(fd)
+    # Reaped once the child runs, not before its start: the reap then overlaps the plugin's
+    # own start on another CPU instead of delaying it.
+    REAPER.due(time.monotonic())
     return Child(pid, writer, out_r, err_r, unsent=unsent, popen=popen)
 
 
