@@ -34,7 +34,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 from tests.benchmarks.bench_foundation import find_goref  # noqa: E402
-from tests.benchmarks.bench_overhead import without  # noqa: E402
+from tests.benchmarks.bench_overhead import (  # noqa: E402
+    cpu_ticks,
+    loadavg,
+    stolen_since,
+    without,
+)
 
 PLUGIN_DIR = "/usr/lib/cni"
 
@@ -116,11 +121,6 @@ def cnilib_par_threads(path: str, prefix: str, n: int, cache: str) -> float:
     return time.perf_counter() - start
 
 
-def loadavg() -> str:
-    """The 1-minute load average now."""
-    return f"{os.getloadavg()[0]:.2f}"
-
-
 def main() -> None:
     """Run both benchmarks and print per-round figures and the median ratios."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -150,6 +150,7 @@ def main() -> None:
         netns = f"/var/run/netns/{namespaces[0]}"
         prefix = f"/var/run/netns/cnbench{tag}p"
         print(f"load average before: {loadavg()}")
+        ticks = cpu_ticks()
         for r in range(args.rounds):
             # Alternate which side goes first, round after round.
             cycle_sides: list[tuple[str, Callable[[], float]]] = [
@@ -197,7 +198,8 @@ def main() -> None:
             print(f"what if (fsync a no-op): cycle cnilib/go median ratio "
                   f"{statistics.median(nofsync_ratios):.2f} (rounds {min(nofsync_ratios):.2f} "
                   f"to {max(nofsync_ratios):.2f})")
-        print(f"load average after: {loadavg()}")
+        print(f"load average after: {loadavg()}; CPU time stolen by the host during the "
+              f"rounds: {stolen_since(ticks)}")
     finally:
         for ns in namespaces:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)

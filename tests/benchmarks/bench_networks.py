@@ -50,6 +50,9 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.benchmarks.bench_overhead import cpu_ticks, stolen_since  # noqa: E402
+
 PLUGIN_DIR = "/usr/lib/cni"
 
 
@@ -286,6 +289,7 @@ def main() -> None:
         for name in names:
             ip("netns", "add", name)
         write_networks(work / "net.d", bridge, work / "ipam", tag)
+        ticks = cpu_ticks()
         for r in range(args.rounds):
             order = list(sides) if r % 2 == 0 else list(reversed(sides))
             for serial in (False, True):
@@ -309,6 +313,7 @@ def main() -> None:
                       f"{statistics.median(times[(side, serial)]):.2f} s; CPU go "
                       f"{statistics.median(cpus[('go-cni', serial)]):.2f} s, {side} "
                       f"{statistics.median(cpus[(side, serial)]):.2f} s)")
+        print(f"CPU time stolen by the host during the rounds: {stolen_since(ticks)}")
     finally:
         for name in names:
             subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)

@@ -88,6 +88,27 @@ def loadavg() -> str:
     return f"{os.getloadavg()[0]:.2f}"
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """Ticks of all CPUs so far, ``(stolen, total)``, from ``/proc/stat`` (``(0, 0)`` if none).
+
+    Stolen ticks are those a virtual machine's host ran something else while this machine had
+    work: the noise no alternation of the sides removes.
+    """
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    # user nice system idle iowait irq softirq steal guest guest_nice (guests are in user)
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
+def stolen_since(start: tuple[int, int]) -> str:
+    """The share of the CPU time since ``start`` (a :func:`cpu_ticks`) the host took."""
+    steal, total = (now - then for now, then in zip(cpu_ticks(), start, strict=True))
+    return f"{100 * steal / total:.0f} %" if total > 0 else "unknown"
+
+
 # The child of a --tree side: the same cycles with the cnilib of another checkout.
 TREE_CYCLE = """
 import os, sys, time
@@ -428,6 +449,7 @@ def main() -> None:
         for side in sides.values():  # warm every side once (page cache, lazy imports)
             side(-1)
         print(f"load average before: {loadavg()}")
+        ticks = cpu_ticks()
         times: dict[str, list[float]] = {name: [] for name in sides}
         # Per cycle: the runtime's own CPU and its plugins' (seconds), for the three sides.
         cpus: dict[str, list[tuple[float, float]]] = {"go": [], "cnilib": [], "floor": []}
@@ -474,7 +496,8 @@ def main() -> None:
                       f"{med[name]:.3f} ms per call, /go median "
                       f"{statistics.median(ratios):.2f}, /floor median "
                       f"{statistics.median(floors):.2f}")
-        print(f"load average after: {loadavg()}")
+        print(f"load average after: {loadavg()}; CPU time stolen by the host during the "
+              f"rounds: {stolen_since(ticks)}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
