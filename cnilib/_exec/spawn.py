@@ -160,6 +160,7 @@ class _Reaper:
         self._wake = threading.Condition(self._lock)
         self._waiting: deque[tuple[float, int]] = deque()
         self._thread: threading.Thread | None = None
+        self._idle = False  # the thread waits for a zombie, with no time limit
 
     def later(self, pid: int, now: float) -> None:
         """Reap ``pid`` (an exited child of ours, status known) once it is due."""
@@ -169,7 +170,11 @@ class _Reaper:
                 self._thread = threading.Thread(
                     target=self._run, name="cnilib-reaper", daemon=True)
                 self._thread.start()
-            elif len(self._waiting) == 1:
+            elif self._idle:
+                # Only an idle thread is woken: one already in its timed wait looks within
+                # _REAP_IDLE anyway, and waking it at every run reaped early what the next
+                # start was to reap (and cost a thread switch per run).
+                self._idle = False
                 self._wake.notify()
 
     def due(self, now: float) -> None:
@@ -193,7 +198,9 @@ class _Reaper:
         while True:
             with self._lock:
                 while not self._waiting:
+                    self._idle = True
                     self._wake.wait()
+                self._idle = False
                 self._wake.wait(_REAP_IDLE)
             self.due(time.monotonic())
 
@@ -203,6 +210,7 @@ class _Reaper:
         self._wake = threading.Condition(self._lock)
         self._waiting = deque()
         self._thread = None
+        self._idle = False
 
 
 #: The process's one reaper of settled plugins.
