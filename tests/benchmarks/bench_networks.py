@@ -51,7 +51,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.benchmarks.bench_overhead import cpu_ticks, stolen_since  # noqa: E402
+from tests.benchmarks.bench_overhead import cpu_seconds, cpu_ticks, stolen_since  # noqa: E402
 
 PLUGIN_DIR = "/usr/lib/cni"
 
@@ -85,36 +85,38 @@ def find_gocniref(given: str | None) -> str:
     sys.exit("gocniref not found: run .ci/setup.sh (or pass --gocniref)")
 
 
-def _cpu(who: int) -> float:
-    usage = resource.getrusage(who)
-    return usage.ru_utime + usage.ru_stime
+def _spent() -> tuple[float, float]:
+    """Now, and the CPU seconds of this process and its children so far."""
+    return (time.perf_counter(),
+            cpu_seconds(resource.RUSAGE_SELF) + cpu_seconds(resource.RUSAGE_CHILDREN))
+
+
+def _since(start: tuple[float, float]) -> tuple[float, float]:
+    now = _spent()
+    return now[0] - start[0], now[1] - start[1]
 
 
 def timed(run: Callable[[], object]) -> tuple[float, float]:
     """Wall seconds and CPU seconds (this process and its children) of ``run()``."""
-    cpu = _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
+    start = _spent()
     run()
-    wall = time.perf_counter() - start
-    return wall, _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN) - cpu
+    return _since(start)
 
 
 async def atimed(run: Callable[[], Awaitable[object]]) -> tuple[float, float]:
     """:func:`timed` for a coroutine, on the running loop."""
-    cpu = _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
+    start = _spent()
     await run()
-    wall = time.perf_counter() - start
-    return wall, _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN) - cpu
+    return _since(start)
 
 
 def go_side(binary: str, conf_dir: Path, prefix: str, n: int, serial: bool) -> tuple[float,
                                                                                      float]:
     cmd = [binary, "setup", str(conf_dir), prefix, str(n), *(["serial"] if serial else [])]
     env = dict(os.environ, CNI_PATH=PLUGIN_DIR)
-    cpu = _cpu(resource.RUSAGE_CHILDREN)
+    cpu = cpu_seconds(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
-    return float(out.stdout.split()[2]), _cpu(resource.RUSAGE_CHILDREN) - cpu
+    return float(out.stdout.split()[2]), cpu_seconds(resource.RUSAGE_CHILDREN) - cpu
 
 
 def cnilib_async(conf_dir: Path, prefix: str, n: int, serial: bool, cache: Path) -> tuple[

@@ -147,7 +147,8 @@ def go_cycle(binary: str, plugins: str, conflist: Path, cycles: int) -> float:
     return float(out.split()[2])
 
 
-def _cpu(who: int) -> float:
+def cpu_seconds(who: int) -> float:
+    """User plus system CPU seconds of ``who`` (``resource.RUSAGE_SELF`` or ``_CHILDREN``)."""
     usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime
 
@@ -158,10 +159,11 @@ def cpu_split(run: Callable[[], float]) -> tuple[float, float, float]:
     Waits a little after the run, so that cnilib's reaper (which reaps a settled plugin
     within 0.1 s when no start comes) has counted the last plugins in the children's CPU.
     """
-    own, children = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
+    own, children = cpu_seconds(resource.RUSAGE_SELF), cpu_seconds(resource.RUSAGE_CHILDREN)
     wall = run()
     time.sleep(0.2)
-    return (wall, _cpu(resource.RUSAGE_SELF) - own, _cpu(resource.RUSAGE_CHILDREN) - children)
+    return (wall, cpu_seconds(resource.RUSAGE_SELF) - own,
+            cpu_seconds(resource.RUSAGE_CHILDREN) - children)
 
 
 def cnilib_cycle(plugins: str, conflist: Path, cycles: int, cache: str, tag: str) -> float:
