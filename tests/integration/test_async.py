@@ -112,10 +112,14 @@ def test_cancelled_add_is_rolled_back(
     async def scenario() -> None:
         cni = AsyncCNIConfig(scene.path, cache_dir=str(scene.cache_dir))
         task = asyncio.create_task(cni.add_network_list(net, rt))
+        # Cancelled once the sleeper has logged its ADD: bridge is done, the sleeper runs.
+        # (A fixed pause after eth0 appeared was too short for the sleeper's interpreter to
+        # start on a loaded machine: the ADD was never logged and the test failed.)
         deadline = time.monotonic() + 30
-        while "eth0" not in ns.links() and time.monotonic() < deadline:
+        while not read_log(scene.record_file):
+            assert time.monotonic() < deadline, "the sleeper never started"
             await asyncio.sleep(0.05)
-        await asyncio.sleep(0.5)  # bridge is done; the sleeper is running
+        assert "eth0" in ns.links()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
