@@ -534,10 +534,12 @@ class ResultCache:
         name = None if key is None else _lock_name(*key)
         deadline = self._deadline(timeout)
         holds = [_lock.Hold(path=self._lock_path(_lock.GC_LOCK), exclusive=name is None,
-                            transient=False, deadline=deadline, remove=None)]
+                            transient=False, deadline=deadline, remove=None,
+                            gate=_lock.GC_GATE)]
         if key is not None and name is not None:
             holds.append(_lock.Hold(path=self._lock_path(name), exclusive=True, transient=True,
-                                    deadline=deadline, remove=self._gone(_name(*key))))
+                                    deadline=deadline, remove=self._gone(_name(*key)),
+                                    gate=None))
         return holds
 
     def _gone(self, name: str) -> Callable[[], bool]:

@@ -1105,11 +1105,12 @@ def test_system_calls_per_verb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
                                              net, rt), monkeypatch, names)
            for verb in ("ADD", "CHECK", "DEL")}
     assert got == {
-        # lock folder, GC lock, lock file, root, results/ and inprogress/ once each; the entry
-        # and the record looked up, then each written (a read of its owner and a temp file)
+        # lock folder, GC lock's gate (a look: absent, no GC waits), GC lock, lock file, root,
+        # results/ and inprogress/ once each; the entry and the record looked up, then each
+        # written (a read of its owner and a temp file)
         # unlink: a crash's temp file of the record, by name (no folder listing), the record
-        "ADD": {"open": 12, "stat": 0, "unlink": 2, "fsync": 2},
-        "CHECK": {"open": 6, "stat": 0, "unlink": 0, "fsync": 0},
+        "ADD": {"open": 13, "stat": 0, "unlink": 2, "fsync": 2},
+        "CHECK": {"open": 7, "stat": 0, "unlink": 0, "fsync": 0},
         # unlink: a crash's temp file of the entry, by name; the entry; the lock file
-        "DEL": {"open": 8, "stat": 0, "unlink": 3, "fsync": 0},
+        "DEL": {"open": 9, "stat": 0, "unlink": 3, "fsync": 0},
     }

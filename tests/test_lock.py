@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 import cnilib
-from cnilib._cache.locks import attachment_lock_name
+from cnilib._cache.locks import GC_GATE, attachment_lock_name, is_held, sweep
 from cnilib.cache import ResultCache
 from cnilib.errors import CacheError, InvalidIdentifierError, LockTimeoutError
 
@@ -341,3 +341,137 @@ def test_a_waiter_whose_lock_file_was_removed_locks_the_new_one(cache: ResultCac
     finally:
         leave.set()
         thread.join()
+
+
+# -- the GC lock's gate: a waiting GC is not overtaken ------------------------------------------
+
+
+def _gate_held(cache: ResultCache) -> bool:
+    """Wait (at most 30 s) until someone holds the GC lock's gate; whether someone does."""
+    deadline = time.monotonic() + 30
+    while not is_held(cache.root, GC_GATE):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.002)
+    return True
+
+
+def test_a_waiting_gc_is_not_overtaken_by_new_operations(
+    cache: ResultCache, holder: subprocess.Popen[str]
+) -> None:
+    """Another process holds an attachment (so the GC lock shared); a GC in a third process
+    waits for it. An operation that starts now waits behind that GC instead of overtaking it
+    (flock alone would let it in), and runs once the GC is done."""
+    gc = subprocess.Popen([sys.executable, str(WORKER), "gc", cache.root, "30"], env=ENV,
+                          stderr=subprocess.PIPE)
+    try:
+        assert _gate_held(cache)
+        with pytest.raises(LockTimeoutError), cache.lock("n1", "c2", "eth0", timeout=0.3):
+            pass
+        assert gc.poll() is None  # still waiting for the holder
+        assert holder.stdin is not None
+        holder.stdin.write("release\n")
+        holder.stdin.flush()
+        _, err = gc.communicate(timeout=60)
+        assert gc.returncode == 0, err.decode()
+    finally:
+        if gc.poll() is None:
+            gc.kill()
+            gc.wait(60)
+    with cache.lock("n1", "c2", "eth0", timeout=10):
+        pass
+    assert GC_GATE not in os.listdir(os.path.join(cache.root, "locks"))  # removed by its GC
+
+
+def test_a_stream_of_operations_does_not_starve_gc(cache: ResultCache) -> None:
+    """Four threads take attachment locks one after the other, their holds overlapping, so
+    that the GC lock is never free of shared holders; a GC still gets in while the stream
+    goes on (before the gate it waited until its timeout), and the stream resumes after."""
+    stop = threading.Event()
+    done: list[int] = [0, 0, 0, 0]
+    errors: list[BaseException] = []
+
+    def stream(index: int) -> None:
+        time.sleep(index * 0.008)  # staggered: some hold is always in progress
+        k = 0
+        try:
+            while not stop.is_set():
+                with cache.lock("n1", f"c{index}-{k}", "eth0", timeout=30):
+                    time.sleep(0.03)
+                done[index] += 1
+                k += 1
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=stream, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(0.3)
+        with cache.gc_lock(timeout=10):
+            at_gc = sum(done)
+            assert not stop.is_set()
+            assert all(t.is_alive() for t in threads)
+        time.sleep(0.3)
+        assert sum(done) > at_gc  # the operations that waited behind the GC went on
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(60)
+    assert errors == []
+
+
+def test_async_operations_wait_behind_a_waiting_gc(cache: ResultCache) -> None:
+    """The same with asyncio tasks (``alock``, ``agc_lock``): a task's hold keeps the GC
+    waiting, a task that starts then waits behind the GC, and both run once the hold ends."""
+    order: list[str] = []
+
+    async def scenario() -> None:
+        release = asyncio.Event()
+
+        async def hold() -> None:
+            async with cache.alock("n1", "c1", "eth0", timeout=10):
+                order.append("held")
+                await release.wait()
+
+        async def gc() -> None:
+            async with cache.agc_lock(timeout=10):
+                order.append("gc")
+
+        holding = asyncio.create_task(hold())
+        while order != ["held"]:
+            await asyncio.sleep(0.001)
+        collecting = asyncio.create_task(gc())
+        while not is_held(cache.root, GC_GATE):
+            await asyncio.sleep(0.001)
+        with pytest.raises(LockTimeoutError):
+            async with cache.alock("n1", "c2", "eth0", timeout=0.3):
+                pass
+        release.set()
+        async with cache.alock("n1", "c2", "eth0", timeout=10):
+            order.append("after")
+        await asyncio.gather(holding, collecting)
+
+    asyncio.run(asyncio.wait_for(scenario(), 60))
+    assert order == ["held", "gc", "after"]
+
+
+def test_a_gate_left_by_a_killed_gc_stops_nobody(
+    cache: ResultCache, holder: subprocess.Popen[str]
+) -> None:
+    """A GC killed while it waited leaves its gate behind, held by nobody: operations and the
+    next GC go on as if there were none, and the sweep of unheld lock files removes it."""
+    gc = subprocess.Popen([sys.executable, str(WORKER), "gc", cache.root, "30"], env=ENV)
+    try:
+        assert _gate_held(cache)
+    finally:
+        gc.kill()
+        gc.wait(60)
+    assert GC_GATE in os.listdir(os.path.join(cache.root, "locks"))
+    with cache.lock("n1", "c2", "eth0", timeout=0.5):
+        pass
+    assert holder.stdin is not None
+    holder.stdin.write("release\n")
+    holder.stdin.flush()
+    with cache.gc_lock(timeout=10):
+        assert GC_GATE in sweep(cache.root)

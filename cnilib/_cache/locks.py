@@ -11,6 +11,15 @@ Rules of this file:
 * Lock order: the global GC lock (``locks/gc``) first, shared for ADD/CHECK/DEL and exclusive
   for GC; then the attachment's lock (``locks/<sha256 of the triple>``), exclusive. Nothing
   takes them in the other order, so there is no deadlock between cnilib users.
+* A waiting GC is not overtaken: the GC lock has a *gate* (``locks/gc-wait``). A GC that
+  cannot have ``locks/gc`` at once makes the gate and holds it exclusively while it waits; a
+  shared taker first looks at the gate and, while someone holds it, waits as if ``locks/gc``
+  were taken. So the GC waits only for the operations already running, not for a stream of
+  new ones (``flock`` itself lets shared takers overtake an exclusive waiter for ever). The
+  GC removes the gate once it has ``locks/gc`` (or gives up), while still holding it; a gate
+  left by a killed GC is held by nobody and stops nobody. Shared takers never create it and
+  never hold it longer than a look, so no operation holding ``locks/gc`` shared ever waits at
+  the gate for itself: none takes ``locks/gc`` twice.
 * Waiting is bounded: polls with ``LOCK_NB`` and a growing sleep until the deadline, then
   :class:`~cnilib.errors.LockTimeoutError`. Locks are not re-entrant.
 * A lock file that holders may remove (``transient``: an attachment's, a sandbox's) is
@@ -39,6 +48,7 @@ from cnilib.errors import CacheError, LockTimeoutError
 from . import fs as _cachefs
 
 __all__ = [
+    "GC_GATE",
     "GC_LOCK",
     "Hold",
     "LOCKS_DIR",
@@ -54,6 +64,8 @@ __all__ = [
 LOCKS_DIR = "locks"
 #: The name of the global GC lock file (never a sha256 hex digest).
 GC_LOCK = "gc"
+#: The GC lock's gate: held exclusively by a GC waiting for ``GC_LOCK`` (see the rules above).
+GC_GATE = "gc-wait"
 
 _FIRST_SLEEP = 0.001
 _MAX_SLEEP = 0.05
@@ -67,6 +79,7 @@ class Hold(TypedDict):
     transient: bool
     deadline: float | None
     remove: Callable[[], bool] | None
+    gate: str | None
 
 
 def attachment_lock_name(network_name: str, container_id: str, ifname: str) -> str:
@@ -91,7 +104,8 @@ class _Attempt:
     """One acquisition: an fd on the lock file and non-blocking tries to lock it."""
 
     def __init__(self, path: str, *, exclusive: bool, transient: bool,
-                 dir_fd: int | None = None, remove: Callable[[], bool] | None = None) -> None:
+                 dir_fd: int | None = None, remove: Callable[[], bool] | None = None,
+                 gate: str | None = None) -> None:
         # <root>/<folder>/<name>: the folder is opened without following a link, unless the
         # caller holds it open already (``dir_fd``, then not ours to close).
         self.path = path
@@ -102,21 +116,34 @@ class _Attempt:
         self.dir_fd = dir_fd
         self.own_dir = dir_fd is None
         self.fd: int | None = None
+        self.gate = gate
+        self.gate_fd: int | None = None  # an exclusive taker's descriptor on the gate...
+        self.gate_held = False  # ... and whether it holds it (it waits behind another if not)
 
-    def _open(self) -> int:
+    def _folder(self) -> int:
         if self.dir_fd is None:
             folder = os.path.dirname(self.path)
             self.dir_fd = _cachefs.open_folder(os.path.dirname(folder), os.path.basename(folder),
                                                create=True, action="open lock folder")
             assert self.dir_fd is not None
+        return self.dir_fd
+
+    def _open(self) -> int:
         flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
         try:
-            return os.open(self.name, flags, 0o600, dir_fd=self.dir_fd)
+            return os.open(self.name, flags, 0o600, dir_fd=self._folder())
         except OSError as err:
             raise _cachefs.io_error("open lock file", self.path, err) from err
 
     def try_once(self) -> bool:
-        """Try to take the lock without waiting; True when held."""
+        """Try to take the lock without waiting; True when held.
+
+        With a gate (see the rules above), a shared taker first looks whether an exclusive
+        one waits, and an exclusive taker that did not get the lock holds the gate until it
+        does (the first try makes no gate: an uncontended GC creates no file).
+        """
+        if self.gate is not None and self.op == fcntl.LOCK_SH and self._gate_held_by_other():
+            return False
         while True:
             if self.fd is None:
                 self.fd = self._open()
@@ -124,14 +151,68 @@ class _Attempt:
                 fcntl.flock(self.fd, self.op | fcntl.LOCK_NB)
             except OSError as err:
                 if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EINTR):
+                    if self.gate is not None and self.op == fcntl.LOCK_EX:
+                        self._hold_gate()
                     return False
                 msg = f"cannot lock {self.path}: {err.strerror or err}"
                 raise CacheError(msg) from err
             # Nobody links a lock file anywhere else, so a link count of 0 means that the
             # previous holder removed it after we opened it: lock the file now at the path.
             if not self.transient or os.fstat(self.fd).st_nlink:
+                self._leave_gate()
                 return True
             self._close_file()
+
+    # The gate only orders the takers: whatever keeps it from being made or looked at (a
+    # read-only folder, a link in its place) leaves the order to flock, never an error.
+
+    def _gate_held_by_other(self) -> bool:
+        # One look (nothing created, nothing kept): an exclusive taker holds the gate.
+        assert self.gate is not None
+        flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+        try:
+            fd = os.open(self.gate, flags, dir_fd=self._folder())
+        except OSError:
+            return False  # no gate: nobody waits
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as err:
+            return err.errno in (errno.EWOULDBLOCK, errno.EAGAIN)
+        finally:
+            os.close(fd)  # the look is over: the shared hold goes with the descriptor
+        return False
+
+    def _hold_gate(self) -> None:
+        # Make and hold the gate, unless another exclusive taker holds it (then this one
+        # waits behind it and tries again at its next try); idempotent once held.
+        assert self.gate is not None
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+        while not self.gate_held:
+            try:
+                if self.gate_fd is None:
+                    self.gate_fd = os.open(self.gate, flags, 0o600, dir_fd=self._folder())
+                fcntl.flock(self.gate_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                linked = os.fstat(self.gate_fd).st_nlink > 0
+            except OSError:
+                return  # held by another exclusive taker (or no gate to be had): try later
+            if linked:
+                self.gate_held = True
+                return
+            # Its holder removed it after we opened it: make and hold the one at the path.
+            os.close(self.gate_fd)
+            self.gate_fd = None
+
+    def _leave_gate(self) -> None:
+        # Remove the gate while still holding it, so that a taker who opened it meanwhile
+        # sees its link count at 0; then let it go. One that waited behind another exclusive
+        # taker's gate only closes its descriptor.
+        if self.gate_fd is not None:
+            if self.gate_held and self.gate is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.gate, dir_fd=self.dir_fd)
+            os.close(self.gate_fd)
+            self.gate_fd = None
+            self.gate_held = False
 
     @contextlib.contextmanager
     def held(self) -> Iterator[int]:
@@ -156,6 +237,7 @@ class _Attempt:
 
     def close(self) -> None:
         self._close_file()
+        self._leave_gate()  # gave up while waiting at the gate: its gate goes
         if self.own_dir and self.dir_fd is not None:
             os.close(self.dir_fd)
             self.dir_fd = None
@@ -267,6 +349,7 @@ def _pauses(attempt: _Attempt, deadline: float | None) -> Generator[float, None,
 def hold(
     path: str, *, exclusive: bool, transient: bool, deadline: float | None,
     dir_fd: int | None = None, remove: Callable[[], bool] | None = None,
+    gate: str | None = None,
 ) -> Iterator[int]:
     """Hold the lock on ``path`` for the ``with`` body; wait until ``deadline``.
 
@@ -282,13 +365,16 @@ def hold(
         dir_fd: The folder, already open (the caller closes it); ``None``: opened here.
         remove: For a transient lock, asked at release whether to remove the file (``None``:
             always).
+        gate: The name of the lock's gate in the same folder (:data:`GC_GATE` for the GC
+            lock): an exclusive taker holds it while it waits, shared takers wait while it
+            is held. ``None``: no gate.
 
     Raises:
         LockTimeoutError: Not had by the deadline.
         CacheError: The lock file cannot be created or locked.
     """
     attempt = _Attempt(path, exclusive=exclusive, transient=transient, dir_fd=dir_fd,
-                       remove=remove)
+                       remove=remove, gate=gate)
     with contextlib.closing(_pauses(attempt, deadline)) as pauses:
         for pause in pauses:
             time.sleep(pause)
@@ -300,6 +386,7 @@ def hold(
 async def ahold(
     path: str, *, exclusive: bool, transient: bool, deadline: float | None,
     dir_fd: int | None = None, remove: Callable[[], bool] | None = None,
+    gate: str | None = None,
 ) -> AsyncIterator[int]:
     """:func:`hold` for asyncio: the waiting is ``asyncio.sleep``, never a blocked loop.
 
@@ -310,7 +397,7 @@ async def ahold(
     import asyncio  # only asyncio users pay for importing it
 
     attempt = _Attempt(path, exclusive=exclusive, transient=transient, dir_fd=dir_fd,
-                       remove=remove)
+                       remove=remove, gate=gate)
     with contextlib.closing(_pauses(attempt, deadline)) as pauses:
         for pause in pauses:
             await asyncio.sleep(pause)

@@ -268,7 +268,7 @@ class NetworksCore:
                             _lock.container_lock_name(container_id))
         ended = [False]
         return (_lock.Hold(path=path, exclusive=True, transient=True, deadline=deadline,
-                           remove=lambda: not (keep and ended[0])), ended)
+                           remove=lambda: not (keep and ended[0]), gate=None), ended)
 
     # --- teardown, check, GC: from the cache --------------------------------------------------
 

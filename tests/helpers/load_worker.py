@@ -7,14 +7,12 @@ Usage::
 
 ``JOB`` is a JSON object: ``cache`` (the cache root), ``path`` (the plugin directories),
 ``conflist`` (a file), ``attachments``, a list of ``[containerID, netns]`` (interface
-``eth0``), and ``pause`` (a count). The worker ADDs them one after the other through
+``eth0``). The worker ADDs them one after the other through
 :class:`cnilib.api.CNIConfig`, printing one line per event, flushed at once:
 
 * ``begin <containerID>`` right before an ADD is called;
 * ``added <containerID> <result JSON on one line>`` after it returned;
 * ``failed <containerID> <error class>`` when it raised a ``CNIError``;
-* ``paused`` after the first ``pause`` ADDs, then it waits for one line on stdin (holding no
-  lock) before the next ADD;
 * ``ready`` once every ADD was tried.
 
 It then waits for one line on stdin (the test's go-ahead, after it has inspected the
@@ -43,10 +41,7 @@ def main(argv: list[str]) -> int:
     net = conflist_from_file(job["conflist"])
     rts = [RuntimeConf(cid, netns, "eth0") for cid, netns in job["attachments"]]
     failed = False
-    for number, rt in enumerate(rts):
-        if number == job["pause"]:
-            say("paused")
-            sys.stdin.readline()
+    for rt in rts:
         say(f"begin {rt.container_id}")
         try:
             result = cni.add_network_list(net, rt)
