@@ -473,5 +473,29 @@ def test_a_gate_left_by_a_killed_gc_stops_nobody(
     assert holder.stdin is not None
     holder.stdin.write("release\n")
     holder.stdin.flush()
+    holder.wait(60)  # released: the GC below has its lock at once and makes no gate
     with cache.gc_lock(timeout=10):
         assert GC_GATE in sweep(cache.root)
+
+
+def test_a_waiting_gc_takes_over_a_stale_gate_and_removes_it(
+    cache: ResultCache, holder: subprocess.Popen[str]
+) -> None:
+    """A gate nobody holds (left by a killed GC) is the one the next waiting GC holds: new
+    operations wait behind it, and it is gone once that GC has its lock."""
+    locks = os.path.join(cache.root, "locks")
+    os.close(os.open(os.path.join(locks, GC_GATE), os.O_WRONLY | os.O_CREAT, 0o600))
+    gc = subprocess.Popen([sys.executable, str(WORKER), "gc", cache.root, "30"], env=ENV)
+    try:
+        assert _gate_held(cache)
+        with pytest.raises(LockTimeoutError), cache.lock("n1", "c2", "eth0", timeout=0.3):
+            pass
+        assert holder.stdin is not None
+        holder.stdin.write("release\n")
+        holder.stdin.flush()
+        assert gc.wait(60) == 0
+    finally:
+        if gc.poll() is None:
+            gc.kill()
+            gc.wait(60)
+    assert GC_GATE not in os.listdir(locks)
