@@ -117,7 +117,8 @@ class _Attempt:
         self.own_dir = dir_fd is None
         self.fd: int | None = None
         self.gate = gate
-        self.gate_fd: int | None = None  # an exclusive taker's descriptor on the gate...
+        # An exclusive taker's attempt on the gate (a transient lock file) while it waits...
+        self.gate_attempt: _Attempt | None = None
         self.gate_held = False  # ... and whether it holds it (it waits behind another if not)
 
     def _folder(self) -> int:
@@ -184,34 +185,28 @@ class _Attempt:
 
     def _hold_gate(self) -> None:
         # Make and hold the gate, unless another exclusive taker holds it (then this one
-        # waits behind it and tries again at its next try); idempotent once held.
-        assert self.gate is not None
-        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
-        while not self.gate_held:
-            try:
-                if self.gate_fd is None:
-                    self.gate_fd = os.open(self.gate, flags, 0o600, dir_fd=self._folder())
-                fcntl.flock(self.gate_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                linked = os.fstat(self.gate_fd).st_nlink > 0
-            except OSError:
-                return  # held by another exclusive taker (or no gate to be had): try later
-            if linked:
-                self.gate_held = True
-                return
-            # Its holder removed it after we opened it: make and hold the one at the path.
-            os.close(self.gate_fd)
-            self.gate_fd = None
+        # waits behind it and tries again at its next try). The gate is a transient lock:
+        # one made again after its holder removed it, removed by its holder at release.
+        if self.gate_held:
+            return
+        if self.gate_attempt is None:
+            assert self.gate is not None
+            gate = os.path.join(os.path.dirname(self.path), self.gate)
+            self.gate_attempt = _Attempt(gate, exclusive=True, transient=True,
+                                         dir_fd=self._folder())
+        with contextlib.suppress(CacheError):  # no gate to be had: the order stays flock's
+            self.gate_held = self.gate_attempt.try_once()
 
     def _leave_gate(self) -> None:
-        # Remove the gate while still holding it, so that a taker who opened it meanwhile
-        # sees its link count at 0; then let it go. One that waited behind another exclusive
+        # The holder removes the gate while still holding it (a taker who opened it meanwhile
+        # sees its link count at 0) and lets it go; one that waited behind another exclusive
         # taker's gate only closes its descriptor.
-        if self.gate_fd is not None:
-            if self.gate_held and self.gate is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(self.gate, dir_fd=self.dir_fd)
-            os.close(self.gate_fd)
-            self.gate_fd = None
+        if self.gate_attempt is not None:
+            with contextlib.suppress(OSError):
+                if self.gate_held:
+                    self.gate_attempt.release()
+            self.gate_attempt.close()
+            self.gate_attempt = None
             self.gate_held = False
 
     @contextlib.contextmanager
