@@ -12,11 +12,15 @@ them all down at once. Each mode runs twice: a sandbox's networks attached concu
 (go-cni ``Setup``, cnilib ``parallel=True``) and one after the other (``SetupSerially``,
 ``parallel=False``). The sides alternate which goes first in each round; the median of the
 per-round ratios cnilib/go is printed (below 1: cnilib is faster), with each side's CPU time
-(its own process and the plugins it ran). Each side's clock covers the setups and teardowns
-only: gocniref starts its clock after ``gocni.New`` and ``Load``, and cnilib's side builds its
-``Networks`` / ``AsyncNetworks`` (and, for threads, starts its N worker threads) before its
-clock starts. go-cni writes its cache under /var/lib/cni: what a
-run leaves there (empty folders) is removed again.
+(its own process and the plugins it ran; cnilib's plugins not yet reaped when its clock stops
+are reaped first, or their CPU would not count). Then, per side, the runtime's own part:
+its CPU (plugins excluded), how long its threads waited on the run queue (runnable, while
+the plugins had the CPUs; ``/proc/<pid>/task/<tid>/schedstat``) and how often they were
+preempted: gocniref measures its own and prints it. Each side's clock covers the setups and
+teardowns only: gocniref starts its clock after ``gocni.New`` and ``Load``, and cnilib's side
+builds its ``Networks`` / ``AsyncNetworks`` (and, for threads, starts its N worker threads)
+before its clock starts. go-cni writes its cache under /var/lib/cni: what a run leaves there
+(empty folders) is removed again.
 
 ``--layer`` (no root, no plugin) measures the runtime layer's own CPU instead: a sandbox's
 setup and teardown through :class:`cnilib.Networks` / :class:`cnilib.AsyncNetworks` with
@@ -33,6 +37,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import resource
 import secrets
@@ -46,7 +51,7 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -85,48 +90,83 @@ def find_gocniref(given: str | None) -> str:
     sys.exit("gocniref not found: run .ci/setup.sh (or pass --gocniref)")
 
 
-def _spent() -> tuple[float, float]:
-    """Now, and the CPU seconds of this process and its children so far."""
-    return (time.perf_counter(),
-            cpu_seconds(resource.RUSAGE_SELF) + cpu_seconds(resource.RUSAGE_CHILDREN))
+class Spent(NamedTuple):
+    """What one side spent on a round: wall and CPU seconds (the runtime and its plugins), and
+    the runtime's own part: CPU seconds, seconds its threads waited on the run queue
+    (runnable but not running: -1 where the kernel keeps no schedstat) and involuntary
+    context switches."""
+
+    wall: float
+    cpu: float
+    own_cpu: float
+    queued: float
+    preempted: int
 
 
-def _since(start: tuple[float, float]) -> tuple[float, float]:
-    now = _spent()
-    return now[0] - start[0], now[1] - start[1]
+def _waits() -> dict[str, int] | None:
+    """Nanoseconds each thread of this process has waited on the run queue, by thread id."""
+    waits: dict[str, int] = {}
+    for task in Path("/proc/self/task").glob("*/schedstat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            waits[task.parent.name] = int(task.read_text().split()[1])
+    return waits or None
 
 
-def timed(run: Callable[[], object]) -> tuple[float, float]:
-    """Wall seconds and CPU seconds (this process and its children) of ``run()``."""
-    start = _spent()
+def _snapshot() -> tuple[float, float, float, int, dict[str, int] | None]:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    own_cpu = own.ru_utime + own.ru_stime
+    return (time.perf_counter(), own_cpu + cpu_seconds(resource.RUSAGE_CHILDREN), own_cpu,
+            own.ru_nivcsw, _waits())
+
+
+def _since(start: tuple[float, float, float, int, dict[str, int] | None]) -> Spent:
+    from cnilib._exec.spawn import REAPER
+
+    wall = time.perf_counter() - start[0]
+    # A plugin's CPU reaches RUSAGE_CHILDREN when it is reaped, and cnilib reaps a plugin a
+    # little after its exit: the last ones of a round would not count yet.
+    REAPER.due(math.inf)
+    now = _snapshot()
+    # The run-queue wait of the threads alive at the end (one started since counts from zero),
+    # as gocniref counts its own.
+    before, after = start[4] or {}, now[4]
+    queued = -1.0 if after is None else sum(
+        wait - before.get(tid, 0) for tid, wait in after.items()) / 1e9
+    return Spent(wall, now[1] - start[1], now[2] - start[2], queued, now[3] - start[3])
+
+
+def timed(run: Callable[[], object]) -> Spent:
+    """What ``run()`` spent (see :class:`Spent`)."""
+    start = _snapshot()
     run()
     return _since(start)
 
 
-async def atimed(run: Callable[[], Awaitable[object]]) -> tuple[float, float]:
+async def atimed(run: Callable[[], Awaitable[object]]) -> Spent:
     """:func:`timed` for a coroutine, on the running loop."""
-    start = _spent()
+    start = _snapshot()
     await run()
     return _since(start)
 
 
-def go_side(binary: str, conf_dir: Path, prefix: str, n: int, serial: bool) -> tuple[float,
-                                                                                     float]:
+def go_side(binary: str, conf_dir: Path, prefix: str, n: int, serial: bool) -> Spent:
     cmd = [binary, "setup", str(conf_dir), prefix, str(n), *(["serial"] if serial else [])]
     env = dict(os.environ, CNI_PATH=PLUGIN_DIR)
     cpu = cpu_seconds(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
-    return float(out.stdout.split()[2]), cpu_seconds(resource.RUSAGE_CHILDREN) - cpu
+    # "setup N wall own_cpu queued preempted": see tests/helpers/gocniref/main.go.
+    _, _, wall, own_cpu, queued, preempted = out.stdout.split()
+    return Spent(float(wall), cpu_seconds(resource.RUSAGE_CHILDREN) - cpu, float(own_cpu),
+                 float(queued), int(preempted))
 
 
-def cnilib_async(conf_dir: Path, prefix: str, n: int, serial: bool, cache: Path) -> tuple[
-        float, float]:
+def cnilib_async(conf_dir: Path, prefix: str, n: int, serial: bool, cache: Path) -> Spent:
     from cnilib import AsyncNetworks
 
     # Built before the clock starts, as gocniref starts its clock after gocni.New and Load.
     nets = AsyncNetworks(conf_dir, [PLUGIN_DIR], cache, max_networks=0, loopback=False)
 
-    async def go() -> tuple[float, float]:
+    async def go() -> Spent:
         return await atimed(lambda: _async_round(nets, prefix, n, serial))
 
     return asyncio.run(go())
@@ -138,8 +178,7 @@ async def _async_round(nets: Any, prefix: str, n: int, serial: bool) -> None:
     await asyncio.gather(*(nets.teardown(f"cnb-{i}", f"{prefix}{i}") for i in range(n)))
 
 
-def cnilib_threads(conf_dir: Path, prefix: str, n: int, serial: bool, cache: Path) -> tuple[
-        float, float]:
+def cnilib_threads(conf_dir: Path, prefix: str, n: int, serial: bool, cache: Path) -> Spent:
     from cnilib import Networks
 
     # Built before the clock starts (as gocniref's New and Load), and so are the threads.
@@ -218,8 +257,8 @@ def _layer_round(work: Path, cache: str, parallel: bool, sandboxes: int) -> dict
             await anets.setup(f"l{i}", netns, parallel=parallel)
             await anets.teardown(f"l{i}", netns)
 
-    threads = timed(layer)[1]
-    aio = timed(lambda: asyncio.run(alayer()))[1]
+    threads = timed(layer).cpu
+    aio = timed(lambda: asyncio.run(alayer())).cpu
     return {"threads": threads / sandboxes * 1e6, "asyncio": aio / sandboxes * 1e6}
 
 
@@ -243,6 +282,10 @@ def layer_cost(rounds: int, sandboxes: int = 1000) -> None:
                   f"2 networks; rounds: {', '.join(f'{c:.0f}' for c in costs)})")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _median(rows: list[Spent], field: str) -> float:
+    return float(statistics.median(getattr(row, field) for row in rows))
 
 
 def _leftovers(tag: str) -> None:
@@ -275,7 +318,7 @@ def main() -> None:
     names = [f"cnbn{tag}s{i}" for i in range(args.sandboxes)]
     prefix = f"/var/run/netns/cnbn{tag}s"
     work = Path(tempfile.mkdtemp(prefix="cnilib-bench-"))
-    sides: dict[str, Callable[[bool, int], tuple[float, float]]] = {
+    sides: dict[str, Callable[[bool, int], Spent]] = {
         "go-cni": lambda serial, r: go_side(binary, work / "net.d", prefix, args.sandboxes,
                                             serial),
         "cnilib asyncio": lambda serial, r: cnilib_async(work / "net.d", prefix, args.sandboxes,
@@ -284,9 +327,8 @@ def main() -> None:
                                                            args.sandboxes, serial,
                                                            work / f"cache-t{r}"),
     }
-    times: dict[tuple[str, bool], list[float]] = {(s, m): [] for s in sides for m in (False,
+    spent: dict[tuple[str, bool], list[Spent]] = {(s, m): [] for s in sides for m in (False,
                                                                                      True)}
-    cpus: dict[tuple[str, bool], list[float]] = {key: [] for key in times}
     try:
         for name in names:
             ip("netns", "add", name)
@@ -296,25 +338,28 @@ def main() -> None:
             order = list(sides) if r % 2 == 0 else list(reversed(sides))
             for serial in (False, True):
                 for side in order:
-                    wall, cpu = sides[side](serial, r)
-                    times[(side, serial)].append(wall)
-                    cpus[(side, serial)].append(cpu)
+                    spent[(side, serial)].append(sides[side](serial, r))
             print(f"round {r}: " + "; ".join(
-                f"{side} {'serial' if serial else 'parallel'} {times[(side, serial)][-1]:.2f} s"
-                f" (CPU {cpus[(side, serial)][-1]:.2f} s)"
+                f"{side} {'serial' if serial else 'parallel'} {spent[(side, serial)][-1].wall:.2f}"
+                f" s (CPU {spent[(side, serial)][-1].cpu:.2f} s)"
                 for serial in (False, True) for side in sides), flush=True)
         for serial in (False, True):
             mode = "serial (SetupSerially / parallel=False)" if serial else \
                 "parallel (Setup / parallel=True)"
-            go = times[("go-cni", serial)]
+            go = spent[("go-cni", serial)]
             for side in ("cnilib asyncio", "cnilib threads"):
-                ratios = [c / g for c, g in zip(times[(side, serial)], go, strict=True)]
+                ours = spent[(side, serial)]
+                ratios = [c.wall / g.wall for c, g in zip(ours, go, strict=True)]
                 print(f"{args.sandboxes} sandboxes x 2 networks, {mode}: {side}/go-cni median "
                       f"ratio {statistics.median(ratios):.2f} (go median "
-                      f"{statistics.median(go):.2f} s, {side} median "
-                      f"{statistics.median(times[(side, serial)]):.2f} s; CPU go "
-                      f"{statistics.median(cpus[('go-cni', serial)]):.2f} s, {side} "
-                      f"{statistics.median(cpus[(side, serial)]):.2f} s)")
+                      f"{_median(go, 'wall'):.2f} s, {side} median {_median(ours, 'wall'):.2f}"
+                      f" s; CPU go {_median(go, 'cpu'):.2f} s, {side} "
+                      f"{_median(ours, 'cpu'):.2f} s)")
+            for side in sides:
+                print(f"   {side} {'serial' if serial else 'parallel'}, the runtime's own part "
+                      f"(medians): CPU {_median(spent[(side, serial)], 'own_cpu'):.3f} s, "
+                      f"waiting on the run queue {_median(spent[(side, serial)], 'queued'):.3f}"
+                      f" s, preempted {_median(spent[(side, serial)], 'preempted'):.0f} times")
         print(f"CPU time stolen by the host during the rounds: {stolen_since(ticks)}")
     finally:
         for name in names:

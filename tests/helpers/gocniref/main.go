@@ -7,8 +7,12 @@
 // It loads every network of CONFDIR (interfaces eth0, eth1, ... in file order), sets up N
 // sandboxes at once, one goroutine each (container gocniref-<i>, namespace NETNS_PREFIX<i>),
 // with Setup (a sandbox's networks in parallel) or, given "serial", SetupSerially, then removes
-// them all at once, and prints "setup <N> <seconds>". CNI_PATH (colon-separated) names the
-// plugin directories. Built by .ci/setup.sh in GOPATH mode into .venv/bin/gocniref.
+// them all at once, and prints "setup <N> <seconds> <cpu> <queued> <preempted>": the wall
+// seconds, then what gocniref itself (not its plugins) spent meanwhile: CPU seconds, seconds
+// its threads waited on the run queue (runnable, not running; from
+// /proc/self/task/<tid>/schedstat, -1 where the kernel has none) and involuntary context
+// switches. CNI_PATH (colon-separated) names the plugin directories. Built by .ci/setup.sh in
+// GOPATH mode into .venv/bin/gocniref.
 package main
 
 import (
@@ -16,9 +20,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	gocni "github.com/containerd/go-cni"
@@ -54,6 +60,46 @@ func each(n int, f func(i int) error) error {
 	return nil
 }
 
+// usage is what this process has spent: CPU seconds and involuntary context switches (all its
+// threads), and nanoseconds its threads have waited on the run queue, by thread id (nil where
+// the kernel keeps no schedstat).
+func usage() (float64, int64, map[string]int64) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		fail(err)
+	}
+	cpu := float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+	tasks, _ := filepath.Glob("/proc/self/task/*/schedstat")
+	var waits map[string]int64
+	for _, path := range tasks {
+		data, err := os.ReadFile(path)
+		fields := strings.Fields(string(data))
+		if err != nil || len(fields) < 2 {
+			continue
+		}
+		if wait, err := strconv.ParseInt(fields[1], 10, 64); err == nil {
+			if waits == nil {
+				waits = map[string]int64{}
+			}
+			waits[filepath.Base(filepath.Dir(path))] = wait
+		}
+	}
+	return cpu, ru.Nivcsw, waits
+}
+
+// queued is the run-queue wait between two usage snapshots in seconds, summed over the threads
+// alive at the end (a thread started in between counts from zero); -1 without schedstat.
+func queued(before, after map[string]int64) float64 {
+	if after == nil {
+		return -1
+	}
+	var total int64
+	for tid, wait := range after {
+		total += wait - before[tid]
+	}
+	return float64(total) / 1e9
+}
+
 func main() {
 	args := os.Args[1:]
 	if len(args) < 4 || len(args) > 5 || args[0] != "setup" || (len(args) == 5 && args[4] != "serial") {
@@ -82,6 +128,7 @@ func main() {
 	ctx := context.Background()
 	container := func(i int) string { return "gocniref-" + strconv.Itoa(i) }
 	netns := func(i int) string { return prefix + strconv.Itoa(i) }
+	cpu0, preempted0, waits0 := usage()
 	start := time.Now()
 	err = each(n, func(i int) error {
 		var err error
@@ -98,5 +145,8 @@ func main() {
 	if err := each(n, func(i int) error { return cni.Remove(ctx, container(i), netns(i)) }); err != nil {
 		fail(err)
 	}
-	fmt.Printf("setup %d %.6f\n", n, time.Since(start).Seconds())
+	elapsed := time.Since(start).Seconds()
+	cpu1, preempted1, waits1 := usage()
+	fmt.Printf("setup %d %.6f %.6f %.6f %d\n", n, elapsed, cpu1-cpu0, queued(waits0, waits1),
+		preempted1-preempted0)
 }
