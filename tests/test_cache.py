@@ -132,6 +132,20 @@ def test_big_integers_are_kept_exact() -> None:
     assert CacheEntry.from_bytes(e.to_bytes()).result == {"n": 2**64 + 1}
 
 
+@pytest.mark.parametrize("value", [5.341516227216194e16, -2.0**53 - 2, 9.87654321e20])
+def test_whole_floats_above_2_53_are_written_exactly(value: float) -> None:
+    """EXCEED: Go writes a float64 in [2**53, 1e21) as its shortest digits padded with zeros
+    ("53415162272161940"), which is not its value; read back, that text is an integer that
+    differs from the float. cnilib writes the float's exact value, which Go reads back as the
+    same float64, so the entry reads back equal (found by the long fuzz run)."""
+    e = entry(capability_args={"type": value}, result={"x": value})
+    assert f'"capabilityArgs":{{"type":{int(value)}}}'.encode() in e.to_bytes()
+    again = CacheEntry.from_bytes(e.to_bytes())
+    assert again == e
+    assert again.capability_args["type"] == value
+    assert float(again.capability_args["type"]) == value  # what Go's float64 reads
+
+
 @pytest.mark.parametrize(
     ("value", "text"),
     [(1.0, "1"), (-0.0, "-0"), (2.5, "2.5"), (0.1, "0.1"), (1e20, "100000000000000000000"),

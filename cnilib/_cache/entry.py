@@ -6,7 +6,8 @@ Rules of this file:
   Go's ``json.Marshal`` writes for libcni's ``cachedInfo`` struct: struct key order, ``config``
   as padded standard base64, empty optional fields left out, maps (``result``,
   ``capabilityArgs``) with sorted keys at every level, ``<``, ``>``, ``&``, U+2028 and U+2029
-  escaped, float64 numbers in Go's format. Integers are kept exact (Go would round above 2**53).
+  escaped, float64 numbers in Go's format. Integers are kept exact (Go would round above 2**53),
+  and so are whole floats from 2**53 up (Go pads their shortest digits with zeros).
 * Input is parsed strictly: a field of the wrong type makes the entry corrupt, it is never
   guessed at. Unknown keys are ignored, as Go does.
 * It is pure: bytes in, bytes out. The files themselves are :mod:`cnilib._cache.fs`'s.
@@ -106,8 +107,16 @@ def encode(
         raise corrupt(msg, err) from err
 
 
+# From here on every float64 is a whole number, and not every whole number is a float64.
+_EXACT_FLOATS = 2.0**53
+
+
 def go_float(value: float) -> str:
-    """A float64 as ``encoding/json`` writes it: ``'f'`` in [1e-6, 1e21), else ``'e'``."""
+    """A float64 as ``encoding/json`` writes it: ``'f'`` in [1e-6, 1e21), else ``'e'``.
+
+    One exception: a float64 in [2**53, 1e21) is written as its exact value, where Go writes
+    its shortest digits padded with zeros, which would read back as a different integer.
+    """
     if math.isnan(value) or math.isinf(value):
         msg = f"cache entry holds {value!r}, which JSON cannot carry"
         raise corrupt(msg)
@@ -119,6 +128,12 @@ def go_float(value: float) -> str:
         if len(text) >= 4 and text[-4] == "e" and text[-3] == "-" and text[-2] == "0":
             text = text[:-2] + text[-1]
         return text
+    if magnitude >= _EXACT_FLOATS:
+        # Every float64 here is a whole number. Go pads its shortest digits with zeros
+        # ("53415162272161940"), which is not the value: read back, that text is an integer
+        # other than the float. Its exact value reads back equal here, and as the same
+        # float64 in Go (G5's limits).
+        return str(int(value))
     from decimal import Decimal  # rare: results hardly ever hold floats
 
     return format(Decimal(repr(value)).normalize(), "f")
