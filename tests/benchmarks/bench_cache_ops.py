@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -71,7 +70,9 @@ def _side(cycles: int, rounds: int, mode: str, entries: int) -> dict[str, Any]:
     doc = {"cniVersion": "1.0.0", "name": "bench-noop",
            "plugins": [{"type": t} for t in ("noop-a", "noop-b", "noop-c")]}
     net = conflist_from_bytes(json.dumps(doc).encode())
-    work = tempfile.mkdtemp(prefix="cnilib-bench-cache-")
+    # Removed at exit even when the side fails (a --tree that does not import, say).
+    scratch = tempfile.TemporaryDirectory(prefix="cnilib-bench-cache-")
+    work = scratch.name
     cni = CNIConfig(["/nonexistent"], cache_dir=work, executor=FakeExecutor(handler))
 
     def verb(name: str, rt: RuntimeConf) -> Callable[[], object]:
@@ -123,7 +124,7 @@ def _side(cycles: int, rounds: int, mode: str, entries: int) -> dict[str, Any]:
         calls[v] = counts
     locks = os.path.join(work, "locks")
     left = sorted(os.listdir(locks)) if os.path.isdir(locks) else []
-    shutil.rmtree(work)
+    scratch.cleanup()
     return {"cpu": {v: statistics.median(t) for v, t in cpu.items()}, "calls": calls,
             "lock_files_left": len(left) - ("gc" in left)}
 
