@@ -146,6 +146,15 @@ def test_whole_floats_above_2_53_are_written_exactly(value: float) -> None:
     assert float(again.capability_args["type"]) == value  # what Go's float64 reads
 
 
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_a_written_float_reads_back_as_the_same_number(value: float) -> None:
+    """The law behind the cache format's numbers: what go_float writes reads back, here and as
+    Go's float64, as the number it was."""
+    text = go_float(value)
+    assert loads(text.encode()) == value
+    assert float(text) == value
+
+
 @pytest.mark.parametrize(
     ("value", "text"),
     [(1.0, "1"), (-0.0, "-0"), (2.5, "2.5"), (0.1, "0.1"), (1e20, "100000000000000000000"),
